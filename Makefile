@@ -1,0 +1,53 @@
+# The two commands a fresh clone needs: `make demo` and `make test` (each sets everything up first).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+export DO_NOT_TRACK := 1
+DBT := $(VENV)/bin/dbt
+DBT_FLAGS := --project-dir dbt_project --profiles-dir dbt_project
+MANIFEST := dbt_project/target/manifest.json
+
+.PHONY: setup demo test dev lint format bench clean
+
+setup: $(VENV)/.installed $(MANIFEST)
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	touch $@
+
+# Importing the @dbt_assets needs dbt's manifest: parse whenever the dbt project changes.
+$(MANIFEST): $(VENV)/.installed $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print 2>/dev/null)
+	$(DBT) parse $(DBT_FLAGS) --quiet
+	touch $@
+
+demo: setup
+	$(VENV)/bin/mailtrail demo
+
+test: setup lint
+	$(VENV)/bin/pytest
+
+dev: setup
+	$(VENV)/bin/mailtrail dev
+
+lint: setup
+	$(VENV)/bin/ruff check orchestration tests bench
+	$(VENV)/bin/ruff format --check orchestration tests bench
+
+format: setup
+	$(VENV)/bin/ruff check --fix orchestration tests bench
+	$(VENV)/bin/ruff format orchestration tests bench
+
+bench: setup
+	$(VENV)/bin/python -m bench.load_ses
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mailtrail dbt_project/target dbt_project/logs

@@ -1,0 +1,63 @@
+"""Prepare a process to run Mailtrail: database up and migrated, env vars and ``dagster.yaml`` set.
+
+Every entry point (CLI, ``make dev``, tests' fixtures) calls :func:`bootstrap` once, so the Dagster
+code location itself only reads ``dg.EnvVar``s and never starts servers as an import side effect.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration.settings import Settings, load_settings
+from orchestration.warehouse.connection import connect, dbt_env, resolve_database_url, sqlalchemy_url
+from orchestration.warehouse.migrations import migrate
+
+DAGSTER_YAML = """\
+# Written by `mailtrail` at start-up: Dagster's runs, events and schedules live in the same
+# PostgreSQL as the warehouse (tables in its public schema).
+storage:
+  postgres:
+    postgres_url:
+      env: MAILTRAIL_DAGSTER_PG_URL
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 4
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    database_url: str
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.settings.dagster_home
+
+
+def bootstrap(environ: dict[str, str] | None = None) -> Runtime:
+    settings = load_settings(environ)
+    database_url = resolve_database_url(settings)
+    with connect(database_url) as conn:
+        migrate(conn)
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
+    if not settings.landing_url.startswith("s3://"):
+        Path(settings.landing_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        {
+            "MAILTRAIL_HOME": str(settings.home),
+            "MAILTRAIL_DATABASE_URL": database_url,
+            "MAILTRAIL_LANDING_URL": settings.landing_url,
+            "MAILTRAIL_DAGSTER_PG_URL": sqlalchemy_url(database_url),
+            "DAGSTER_HOME": str(settings.dagster_home),
+            **dbt_env(database_url),
+        }
+    )
+    return Runtime(settings=settings, database_url=database_url)

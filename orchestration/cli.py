@@ -1,0 +1,61 @@
+"""The ``mailtrail`` command: every action goes through Dagster, so its runs show in the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from orchestration.settings import ConfigError
+
+USAGE_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mailtrail", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("demo", help="generate demo data, ingest it, build the marts, print stats")
+    load = commands.add_parser("load", help="load files or folders of provider records")
+    load.add_argument("provider", help="provider whose records the paths hold (e.g. ses)")
+    load.add_argument("paths", nargs="+", metavar="PATH", help="file, folder or s3:// URL")
+    commands.add_parser("build", help="run dbt through Dagster so the marts are current")
+    commands.add_parser("warehouse-url", help="print the PostgreSQL URL in use")
+    commands.add_parser("dev", help="start the Dagster UI on the same settings")
+    args = parser.parse_args(argv)
+
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"mailtrail: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from orchestration.bootstrap import bootstrap
+
+    runtime = bootstrap()
+    if args.command == "warehouse-url":
+        print(runtime.database_url)
+        return 0
+    if args.command == "dev":
+        os.execvp(
+            sys.executable,
+            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "--host", "127.0.0.1"],
+        )
+    from orchestration import commands
+
+    if args.command == "load":
+        counts = commands.load(args.provider, args.paths)
+        print(f"loaded={counts['records_loaded']} duplicate={counts['records_duplicate']} "
+              f"rejected={counts['records_rejected']}")
+        return 0
+    if args.command == "build":
+        return 0 if commands.build() else 1
+    if args.command == "demo":
+        return 0 if commands.demo(runtime) else 1
+    raise AssertionError(args.command)  # argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

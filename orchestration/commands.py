@@ -1,0 +1,96 @@
+"""What the CLI's commands do, as functions (the CLI only parses arguments and prints)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from orchestration.bootstrap import Runtime
+from orchestration.settings import ConfigError
+from orchestration.warehouse.connection import connect
+
+STATS_COLUMNS = [
+    "date_day",
+    "campaign_name",
+    "sent",
+    "delivered",
+    "bounced",
+    "complained",
+    "opened",
+    "clicked",
+    "unsubscribed",
+    "open_rate",
+    "click_rate",
+]
+
+
+def _definitions() -> dg.Definitions:
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def load(provider: str, paths: Sequence[str]) -> dict[str, int]:
+    """Materialise ``raw/<provider>_events`` from explicit paths; return its count metadata."""
+    from orchestration.ingestion import FILE_SOURCES
+
+    if provider not in FILE_SOURCES:
+        raise ConfigError(
+            f"unknown provider {provider!r}: expected one of {', '.join(sorted(FILE_SOURCES))}"
+        )
+    defs = _definitions()
+    key = dg.AssetKey(["raw", f"{provider}_events"])
+    result = dg.materialize(
+        [defs.get_assets_def(key)],
+        resources=defs.resources,
+        instance=dg.DagsterInstance.get(),
+        run_config={"ops": {key.to_python_identifier(): {"config": {"paths": list(paths)}}}},
+        tags={"mailtrail/command": "load"},
+    )
+    (materialization,) = result.asset_materializations_for_node(key.to_python_identifier())
+    return {name: value.value for name, value in materialization.metadata.items()}
+
+
+def build() -> bool:
+    job = _definitions().get_job_def("build_marts")
+    return job.execute_in_process(instance=dg.DagsterInstance.get()).success
+
+
+def run_pipeline() -> bool:
+    job = _definitions().get_job_def("ingest_and_build")
+    return job.execute_in_process(instance=dg.DagsterInstance.get()).success
+
+
+def demo(runtime: Runtime) -> bool:
+    from orchestration.demo.generator import generate_ses_landing
+    from orchestration.landing import list_objects
+
+    landing = runtime.settings.landing_url
+    if landing.startswith("s3://"):
+        raise ConfigError("the demo writes its data to a local folder: unset MAILTRAIL_LANDING_URL")
+    if not any(True for _ in list_objects(landing, "ses")):
+        summary = generate_ses_landing(Path(landing))
+        print(f"demo: wrote {summary.records_written} SES records in {summary.objects_written} "
+              f"objects under {landing}/ses")
+    if not run_pipeline():
+        print("demo: the pipeline run failed; see the run in the Dagster UI (make dev)")
+        return False
+    print(campaign_stats_table(runtime.database_url))
+    return True
+
+
+def campaign_stats_table(database_url: str) -> str:
+    with connect(database_url) as conn:
+        cur = conn.execute(
+            f"select {', '.join(STATS_COLUMNS)} from marts.campaign_daily_stats"
+            " order by date_day, campaign_name"
+        )
+        frame = pd.DataFrame(cur.fetchall(), columns=STATS_COLUMNS)
+    if frame.empty:
+        return "(no campaign stats yet)"
+    for rate in ("open_rate", "click_rate"):
+        frame[rate] = frame[rate].map(lambda v: "" if v is None or pd.isna(v) else f"{float(v):.1%}")
+    return frame.to_string(index=False)

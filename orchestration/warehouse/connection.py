@@ -1,0 +1,55 @@
+"""One way to reach the warehouse, whatever the server: URL parsing, connections, dbt's view of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+
+import psycopg
+
+from orchestration.settings import ConfigError, Settings
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's (started on demand)."""
+    if settings.database_url:
+        return settings.database_url
+    from orchestration.warehouse.embedded import ensure_embedded_postgres
+
+    return ensure_embedded_postgres(settings.pg_dir)
+
+
+def libpq_params(url: str) -> dict[str, str]:
+    """Split a postgresql:// URL into host/port/user/password/dbname (host may be a socket dir)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") and not parts.scheme.startswith("postgresql+"):
+        raise ConfigError(f"not a PostgreSQL URL: {url!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    host = query.get("host") or parts.hostname or "localhost"
+    dbname = unquote(parts.path.lstrip("/")) or query.get("dbname") or "postgres"
+    return {
+        "host": host,
+        "port": str(query.get("port") or parts.port or 5432),
+        "user": unquote(parts.username or query.get("user") or "postgres"),
+        "password": unquote(parts.password or query.get("password") or ""),
+        "dbname": dbname,
+    }
+
+
+def dbt_env(url: str) -> dict[str, str]:
+    """Environment variables read by ``dbt_project/profiles.yml``."""
+    params = libpq_params(url)
+    return {f"MAILTRAIL_PG_{key.upper()}": value for key, value in params.items()}
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL for dagster-postgres: it must name psycopg2 explicitly (SQLAlchemy 2.1 would pick
+    psycopg 3, on which dagster-postgres's ``NOTIFY`` statements fail)."""
+    return urlunsplit(urlsplit(url)._replace(scheme="postgresql+psycopg2"))
+
+
+@contextmanager
+def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(url, autocommit=autocommit, application_name="mailtrail") as conn:
+        yield conn

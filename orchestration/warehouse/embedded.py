@@ -1,0 +1,32 @@
+"""Embedded PostgreSQL (pgserver) so a fresh clone runs with nothing but Python installed.
+
+The server is started detached (``cleanup_mode=None``): Dagster runs steps, the webserver and the
+daemon in separate processes, and each of them must find the same server alive after the process
+that started it has exited. Starting is idempotent; pgserver reuses a running postmaster.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+
+logger = logging.getLogger(__name__)
+
+DATABASE = "mailtrail"
+
+
+def ensure_embedded_postgres(pg_dir: Path, database: str = DATABASE) -> str:
+    """Start (or reuse) the embedded server in ``pg_dir`` and return a URL to ``database``."""
+    import pgserver  # imported lazily: only the embedded mode needs its binaries
+
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pg_dir, cleanup_mode=None)
+    admin_url = server.get_uri()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(f'create database "{database}"')
+            logger.info("created database %s in %s", database, pg_dir)
+    return server.get_uri(database)
