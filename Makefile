@@ -26,7 +26,8 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 
 # Importing the @dbt_assets needs dbt's manifest: parse whenever the dbt project changes.
 $(MANIFEST): $(VENV)/.installed $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print 2>/dev/null)
-	$(DBT) parse $(DBT_FLAGS) --quiet
+	MAILTRAIL_PG_HOST=localhost MAILTRAIL_PG_USER=postgres MAILTRAIL_PG_DBNAME=mailtrail \
+		$(DBT) parse $(DBT_FLAGS) --quiet
 	touch $@
 
 demo: setup

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration.warehouse.connection import connect, dbt_env
+from orchestration.warehouse.connection import connect, dbt_env, with_database
 from orchestration.warehouse.migrations import migrate
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -26,14 +26,9 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         return external
     from orchestration.warehouse.embedded import ensure_embedded_postgres
 
-    url = ensure_embedded_postgres(tmp_path_factory.mktemp("pg") / "data", database="postgres")
-    return url
-
-
-def _database_url(admin_url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    return ensure_embedded_postgres(
+        tmp_path_factory.mktemp("pg") / "data", database="postgres", stop_at_exit=True
+    )
 
 
 @pytest.fixture
@@ -43,7 +38,7 @@ def empty_database_url(pg_admin_url: str) -> Iterator[str]:
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     try:
-        yield _database_url(pg_admin_url, name)
+        yield with_database(pg_admin_url, name)
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')

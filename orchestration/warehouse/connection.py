@@ -53,3 +53,8 @@ def sqlalchemy_url(url: str) -> str:
 def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     with psycopg.connect(url, autocommit=autocommit, application_name="mailtrail") as conn:
         yield conn
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server and credentials, another database (tests and benchmarks make their own)."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))

@@ -8,6 +8,7 @@ that started it has exited. Starting is idempotent; pgserver reuses a running po
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -17,12 +18,21 @@ logger = logging.getLogger(__name__)
 DATABASE = "mailtrail"
 
 
-def ensure_embedded_postgres(pg_dir: Path, database: str = DATABASE) -> str:
-    """Start (or reuse) the embedded server in ``pg_dir`` and return a URL to ``database``."""
-    import pgserver  # imported lazily: only the embedded mode needs its binaries
+def ensure_embedded_postgres(
+    pg_dir: Path, database: str = DATABASE, *, stop_at_exit: bool = False
+) -> str:
+    """Start (or reuse) the embedded server in ``pg_dir`` and return a URL to ``database``.
 
-    pg_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pg_dir, cleanup_mode=None)
+    ``stop_at_exit`` stops it when this process exits (tests, benchmarks); otherwise it outlives
+    the process for the next command, the UI and run workers to share.
+    """
+    with warnings.catch_warnings():
+        # platformdirs warns about XDG_RUNTIME_DIR on headless machines; pgserver copes without.
+        warnings.simplefilter("ignore")
+        import pgserver  # imported lazily: only the embedded mode needs its binaries
+
+        pg_dir.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(pg_dir, cleanup_mode="stop" if stop_at_exit else None)
     admin_url = server.get_uri()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()

@@ -4,7 +4,6 @@ Every such provider (SES, Pinpoint) gets the same three pieces, so adding one is
 one call of :func:`landing_source_defs` in its own module.
 """
 
-from __future__ import annotations
 
 import hashlib
 import json

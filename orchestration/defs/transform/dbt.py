@@ -1,6 +1,5 @@
 """dbt models as Dagster assets; dbt tests surface as asset checks on them."""
 
-from __future__ import annotations
 
 import os
 from collections.abc import Mapping

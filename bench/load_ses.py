@@ -1,0 +1,96 @@
+"""Loader throughput against the floor of PostgreSQL itself.
+
+Writes N realistic SES records (~1.5 KB) as one Firehose-style NDJSON object, then measures:
+- baseline: ``COPY`` of the same lines into a bare ``jsonb`` column (what ``psql \\copy`` does);
+- loader: ``ingest_objects`` (split, parse, fan-out, hash, COPY, dedup insert, manifest);
+and prints records/s for each, their ratio and the loader's peak RSS, and writes JSON to
+bench/results/load_ses.json. Not a test: nothing here asserts on time.
+
+    make bench                      # 200k records
+    .venv/bin/python -m bench.load_ses --records 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+import psycopg
+
+from orchestration.demo.generator import iter_ses_records
+from orchestration.ingestion import SES, ingest_objects
+from orchestration.landing import list_paths
+from orchestration.warehouse.connection import connect, with_database
+from orchestration.warehouse.embedded import ensure_embedded_postgres
+from orchestration.warehouse.migrations import migrate
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--database-url", help="server to use (default: embedded under a tmp dir)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        admin_url = args.database_url or ensure_embedded_postgres(
+            tmp_path / "pg", "postgres", stop_at_exit=True
+        )
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"')
+        url = with_database(admin_url, name)
+        data = tmp_path / "ses.ndjson"
+        size = 0
+        with data.open("wb") as out:
+            for record in iter_ses_records(args.records, seed=1):
+                chunk = orjson.dumps(record) + b"\n"
+                size += len(chunk)
+                out.write(chunk)
+        print(f"{args.records} records, {size / args.records:.0f} bytes each, {size / 1e6:.0f} MB")
+
+        with connect(url) as conn:
+            migrate(conn)
+            conn.execute("create table bench_baseline (payload jsonb)")
+            conn.commit()
+            started = time.perf_counter()
+            with conn.cursor() as cur, cur.copy("copy bench_baseline (payload) from stdin") as copy:
+                with data.open("rb") as handle:
+                    while block := handle.read(1 << 20):
+                        copy.write(block.replace(b"\\", b"\\\\"))
+            conn.commit()
+            baseline_s = time.perf_counter() - started
+
+            started = time.perf_counter()
+            counts = ingest_objects(conn, SES, list_paths([str(data)]))
+            loader_s = time.perf_counter() - started
+
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result = {
+            "records": args.records,
+            "bytes_per_record": round(size / args.records),
+            "baseline_copy_records_per_s": round(args.records / baseline_s),
+            "loader_records_per_s": round(args.records / loader_s),
+            "loader_vs_baseline": round(baseline_s / loader_s, 3),
+            "rows_loaded": counts.rows_loaded,
+            "records_loaded": counts.loaded,
+            "peak_rss_mb": round(peak_rss_mb),
+        }
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'drop database "{name}" with (force)')
+    for key, value in result.items():
+        print(f"{key:>28}: {value}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "load_ses.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

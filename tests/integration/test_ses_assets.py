@@ -1,0 +1,111 @@
+"""The SES ingestion asset and landing sensor, wired through Dagster with real resources."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import boto3
+import dagster as dg
+import pytest
+
+from orchestration.defs.ingestion.ses import defs as ses_defs
+from orchestration.defs.resources import LandingResource, WarehouseResource
+from tests.integration.ses_records import bounce, delivery, line
+
+KEY = dg.AssetKey(["raw", "ses_events"])
+
+
+def ses_asset() -> dg.AssetsDefinition:
+    return ses_defs.get_assets_def(KEY)
+
+
+def materialize(database_url: str, landing_url: str, paths: list[str] | None = None):
+    result = dg.materialize(
+        [ses_asset()],
+        resources={
+            "warehouse": WarehouseResource(database_url=database_url),
+            "landing": LandingResource(url=landing_url),
+        },
+        run_config={"ops": {"raw__ses_events": {"config": {"paths": paths or []}}}},
+    )
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("raw__ses_events")
+    return {k: v.value for k, v in mat.metadata.items()}
+
+
+def test_asset_loads_the_landing_folder_and_reports_counts(database_url: str, tmp_path: Path) -> None:
+    hour = tmp_path / "ses" / "2026" / "11" / "20" / "10"
+    hour.mkdir(parents=True)
+    (hour / "obj-1").write_bytes(
+        line(delivery("m-1", ["a@example.com"])) + b"\nnot json\n" + line(bounce("m-2", ["b@x.io"]))
+    )
+    meta = materialize(database_url, str(tmp_path))
+    assert meta["records_read"] == 3
+    assert (meta["records_loaded"], meta["records_duplicate"], meta["records_rejected"]) == (2, 0, 1)
+    again = materialize(database_url, str(tmp_path))
+    assert (again["records_read"], again["objects_skipped"]) == (0, 1)
+
+
+def test_asset_reads_s3_through_moto_server(database_url: str, aws_env: str) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(
+        Bucket="mailtrail-events", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    body = gzip.compress(line(delivery("m-1", ["a@example.com"])) + line(delivery("m-2", ["b@x.io"])))
+    s3.put_object(Bucket="mailtrail-events", Key="prod/ses/2026/11/20/10/obj-1", Body=body)
+    s3.put_object(
+        Bucket="mailtrail-events",
+        Key="prod/ses/2026/11/20/11/obj-2",
+        Body=json.dumps(
+            {"Type": "Notification", "MessageId": "sns-1", "Message": json.dumps(bounce("m-3", ["c@x.io"]))}
+        ).encode(),
+    )
+    meta = materialize(database_url, "s3://mailtrail-events/prod")
+    assert (meta["objects"], meta["records_loaded"], meta["rows_loaded"]) == (2, 3, 3)
+    again = materialize(database_url, "s3://mailtrail-events/prod")
+    assert again["objects_skipped"] == 2 and again["records_read"] == 0
+
+
+def test_explicit_paths_override_the_landing_location(database_url: str, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "export.ndjson"
+    elsewhere.write_bytes(line(delivery("m-9", ["z@example.com"])) + b"\n")
+    meta = materialize(database_url, str(tmp_path / "empty-landing"), paths=[str(elsewhere)])
+    assert meta["records_loaded"] == 1
+
+
+def test_sensor_requests_a_run_for_new_objects_only(tmp_path: Path) -> None:
+    landing = LandingResource(url=str(tmp_path))
+    # the sensor reads only the landing location; its job's other resources are never touched
+    resources = {"landing": landing, "warehouse": WarehouseResource(database_url="postgresql://")}
+    defs = dg.Definitions.merge(ses_defs, dg.Definitions(resources=resources))
+    sensor = defs.resolve_sensor_def("ses_landing_sensor")
+    context = dg.build_sensor_context(resources=resources)
+    assert isinstance(sensor(context), dg.SkipReason)
+
+    hour = tmp_path / "ses" / "2026" / "11" / "20" / "10"
+    hour.mkdir(parents=True)
+    (hour / "obj-1").write_bytes(line(delivery("m-1", ["a@example.com"])))
+    context = dg.build_sensor_context(resources=resources, cursor=context.cursor)
+    first = sensor(context)
+    assert isinstance(first, dg.RunRequest) and first.run_key
+    assert first.tags["new_objects"] == "1"
+
+    context = dg.build_sensor_context(resources=resources, cursor=context.cursor)
+    assert isinstance(sensor(context), dg.SkipReason)
+
+    (hour / "obj-2").write_bytes(line(delivery("m-2", ["b@example.com"])))
+    context = dg.build_sensor_context(resources=resources, cursor=context.cursor)
+    second = sensor(context)
+    assert isinstance(second, dg.RunRequest) and second.run_key != first.run_key
+    assert second.tags["new_objects"] == "1"
+
+
+@pytest.mark.parametrize("job_name", ["ses_pipeline"])
+def test_sensor_job_rebuilds_the_marts_downstream(job_name: str) -> None:
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert {"raw/ses_events", "marts/fct_email_events", "marts/campaign_daily_stats"} <= keys
