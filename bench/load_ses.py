@@ -62,10 +62,13 @@ def main() -> None:
             conn.execute("create table bench_baseline (payload jsonb)")
             conn.commit()
             started = time.perf_counter()
-            with conn.cursor() as cur, cur.copy("copy bench_baseline (payload) from stdin") as copy:
-                with data.open("rb") as handle:
-                    while block := handle.read(1 << 20):
-                        copy.write(block.replace(b"\\", b"\\\\"))
+            with (
+                conn.cursor() as cur,
+                cur.copy("copy bench_baseline (payload) from stdin") as copy,
+                data.open("rb") as handle,
+            ):
+                while block := handle.read(1 << 20):
+                    copy.write(block.replace(b"\\", b"\\\\"))
             conn.commit()
             baseline_s = time.perf_counter() - started
 

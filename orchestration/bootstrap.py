@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.settings import Settings, load_settings
-from orchestration.warehouse.connection import connect, dbt_env, resolve_database_url, sqlalchemy_url
+from orchestration.warehouse.connection import (
+    connect,
+    dbt_env,
+    resolve_database_url,
+    sqlalchemy_url,
+)
 from orchestration.warehouse.migrations import migrate
 
 DAGSTER_YAML = """\

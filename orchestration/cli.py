@@ -17,11 +17,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("demo", help="generate demo data, ingest it, build the marts, print stats")
     load = commands.add_parser("load", help="load files or folders of provider records")
-    load.add_argument("provider", help="provider whose records the paths hold (e.g. ses)")
+    load.add_argument(
+        "provider", help="provider whose records the paths hold: ses, pinpoint, emailit, tracker"
+    )
     load.add_argument("paths", nargs="+", metavar="PATH", help="file, folder or s3:// URL")
     commands.add_parser("build", help="run dbt through Dagster so the marts are current")
     commands.add_parser("warehouse-url", help="print the PostgreSQL URL in use")
     commands.add_parser("dev", help="start the Dagster UI on the same settings")
+    plan = commands.add_parser("plan", help="plan recurring campaigns' shoots into app.shoots")
+    plan.add_argument("--days", type=int, default=7, help="horizon ahead (default 7)")
+    plan.add_argument("--backfill-days", type=int, default=1, help="days back (default 1)")
+    commands.add_parser("dispatch", help="send the shoots that are due now (MAILTRAIL_SENDER)")
     args = parser.parse_args(argv)
 
     try:
@@ -47,13 +53,26 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "load":
         counts = commands.load(args.provider, args.paths)
-        print(f"loaded={counts['records_loaded']} duplicate={counts['records_duplicate']} "
-              f"rejected={counts['records_rejected']}")
+        print(
+            f"loaded={counts['records_loaded']} duplicate={counts['records_duplicate']} "
+            f"rejected={counts['records_rejected']}"
+        )
         return 0
     if args.command == "build":
         return 0 if commands.build() else 1
     if args.command == "demo":
         return 0 if commands.demo(runtime) else 1
+    if args.command in ("plan", "dispatch"):
+        from orchestration.defs.campaigns import commands as campaign_commands
+
+        if args.command == "plan":
+            print(campaign_commands.plan(args.days, args.backfill_days))
+            return 0
+        runs = campaign_commands.dispatch(runtime.database_url)
+        for run in runs:
+            print(run)
+        print(f"dispatched {len(runs)} shoot(s)")
+        return 0 if all(run["success"] for run in runs) else 1
     raise AssertionError(args.command)  # argparse rejects unknown commands
 
 

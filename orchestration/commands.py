@@ -35,17 +35,23 @@ def _definitions() -> dg.Definitions:
 
 def load(provider: str, paths: Sequence[str]) -> dict[str, int]:
     """Materialise ``raw/<provider>_events`` from explicit paths; return its count metadata."""
+    from orchestration.api_ingestion import API_SOURCES
+    from orchestration.defs.ingestion.api_resources import file_mode_resources
     from orchestration.ingestion import FILE_SOURCES
 
-    if provider not in FILE_SOURCES:
+    sources = {**FILE_SOURCES, **API_SOURCES}
+    if provider not in sources:
         raise ConfigError(
-            f"unknown provider {provider!r}: expected one of {', '.join(sorted(FILE_SOURCES))}"
+            f"unknown provider {provider!r}: expected one of {', '.join(sorted(sources))}"
         )
     defs = _definitions()
-    key = dg.AssetKey(["raw", f"{provider}_events"])
+    key = dg.AssetKey(sources[provider].table.split("."))  # raw.tracker_open_events -> raw/...
     result = dg.materialize(
+        # get_, not resolve_assets_def: a resolved asset has its resources bound already and
+        # materialize() refuses to bind the ones below on top of them.
         [defs.get_assets_def(key)],
-        resources=defs.resources,
+        # Loading files never calls a provider API: no API credentials needed.
+        resources={**defs.resources, **file_mode_resources(provider)},
         instance=dg.DagsterInstance.get(),
         run_config={"ops": {key.to_python_identifier(): {"config": {"paths": list(paths)}}}},
         tags={"mailtrail/command": "load"},
@@ -55,12 +61,12 @@ def load(provider: str, paths: Sequence[str]) -> dict[str, int]:
 
 
 def build() -> bool:
-    job = _definitions().get_job_def("build_marts")
+    job = _definitions().resolve_job_def("build_marts")
     return job.execute_in_process(instance=dg.DagsterInstance.get()).success
 
 
 def run_pipeline() -> bool:
-    job = _definitions().get_job_def("ingest_and_build")
+    job = _definitions().resolve_job_def("ingest_and_build")
     return job.execute_in_process(instance=dg.DagsterInstance.get()).success
 
 
@@ -73,8 +79,10 @@ def demo(runtime: Runtime) -> bool:
         raise ConfigError("the demo writes its data to a local folder: unset MAILTRAIL_LANDING_URL")
     if not any(True for _ in list_objects(landing, "ses")):
         summary = generate_ses_landing(Path(landing))
-        print(f"demo: wrote {summary.records_written} SES records in {summary.objects_written} "
-              f"objects under {landing}/ses")
+        print(
+            f"demo: wrote {summary.records_written} SES records in {summary.objects_written} "
+            f"objects under {landing}/ses"
+        )
     if not run_pipeline():
         print("demo: the pipeline run failed; see the run in the Dagster UI (make dev)")
         return False
@@ -92,5 +100,7 @@ def campaign_stats_table(database_url: str) -> str:
     if frame.empty:
         return "(no campaign stats yet)"
     for rate in ("open_rate", "click_rate"):
-        frame[rate] = frame[rate].map(lambda v: "" if v is None or pd.isna(v) else f"{float(v):.1%}")
+        frame[rate] = frame[rate].map(
+            lambda v: "" if v is None or pd.isna(v) else f"{float(v):.1%}"
+        )
     return frame.to_string(index=False)

@@ -4,7 +4,9 @@ server), one fresh database per test, and loopback HTTP servers."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,16 +21,23 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def pg_admin_url() -> Iterator[str]:
     """A URL to a maintenance database on a real server, where test databases are created."""
     external = os.environ.get("MAILTRAIL_TEST_DATABASE_URL")
     if external:
-        return external
-    from orchestration.warehouse.embedded import ensure_embedded_postgres
+        yield external
+        return
+    from orchestration.warehouse.embedded import ensure_embedded_postgres, stop_embedded_postgres
 
-    return ensure_embedded_postgres(
-        tmp_path_factory.mktemp("pg") / "data", database="postgres", stop_at_exit=True
-    )
+    # Not under pytest's tmp dir: that is private to root (0700), and the server runs as the
+    # unprivileged `pgserver` user when tests run as root.
+    pg_root = Path(tempfile.mkdtemp(prefix="mailtrail-test-pg-"))
+    pg_root.chmod(0o755)
+    try:
+        yield ensure_embedded_postgres(pg_root / "data", database="postgres", stop_at_exit=True)
+    finally:
+        stop_embedded_postgres(pg_root / "data")
+        shutil.rmtree(pg_root, ignore_errors=True)
 
 
 @pytest.fixture

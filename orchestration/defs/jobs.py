@@ -6,13 +6,14 @@ import dagster as dg
 
 ingest_and_build = dg.define_asset_job(
     "ingest_and_build",
-    selection=dg.AssetSelection.groups("ingestion").downstream(),
+    selection=dg.AssetSelection.groups("ingestion").downstream()
+    | dg.AssetSelection.groups("seeds"),
     description="Load everything new from every provider, then build all dbt models and tests.",
 )
 
 build_marts = dg.define_asset_job(
     "build_marts",
-    selection=dg.AssetSelection.groups("staging", "intermediate", "marts"),
+    selection=dg.AssetSelection.groups("seeds", "staging", "intermediate", "marts"),
     description="Run `dbt build` through Dagster so the marts are current.",
 )
 

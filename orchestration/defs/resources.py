@@ -1,6 +1,5 @@
 """Dagster resources shared by every domain; configured from the environment with ``dg.EnvVar``."""
 
-
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 

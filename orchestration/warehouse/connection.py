@@ -23,7 +23,9 @@ def resolve_database_url(settings: Settings) -> str:
 def libpq_params(url: str) -> dict[str, str]:
     """Split a postgresql:// URL into host/port/user/password/dbname (host may be a socket dir)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres") and not parts.scheme.startswith("postgresql+"):
+    if parts.scheme not in ("postgresql", "postgres") and not parts.scheme.startswith(
+        "postgresql+"
+    ):
         raise ConfigError(f"not a PostgreSQL URL: {url!r}")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     host = query.get("host") or parts.hostname or "localhost"

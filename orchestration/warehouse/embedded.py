@@ -35,8 +35,19 @@ def ensure_embedded_postgres(
         server = pgserver.get_server(pg_dir, cleanup_mode="stop" if stop_at_exit else None)
     admin_url = server.get_uri()
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+        exists = conn.execute(
+            "select 1 from pg_database where datname = %s", (database,)
+        ).fetchone()
         if not exists:
             conn.execute(f'create database "{database}"')
             logger.info("created database %s in %s", database, pg_dir)
     return server.get_uri(database)
+
+
+def stop_embedded_postgres(pg_dir: Path) -> None:
+    """Stop the server in ``pg_dir`` if no other process holds it (tests, benchmarks)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        pgserver.get_server(pg_dir, cleanup_mode="stop").cleanup()

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from orchestration.warehouse.embedded import stop_embedded_postgres
 from tests.integration.ses_records import bounce, delivery, line
 
 pytestmark = pytest.mark.e2e
@@ -83,11 +84,4 @@ def test_warehouse_url_starts_the_embedded_server_under_home(tmp_path: Path) -> 
             tables = {r[0] for r in conn.execute("select schemaname from pg_tables")}
         assert {"raw"} <= tables
     finally:
-        _stop_embedded(home / "pg")
-
-
-def _stop_embedded(pg_dir: Path) -> None:
-    """The CLI leaves its server running for the next command; a test must not."""
-    import pgserver
-
-    pgserver.get_server(pg_dir, cleanup_mode="stop").cleanup()
+        stop_embedded_postgres(home / "pg")  # the CLI leaves it running for the next command

@@ -12,27 +12,34 @@ import pytest
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.resources import LandingResource, WarehouseResource
-from orchestration.defs.transform.project import dbt_project
+from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 from orchestration.demo.generator import generate_ses_landing
 
 pytestmark = pytest.mark.e2e
 
-TRUTH_COLUMNS = ("sent", "delivered", "hard_bounced", "soft_bounced", "complained", "opened", "clicked")
+TRUTH_COLUMNS = (
+    "sent",
+    "delivered",
+    "hard_bounced",
+    "soft_bounced",
+    "complained",
+    "opened",
+    "clicked",
+)
 
 
-def run_pipeline(database_url: str, landing: Path, *extra_args: str) -> dg.ExecuteInProcessResult:
-    from orchestration.definitions import defs
+def run_pipeline(database_url: str, landing: Path) -> dg.ExecuteInProcessResult:
+    from orchestration.defs.ingestion.ses import defs as ses_defs
+    from orchestration.defs.transform.dbt import mailtrail_dbt_models
 
-    job = defs.resolve_job_def("ingest_and_build")
     resources = {
         "warehouse": WarehouseResource(database_url=database_url),
         "landing": LandingResource(url=str(landing)),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }
     return dg.materialize(
-        list(defs.resolve_asset_graph().assets_defs),
+        [ses_defs.get_assets_def(dg.AssetKey(["raw", "ses_events"])), mailtrail_dbt_models],
         resources=resources,
-        selection=job.asset_layer.selected_asset_keys,
         raise_on_error=False,
     )
 
@@ -47,7 +54,9 @@ def stats_by_day_and_campaign(db: psycopg.Connection) -> dict[tuple[date, str], 
 def test_marts_match_the_generated_ground_truth(
     dbt_database_env: str, db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    summary = generate_ses_landing(tmp_path, seed=11, days=3, campaigns=2, recipients_per_campaign=40)
+    summary = generate_ses_landing(
+        tmp_path, seed=11, days=3, campaigns=2, recipients_per_campaign=40
+    )
     result = run_pipeline(dbt_database_env, tmp_path)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
 
@@ -91,7 +100,7 @@ def test_incremental_build_equals_full_refresh(
     assert run_pipeline(dbt_database_env, tmp_path).success
     db.execute("create table public.fct_incremental as select * from marts.fct_email_events")
 
-    dbt = DbtCliResource(project_dir=dbt_project)
+    dbt = DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
     dbt.cli(["build", "--full-refresh", "--select", "fct_email_events"]).wait()
     only_incremental, only_full = db.execute(
         "select (select count(*) from (select * from public.fct_incremental"

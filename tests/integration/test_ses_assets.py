@@ -35,7 +35,9 @@ def materialize(database_url: str, landing_url: str, paths: list[str] | None = N
     return {k: v.value for k, v in mat.metadata.items()}
 
 
-def test_asset_loads_the_landing_folder_and_reports_counts(database_url: str, tmp_path: Path) -> None:
+def test_asset_loads_the_landing_folder_and_reports_counts(
+    database_url: str, tmp_path: Path
+) -> None:
     hour = tmp_path / "ses" / "2026" / "11" / "20" / "10"
     hour.mkdir(parents=True)
     (hour / "obj-1").write_bytes(
@@ -43,7 +45,11 @@ def test_asset_loads_the_landing_folder_and_reports_counts(database_url: str, tm
     )
     meta = materialize(database_url, str(tmp_path))
     assert meta["records_read"] == 3
-    assert (meta["records_loaded"], meta["records_duplicate"], meta["records_rejected"]) == (2, 0, 1)
+    assert (meta["records_loaded"], meta["records_duplicate"], meta["records_rejected"]) == (
+        2,
+        0,
+        1,
+    )
     again = materialize(database_url, str(tmp_path))
     assert (again["records_read"], again["objects_skipped"]) == (0, 1)
 
@@ -53,13 +59,19 @@ def test_asset_reads_s3_through_moto_server(database_url: str, aws_env: str) -> 
     s3.create_bucket(
         Bucket="mailtrail-events", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
     )
-    body = gzip.compress(line(delivery("m-1", ["a@example.com"])) + line(delivery("m-2", ["b@x.io"])))
+    body = gzip.compress(
+        line(delivery("m-1", ["a@example.com"])) + line(delivery("m-2", ["b@x.io"]))
+    )
     s3.put_object(Bucket="mailtrail-events", Key="prod/ses/2026/11/20/10/obj-1", Body=body)
     s3.put_object(
         Bucket="mailtrail-events",
         Key="prod/ses/2026/11/20/11/obj-2",
         Body=json.dumps(
-            {"Type": "Notification", "MessageId": "sns-1", "Message": json.dumps(bounce("m-3", ["c@x.io"]))}
+            {
+                "Type": "Notification",
+                "MessageId": "sns-1",
+                "Message": json.dumps(bounce("m-3", ["c@x.io"])),
+            }
         ).encode(),
     )
     meta = materialize(database_url, "s3://mailtrail-events/prod")

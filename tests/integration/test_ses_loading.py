@@ -64,7 +64,9 @@ def test_every_record_is_loaded_duplicate_or_rejected(
     assert count(db, "select count(*) from raw.ingested_objects") == 2
 
 
-def test_rerun_skips_loaded_objects(db: psycopg.Connection, database_url: str, landing: Path) -> None:
+def test_rerun_skips_loaded_objects(
+    db: psycopg.Connection, database_url: str, landing: Path
+) -> None:
     with connect(database_url) as conn:
         ingest_objects(conn, SES, list_objects(str(landing), "ses"))
         again = ingest_objects(conn, SES, list_objects(str(landing), "ses"))

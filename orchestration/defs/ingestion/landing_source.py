@@ -4,22 +4,22 @@ Every such provider (SES, Pinpoint) gets the same three pieces, so adding one is
 one call of :func:`landing_source_defs` in its own module.
 """
 
-
 import hashlib
 import json
 
 import dagster as dg
+from pydantic import Field
 
+from orchestration.defs.resources import LandingResource, WarehouseResource
 from orchestration.ingestion import ingest_objects
 from orchestration.landing import new_objects_since
 from orchestration.warehouse.loader import RecordSource
-from orchestration.defs.resources import LandingResource, WarehouseResource
 
 
 class LandingLoadConfig(dg.Config):
     """Explicit files, folders or s3:// URLs to load instead of the whole landing location."""
 
-    paths: list[str] = []
+    paths: list[str] = Field(default_factory=list)
 
 
 def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definitions:
@@ -55,7 +55,9 @@ def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definit
 
     job = dg.define_asset_job(
         f"{source.name}_pipeline",
-        selection=dg.AssetSelection.assets(asset_key).downstream(),
+        # seeds too: on a fresh warehouse the models need event_type_map before anything else
+        selection=dg.AssetSelection.assets(asset_key).downstream()
+        | dg.AssetSelection.groups("seeds"),
         description=f"Load new {source.name} objects and rebuild the dbt models that read them.",
     )
 

@@ -1,15 +1,19 @@
 """dbt models as Dagster assets; dbt tests surface as asset checks on them."""
 
-
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.transform.project import dbt_project
+from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 
 
 class MailtrailDbtTranslator(DagsterDbtTranslator):
@@ -26,13 +30,11 @@ class MailtrailDbtTranslator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn", [])
         layer = fqn[1] if len(fqn) > 2 else None
         if dbt_resource_props["resource_type"] == "seed":
-            return "staging"
+            return "seeds"  # reference data every pipeline job (re)loads first
         return layer or "transform"
 
 
-translator = MailtrailDbtTranslator(
-    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
-)
+translator = MailtrailDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
 @dbt_assets(
@@ -51,5 +53,5 @@ def mailtrail_dbt_models(
 
 defs = dg.Definitions(
     assets=[mailtrail_dbt_models],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project)},
+    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
 )
