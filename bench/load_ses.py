@@ -57,10 +57,9 @@ def main() -> None:
                 out.write(chunk)
         print(f"{args.records} records, {size / args.records:.0f} bytes each, {size / 1e6:.0f} MB")
 
-        with connect(url) as conn:
+        with connect(url, autocommit=True) as conn:
             migrate(conn)
             conn.execute("create table bench_baseline (payload jsonb)")
-            conn.commit()
             started = time.perf_counter()
             with (
                 conn.cursor() as cur,
@@ -69,7 +68,6 @@ def main() -> None:
             ):
                 while block := handle.read(1 << 20):
                     copy.write(block.replace(b"\\", b"\\\\"))
-            conn.commit()
             baseline_s = time.perf_counter() - started
 
             started = time.perf_counter()

@@ -11,7 +11,13 @@ from orchestration.landing import LandingObject, open_object
 from orchestration.providers.jsonstream import iter_documents, open_maybe_gzip
 from orchestration.providers.pinpoint import PINPOINT_COLUMNS, parse_pinpoint_record
 from orchestration.providers.ses import SES_COLUMNS, parse_ses_record
-from orchestration.warehouse.loader import LoadCounts, RecordSource, already_loaded, load_documents
+from orchestration.warehouse.loader import (
+    LoadCounts,
+    RecordSource,
+    already_loaded,
+    load_documents,
+    require_autocommit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +41,7 @@ def ingest_objects(
     log: logging.Logger | None = None,
 ) -> LoadCounts:
     """Load every object not loaded before; each object commits on its own."""
+    require_autocommit(conn)
     log = log or logger
     total = LoadCounts()
     for obj in objects:

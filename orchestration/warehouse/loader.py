@@ -75,6 +75,16 @@ class LoadCounts:
         }
 
 
+def require_autocommit(conn: psycopg.Connection) -> None:
+    """Each object must commit on its own: inside an open transaction ``conn.transaction()`` is
+    only a savepoint, and a whole run would commit (or be lost) at once."""
+    if not conn.autocommit:
+        raise ValueError(
+            "loading needs an autocommit connection (warehouse.connect(autocommit=True)): "
+            "each object commits on its own"
+        )
+
+
 def already_loaded(conn: psycopg.Connection, source: str, key: str, etag: str) -> bool:
     row = conn.execute(
         "select 1 from raw.ingested_objects where source = %s and object_key = %s and etag = %s",
@@ -97,6 +107,7 @@ def load_documents(
     Safe against a concurrent run loading the same object: an advisory lock on the object
     serialises the two, and the second finds it in the manifest and skips it.
     """
+    require_autocommit(conn)
     counts = LoadCounts(objects=1)
     rejected: list[tuple[int, str, str]] = []
     incoming = sql.Identifier(f"_incoming_{source.name}")

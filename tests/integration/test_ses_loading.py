@@ -45,7 +45,7 @@ def count(db: psycopg.Connection, sql: str) -> int:
 def test_every_record_is_loaded_duplicate_or_rejected(
     db: psycopg.Connection, database_url: str, landing: Path
 ) -> None:
-    with connect(database_url) as conn:
+    with connect(database_url, autocommit=True) as conn:
         counts = ingest_objects(conn, SES, list_objects(str(landing), "ses"))
 
     assert (counts.read, counts.loaded, counts.duplicate, counts.rejected) == (5, 3, 1, 1)
@@ -67,7 +67,7 @@ def test_every_record_is_loaded_duplicate_or_rejected(
 def test_rerun_skips_loaded_objects(
     db: psycopg.Connection, database_url: str, landing: Path
 ) -> None:
-    with connect(database_url) as conn:
+    with connect(database_url, autocommit=True) as conn:
         ingest_objects(conn, SES, list_objects(str(landing), "ses"))
         again = ingest_objects(conn, SES, list_objects(str(landing), "ses"))
     assert (again.objects, again.objects_skipped, again.read) == (0, 2, 0)
@@ -78,7 +78,7 @@ def test_rerun_skips_loaded_objects(
 def test_rewritten_object_loads_only_its_new_records(
     db: psycopg.Connection, database_url: str, landing: Path
 ) -> None:
-    with connect(database_url) as conn:
+    with connect(database_url, autocommit=True) as conn:
         ingest_objects(conn, SES, list_objects(str(landing), "ses"))
         path = next((landing / "ses").rglob("*bbbb"))
         path.write_bytes(path.read_bytes() + line(delivery("m-5", ["e@example.com"])) + b"\n")
@@ -101,13 +101,13 @@ def test_crash_mid_object_leaves_nothing_and_the_rerun_loads_it_all(
         return SES.parse(value, text)
 
     crashing = RecordSource(SES.name, SES.table, SES.columns, crashing_parse)
-    with connect(database_url) as conn, pytest.raises(RuntimeError):
+    with connect(database_url, autocommit=True) as conn, pytest.raises(RuntimeError):
         ingest_objects(conn, crashing, list_objects(str(landing), "ses"))
     # the first object committed; the one that crashed left no rows, no manifest, no rejects
     assert count(db, "select count(*) from raw.ingested_objects") == 1
     assert count(db, "select count(*) from raw.ses_events") == 3
     assert count(db, "select count(*) from raw.rejected_records") == 0
-    with connect(database_url) as conn:
+    with connect(database_url, autocommit=True) as conn:
         counts = ingest_objects(conn, SES, list_objects(str(landing), "ses"))
     assert (counts.objects, counts.loaded, counts.duplicate, counts.rejected) == (1, 1, 1, 1)
     assert count(db, "select count(*) from raw.ses_events") == 4
@@ -121,7 +121,7 @@ def test_two_concurrent_loads_load_each_record_once(
     barrier = threading.Barrier(2)
 
     def run() -> None:
-        with connect(database_url) as conn:
+        with connect(database_url, autocommit=True) as conn:
             barrier.wait()
             results.append(ingest_objects(conn, SES, objects))
 

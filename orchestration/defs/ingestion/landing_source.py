@@ -39,7 +39,7 @@ def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definit
         landing: LandingResource,
     ) -> dg.MaterializeResult:
         objects = landing.objects(source.name, config.paths)
-        with warehouse.connect() as conn:
+        with warehouse.connect(autocommit=True) as conn:
             counts = ingest_objects(conn, source, objects, context.log)
         context.log.info(
             "%s: loaded=%d duplicate=%d rejected=%d (records read %d, objects %d new / %d skipped)",

@@ -1,0 +1,298 @@
+"""Provider APIs -> ``raw.*``: incremental, exactly-once loading of the Emailit and tracker APIs,
+and of files of saved API responses (``mailtrail load emailit|tracker PATH...``).
+
+Same guarantees as the landing path (:mod:`orchestration.ingestion`), with an API response page
+in place of a landing object: each page is one :func:`load_documents` transaction, under an object
+key naming the request and an etag hashing the events loaded from it, so the manifest, the
+rejected-records quarantine and the ``read = loaded + duplicate + rejected`` counts work the same.
+
+Where a run stopped is kept in ``raw.api_cursors``. The cursor only ever moves in the transaction
+that loads the last page it covers, so a crash between pages leaves it behind the pages already
+committed; the next run reads them again and the ``event_key`` constraint turns them into counted
+duplicates. Two runs of the same source never interleave: each holds a session advisory lock on
+its source for its whole duration.
+
+The connection must be in autocommit mode: in psycopg a ``transaction()`` block opened inside an
+implicit transaction is only a savepoint, and pages would then not commit one by one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.types.json import Jsonb
+
+from orchestration.landing import LandingObject, open_object
+from orchestration.providers.emailit import EMAILIT_COLUMNS, parse_emailit_record
+from orchestration.providers.emailit_client import EmailitClient, EmailitCursor
+from orchestration.providers.jsonstream import Document, iter_documents, open_maybe_gzip
+from orchestration.providers.tracker import TRACKER_COLUMNS, parse_tracker_record
+from orchestration.providers.tracker_client import TrackerClient, open_event_id
+from orchestration.warehouse.loader import (
+    LoadCounts,
+    RecordSource,
+    already_loaded,
+    load_documents,
+    require_autocommit,
+)
+
+logger = logging.getLogger(__name__)
+
+EMAILIT = RecordSource(
+    name="emailit", table="raw.emailit_events", columns=EMAILIT_COLUMNS, parse=parse_emailit_record
+)
+TRACKER = RecordSource(
+    name="tracker",
+    table="raw.tracker_open_events",
+    columns=TRACKER_COLUMNS,
+    parse=parse_tracker_record,
+)
+
+# Providers read from an HTTP API (also loadable from files of saved responses).
+API_SOURCES: dict[str, RecordSource] = {EMAILIT.name: EMAILIT, TRACKER.name: TRACKER}
+
+# Emailit pages are read until the old cursor or an empty page; this only stops an API that
+# ignores ``page`` from looping forever.
+MAX_PAGES_PER_RUN = 100_000
+
+
+def read_cursor(conn: psycopg.Connection, source: str) -> dict[str, Any] | None:
+    row = conn.execute("select cursor from raw.api_cursors where source = %s", (source,)).fetchone()
+    return row[0] if row else None
+
+
+def write_cursor(conn: psycopg.Connection, source: str, cursor: dict[str, Any]) -> None:
+    conn.execute(
+        "insert into raw.api_cursors (source, cursor, updated_at) values (%s, %s, now())"
+        " on conflict (source) do update set cursor = excluded.cursor, updated_at = now()",
+        (source, Jsonb(cursor)),
+    )
+
+
+@contextmanager
+def source_lock(conn: psycopg.Connection, source: str) -> Iterator[None]:
+    """Serialise runs of one API source (a second run waits, then sees the first one's cursor)."""
+    require_autocommit(conn)
+    key = f"mailtrail-api:{source}"
+    conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+    try:
+        yield
+    finally:
+        conn.execute("select pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+
+def ingest_emailit(
+    conn: psycopg.Connection, client: EmailitClient, log: logging.Logger | None = None
+) -> LoadCounts:
+    """Load every Emailit event newer than the saved cursor, page by page, newest page first."""
+    log = log or logger
+    cursor_name = "emailit" + (f"?filter[type]={client.event_type}" if client.event_type else "")
+    total = LoadCounts()
+    with source_lock(conn, cursor_name):
+        cursor = EmailitCursor.from_json(read_cursor(conn, cursor_name))
+        reached = cursor
+        for number in range(1, MAX_PAGES_PER_RUN + 1):
+            page = client.events_page(number)
+            new = [(i, e) for i, e in enumerate(page.events, 1) if cursor.is_new(e)]
+            last = not page.events or any(cursor.is_past(e) for e in page.events)
+            reached = reached.advanced(e for _, e in new)
+            log.info(
+                "emailit page %d: %d events, %d after the cursor%s",
+                number,
+                len(page.events),
+                len(new),
+                " (last page of this run)" if last else "",
+            )
+            if not last:
+                if new:
+                    total.add(load_events(conn, EMAILIT, client.page_key(number), new))
+                continue
+            with conn.transaction():  # the last page and the cursor commit together
+                if new:
+                    total.add(load_events(conn, EMAILIT, client.page_key(number), new))
+                if reached != cursor:
+                    write_cursor(conn, cursor_name, reached.to_json())
+            return total
+    raise RuntimeError(
+        f"Emailit listed more than {MAX_PAGES_PER_RUN} pages without an empty one: "
+        "does the API honour the page parameter?"
+    )
+
+
+def ingest_tracker(
+    conn: psycopg.Connection,
+    client: TrackerClient,
+    *,
+    email_ids: Sequence[str] = (),
+    batch_size: int = 1000,
+    log: logging.Logger | None = None,
+) -> LoadCounts:
+    """Load the tracker's open events with an id above the saved cursor, then every open of the
+    emails named in ``email_ids`` (the only way the API returns duplicate and suppressed opens).
+
+    Ids only grow, so new events are loaded in id order, ``batch_size`` per transaction, each
+    batch moving the cursor to its highest id as it commits.
+    """
+    log = log or logger
+    total = LoadCounts()
+    with source_lock(conn, "tracker"):
+        last_id = int((read_cursor(conn, "tracker") or {}).get("last_id", 0))
+        events, _ = client.open_events()
+        key = client.object_key()
+        without_id = [(i, e) for i, e in enumerate(events, 1) if open_event_id(e) is None]
+        new = sorted(
+            (
+                (event_id, i, e)
+                for i, e in enumerate(events, 1)
+                if (event_id := open_event_id(e)) is not None and event_id > last_id
+            ),
+            key=lambda item: item[0],
+        )
+        log.info(
+            "tracker: %d open events listed, %d after id %d, %d without an id",
+            len(events),
+            len(new),
+            last_id,
+            len(without_id),
+        )
+        if without_id:  # rejected by the parser; the content etag loads them only once
+            total.add(load_events(conn, TRACKER, f"{key}#without-id", without_id))
+        size = max(1, batch_size)
+        for start in range(0, len(new), size):
+            batch = new[start : start + size]
+            first, last = batch[0][0], batch[-1][0]
+            with conn.transaction():
+                total.add(
+                    load_events(
+                        conn, TRACKER, f"{key}#ids={first}-{last}", [(i, e) for _, i, e in batch]
+                    )
+                )
+                write_cursor(conn, "tracker", {"last_id": last})
+        for email_id in email_ids:
+            per_email, _ = client.open_events(email_id)
+            log.info("tracker: %d open events for email %s", len(per_email), email_id)
+            if per_email:
+                total.add(
+                    load_events(
+                        conn, TRACKER, client.object_key(email_id), list(enumerate(per_email, 1))
+                    )
+                )
+    return total
+
+
+def load_events(
+    conn: psycopg.Connection,
+    source: RecordSource,
+    object_key: str,
+    events: Sequence[tuple[int, Any]],
+) -> LoadCounts:
+    """Load API event objects (with their 1-based position in the response) as one object.
+
+    The etag hashes exactly what is loaded, so the same events under the same key are skipped by
+    the manifest, and anything different is loaded (its known events counted as duplicates).
+    """
+    documents = [Document(ordinal, orjson.dumps(event), event, None) for ordinal, event in events]
+    digest = hashlib.sha256()
+    for doc in documents:
+        digest.update(doc.text)
+        digest.update(b"\n")
+    return load_documents(
+        conn,
+        source,
+        object_key=object_key,
+        etag=digest.hexdigest()[:32],
+        size=sum(len(doc.text) + 1 for doc in documents),
+        documents=documents,
+    )
+
+
+# --- files of saved API responses -------------------------------------------------------------
+
+
+def emailit_page_events(value: Any) -> list[Any] | None:
+    """The events of a saved ``/v1/events`` page (``{"data": [...]}``), or of a bare array."""
+    if type(value) is dict and type(value.get("data")) is list:
+        return value["data"]
+    return value if type(value) is list else None
+
+
+def tracker_response_events(value: Any) -> list[Any] | None:
+    """The open events of a saved ``/dashboard/api/open-events`` response (a JSON array)."""
+    return emailit_page_events(value)
+
+
+SAVED_RESPONSE_SHAPES: dict[str, tuple[Callable[[Any], list[Any] | None], str]] = {
+    EMAILIT.name: (emailit_page_events, 'an Emailit events page {"data": [...]}'),
+    TRACKER.name: (tracker_response_events, "a JSON array of open events"),
+}
+
+
+def saved_response_documents(
+    body: bytes, extract: Callable[[Any], list[Any] | None], expected: str
+) -> Iterator[Document]:
+    """The events of a file of saved responses: one JSON response (pretty-printed or not), or
+    several concatenated / one per line. A response of the wrong shape, or bytes that are not
+    JSON, become one rejected record each, so nothing read is dropped silently."""
+    try:
+        responses: Iterable[Document] = [Document(1, body.strip(), orjson.loads(body), None)]
+    except orjson.JSONDecodeError:
+        responses = iter_documents(io.BytesIO(body))
+    ordinal = 0
+    for response in responses:
+        events = extract(response.value) if response.error is None else None
+        if events is None:
+            ordinal += 1
+            reason = response.error or f"not {expected}"
+            yield Document(ordinal, response.text, None, reason)
+            continue
+        for event in events:
+            ordinal += 1
+            yield Document(ordinal, orjson.dumps(event), event, None)
+
+
+def ingest_saved_responses(
+    conn: psycopg.Connection,
+    source: RecordSource,
+    objects: Iterable[LandingObject],
+    log: logging.Logger | None = None,
+) -> LoadCounts:
+    """Load files of saved API responses; each file is one object (manifest, counts) as usual.
+
+    The API cursor is not touched: a file says nothing about what the API has or has not
+    delivered since.
+    """
+    log = log or logger
+    extract, expected = SAVED_RESPONSE_SHAPES[source.name]
+    total = LoadCounts()
+    for obj in objects:
+        if already_loaded(conn, source.name, obj.key, obj.etag):
+            total.objects_skipped += 1
+            continue
+        with open_object(obj) as raw:
+            body = open_maybe_gzip(raw).read()
+        counts = load_documents(
+            conn,
+            source,
+            object_key=obj.key,
+            etag=obj.etag,
+            size=obj.size,
+            documents=saved_response_documents(body, extract, expected),
+        )
+        if counts.rejected:
+            log.warning(
+                "%s: %d of %d records rejected (first: line %d, %s)",
+                obj.key,
+                counts.rejected,
+                counts.read,
+                counts.rejections[0][1],
+                counts.rejections[0][2],
+            )
+        total.add(counts)
+    return total

@@ -1,0 +1,132 @@
+"""SES events through SNS -> SQS: a job that drains the queue into ``raw.ses_events``, and a
+sensor that starts it when messages are waiting.
+
+Why a job with an op and not a second asset: ``raw.ses_events`` is already the asset of the SES
+landing path, and one table has one asset. The op reports an ``AssetMaterialization`` of that
+same asset when it loaded rows, so the asset's history and its freshness check see both paths.
+The guarantees (delete only after commit, duplicates counted, bad bodies quarantined) are in
+:mod:`orchestration.sqs_ingestion`.
+"""
+
+import os
+import time
+
+import boto3
+import dagster as dg
+from pydantic import Field
+
+from orchestration.defs.resources import WarehouseResource
+from orchestration.sqs_ingestion import approximate_depth, drain_queue, queue_name, queue_region
+
+SES_ASSET_KEY = dg.AssetKey(["raw", "ses_events"])
+QUEUE_ENV = "MAILTRAIL_SES_QUEUE_URL"
+SENSOR_SECONDS = 60
+
+
+class SesQueueResource(dg.ConfigurableResource):
+    """The SQS queue an SNS topic of SES notifications delivers to."""
+
+    queue_url: str = Field(description=f"The queue URL ({QUEUE_ENV}).")
+    wait_time_seconds: int = Field(
+        default=20, description="Long-poll wait of each ReceiveMessage (0-20 s)."
+    )
+    max_polls: int = Field(default=10, description="ReceiveMessage calls per run, at most.")
+
+    def client(self):
+        """boto3 honours AWS_ENDPOINT_URL itself (tests point it at moto_server)."""
+        return sqs_client(self.queue_url)
+
+
+def sqs_client(queue_url: str):
+    region = queue_region(queue_url)
+    return boto3.client("sqs", region_name=region) if region else boto3.client("sqs")
+
+
+class SesQueuePollConfig(dg.Config):
+    max_polls: int | None = Field(default=None, description="Override the resource's max_polls.")
+
+
+@dg.op(
+    description="Long-poll the SES queue; load each batch into raw.ses_events, then delete it.",
+    tags={"provider": "ses"},
+)
+def drain_ses_queue(
+    context: dg.OpExecutionContext,
+    config: SesQueuePollConfig,
+    warehouse: WarehouseResource,
+    ses_queue: SesQueueResource,
+) -> None:
+    with warehouse.connect(autocommit=True) as conn:
+        counts = drain_queue(
+            conn,
+            ses_queue.client(),
+            ses_queue.queue_url,
+            max_polls=config.max_polls or ses_queue.max_polls,
+            wait_time_seconds=ses_queue.wait_time_seconds,
+            log=context.log,
+        )
+    context.log.info(
+        "ses via sqs: loaded=%d duplicate=%d rejected=%d (messages read %d, batches %d)",
+        counts.loaded,
+        counts.duplicate,
+        counts.rejected,
+        counts.read,
+        counts.objects,
+    )
+    metadata = {**counts.as_metadata(), "queue": queue_name(ses_queue.queue_url)}
+    if counts.loaded:
+        context.log_event(dg.AssetMaterialization(asset_key=SES_ASSET_KEY, metadata=metadata))
+    else:
+        context.log_event(dg.AssetObservation(asset_key=SES_ASSET_KEY, metadata=metadata))
+
+
+@dg.job(
+    name="ses_sqs_ingest",
+    description="Drain the SES notifications queue (SNS -> SQS) into raw.ses_events.",
+    tags={"provider": "ses"},
+)
+def ses_sqs_ingest() -> None:
+    drain_ses_queue()
+
+
+@dg.sensor(
+    name="ses_sqs_sensor",
+    job=ses_sqs_ingest,
+    minimum_interval_seconds=SENSOR_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=f"Starts ses_sqs_ingest when the queue in {QUEUE_ENV} has messages waiting.",
+)
+def ses_sqs_sensor(context: dg.SensorEvaluationContext):
+    queue_url = os.environ.get(QUEUE_ENV)
+    if not queue_url:
+        return dg.SkipReason(f"SES queue ingestion is off: {QUEUE_ENV} not set")
+    in_flight = context.instance.get_run_records(
+        dg.RunsFilter(
+            job_name=ses_sqs_ingest.name,
+            statuses=[
+                dg.DagsterRunStatus.QUEUED,
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ],
+        ),
+        limit=1,
+    )
+    if in_flight:
+        return dg.SkipReason("the previous ses_sqs_ingest run is still draining the queue")
+    depth = approximate_depth(sqs_client(queue_url), queue_url)
+    if depth == 0:
+        return dg.SkipReason(f"no messages waiting in {queue_name(queue_url)}")
+    # One run per sensor interval at most: the run key is the interval window.
+    window = int(time.time() // SENSOR_SECONDS)
+    return dg.RunRequest(
+        run_key=f"ses_sqs_ingest:{window}",
+        tags={"provider": "ses", "queue_depth": str(depth)},
+    )
+
+
+defs = dg.Definitions(
+    jobs=[ses_sqs_ingest],
+    sensors=[ses_sqs_sensor],
+    resources={"ses_queue": SesQueueResource(queue_url=dg.EnvVar(QUEUE_ENV))},
+)
