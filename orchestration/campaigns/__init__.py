@@ -1,0 +1,94 @@
+"""Campaign orchestration: seed 004's emailing component on PostgreSQL (see README.md here).
+
+Import the public API from this package::
+
+    from orchestration.campaigns import (
+        Emailing, RecurringCampaign, SqlSegment, Template, MessageFrequency, Audience,
+        register_recurring, register_segment, register_template, register_webhook,
+    )
+"""
+
+from __future__ import annotations
+
+from orchestration.campaigns.campaign import Campaign, EmailSendingOptions, RecurringCampaign
+from orchestration.campaigns.dispatch import DispatchSettings, RecipientResult, ShootOutcome
+from orchestration.campaigns.entities import (
+    NOT_SET,
+    Audience,
+    EmailLog,
+    EmailLogMetrics,
+    EmailLogPage,
+    EmailLogState,
+    EmailRecipient,
+    EmailShoot,
+    EmailShootConfig,
+    EmailShootState,
+    MessageFrequency,
+    Planning,
+    SendStatus,
+)
+from orchestration.campaigns.errors import (
+    EmailingError,
+    NotRegisteredError,
+    SendFailedError,
+    ShootNotFoundError,
+    ShootStateError,
+    TemplateRenderingError,
+    TemplateSettingsMissingKeyError,
+)
+from orchestration.campaigns.registry import (
+    Registry,
+    register_non_recurring,
+    register_recurring,
+    register_segment,
+    register_template,
+    register_webhook,
+    registry,
+)
+from orchestration.campaigns.segments import Segment, SqlSegment
+from orchestration.campaigns.service import Emailing
+from orchestration.campaigns.shoots import PlanResult
+from orchestration.campaigns.templates import EmailContent, Template, TemplateSettings
+
+__all__ = [
+    "NOT_SET",
+    "Audience",
+    "Campaign",
+    "DispatchSettings",
+    "EmailContent",
+    "EmailLog",
+    "EmailLogMetrics",
+    "EmailLogPage",
+    "EmailLogState",
+    "EmailRecipient",
+    "EmailSendingOptions",
+    "EmailShoot",
+    "EmailShootConfig",
+    "EmailShootState",
+    "Emailing",
+    "EmailingError",
+    "MessageFrequency",
+    "NotRegisteredError",
+    "PlanResult",
+    "Planning",
+    "RecipientResult",
+    "RecurringCampaign",
+    "Registry",
+    "Segment",
+    "SendFailedError",
+    "SendStatus",
+    "ShootNotFoundError",
+    "ShootOutcome",
+    "ShootStateError",
+    "SqlSegment",
+    "Template",
+    "TemplateRenderingError",
+    "TemplateSettings",
+    "TemplateSettingsMissingKeyError",
+    "register_non_recurring",
+    "register_recurring",
+    "register_segment",
+    "register_template",
+    "register_webhook",
+    "registry",
+]

@@ -1,0 +1,76 @@
+"""Errors of the emailing domain.
+
+Business errors (``EmailingError``) are mistakes a campaign author or operator can fix - a missing
+template setting, an unknown segment, a shoot in the wrong state - and their message says what
+to change. They are kept apart from technical failures (database down, provider outage) so that
+callers can show the former to people and retry the latter.
+"""
+
+from __future__ import annotations
+
+
+class EmailingError(Exception):
+    """A business error of the emailing domain (seed 004's ``EmailingErrorCode``)."""
+
+    code: str = "emailing_error"
+
+
+class NotRegisteredError(EmailingError, LookupError):
+    """A campaign, segment or template name that the registry does not know."""
+
+    code = "not_registered"
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        listing = ", ".join(sorted(known)) or "none registered"
+        super().__init__(f"unknown {kind} {name!r} (known: {listing})")
+        self.kind = kind
+        self.name = name
+
+
+class TemplateSettingsMissingKeyError(EmailingError, KeyError):
+    """A template read a setting that the shoot did not provide.
+
+    Also a ``KeyError`` so that ``dict`` idioms keep working; inside a template the lookup yields
+    an undefined value (so ``is defined`` and ``default`` still work) that raises this error,
+    not Jinja's generic one, as soon as it is used.
+    """
+
+    code = "template_settings_not_found"
+
+    def __init__(self, key: str, template_name: str | None) -> None:
+        where = f"template {template_name!r}" if template_name else "the template"
+        super().__init__(
+            f"missing required template setting {key!r} for {where}: "
+            f"add it to the shoot's template_settings"
+        )
+        self.key = key
+        self.template_name = template_name
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class TemplateRenderingError(EmailingError):
+    """A template failed to render for one recipient (bad syntax, undefined user variable)."""
+
+    code = "rendering_failed"
+
+
+class ShootStateError(EmailingError):
+    """An operation that the shoot's current state does not allow (e.g. patching a sent shoot)."""
+
+    code = "invalid_shoot_state"
+
+
+class ShootNotFoundError(EmailingError, LookupError):
+    code = "shoot_not_found"
+
+    def __init__(self, shoot_id: object) -> None:
+        super().__init__(f"no shoot with id {shoot_id}")
+        self.shoot_id = shoot_id
+
+
+class SendFailedError(EmailingError):
+    """The provider refused or failed a message (raised by ``send_email`` unless silent)."""
+
+    code = "send_failed"

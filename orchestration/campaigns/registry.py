@@ -1,0 +1,177 @@
+"""The registry of campaigns, segments, templates and webhook handlers (seed 004).
+
+Campaign code registers itself at import time (``@register_template``, ``register_recurring``,
+...) into the module-level ``registry``; every Dagster process imports the same modules and so
+sees the same definitions. Tests build their own ``Registry`` to stay isolated. This is the only
+global state of the emailing domain.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from orchestration.campaigns.campaign import Campaign, RecurringCampaign
+from orchestration.campaigns.entities import EmailLog
+from orchestration.campaigns.errors import NotRegisteredError
+from orchestration.campaigns.segments import Segment
+from orchestration.campaigns.templates import Template
+
+# A webhook handler: (email_log, event_type, occurred_at) -> None.
+WebhookHandler = Callable[[EmailLog, str, datetime], None]
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Webhook:
+    handler: WebhookHandler
+    event_types: frozenset[str] | None  # None: every event type
+
+
+@dataclass
+class Registry:
+    """Named campaigns, segments, templates and per-campaign webhook handlers."""
+
+    campaigns: dict[str, Campaign] = field(default_factory=dict)
+    segments: dict[str, Segment] = field(default_factory=dict)
+    templates: dict[str, Template] = field(default_factory=dict)
+    webhooks: dict[str, list[_Webhook]] = field(default_factory=lambda: defaultdict(list))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- registration -------------------------------------------------------------------------
+
+    def register_recurring(self, campaign: RecurringCampaign) -> RecurringCampaign:
+        if not isinstance(campaign, RecurringCampaign):
+            raise TypeError("register_recurring expects a RecurringCampaign")
+        return self._register_campaign(campaign)
+
+    def register_non_recurring(self, campaign: Campaign) -> Campaign:
+        if isinstance(campaign, RecurringCampaign):
+            raise TypeError("use register_recurring for a RecurringCampaign")
+        return self._register_campaign(campaign)
+
+    def _register_campaign(self, campaign: Any) -> Any:
+        with self._lock:
+            self.campaigns[campaign.campaign_name] = campaign
+        return campaign
+
+    def register_segment(self, segment: Segment | type[Segment]) -> Any:
+        """Register a segment instance, or a Segment subclass (usable as a class decorator)."""
+        instance = segment() if isinstance(segment, type) else segment
+        if not instance.name:
+            raise ValueError(f"segment {instance!r} has no name")
+        with self._lock:
+            self.segments[instance.name] = instance
+        return segment
+
+    def register_template(self, template: Template | type[Template]) -> Any:
+        """Register a template instance, or a zero-argument Template subclass."""
+        instance = template() if isinstance(template, type) else template
+        with self._lock:
+            self.templates[instance.name] = instance
+        return template
+
+    def register_webhook(
+        self, campaign_name: str, event_types: list[str] | None = None
+    ) -> Callable[[WebhookHandler], WebhookHandler]:
+        """Decorator: call the handler with (email_log, event_type, occurred_at) for each event
+        of ``campaign_name`` (canonical event types; all of them when ``event_types`` is None)."""
+
+        def decorate(handler: WebhookHandler) -> WebhookHandler:
+            with self._lock:
+                self.webhooks[campaign_name].append(
+                    _Webhook(handler, frozenset(event_types) if event_types else None)
+                )
+            return handler
+
+        return decorate
+
+    def unregister_recurring(self, campaign_name: str) -> None:
+        with self._lock:
+            campaign = self.campaigns.get(campaign_name)
+            if isinstance(campaign, RecurringCampaign):
+                del self.campaigns[campaign_name]
+
+    def unregister_all_campaigns(self) -> None:
+        with self._lock:
+            self.campaigns.clear()
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def get_campaign(self, name: str) -> Campaign:
+        return _get(self.campaigns, "campaign", name)
+
+    def get_recurring_campaign(self, name: str) -> RecurringCampaign:
+        campaign = self.get_campaign(name)
+        if not isinstance(campaign, RecurringCampaign):
+            raise NotRegisteredError("recurring campaign", name, self._recurring_names())
+        return campaign
+
+    def get_non_recurring_campaign(self, name: str) -> Campaign:
+        campaign = self.get_campaign(name)
+        if isinstance(campaign, RecurringCampaign):
+            raise NotRegisteredError("non-recurring campaign", name, [])
+        return campaign
+
+    def get_segment(self, name: str) -> Segment:
+        return _get(self.segments, "segment", name)
+
+    def get_template(self, name: str) -> Template:
+        return _get(self.templates, "template", name)
+
+    def has_campaign(self, name: str) -> bool:
+        return name in self.campaigns
+
+    def has_recurring_campaign(self, name: str) -> bool:
+        return isinstance(self.campaigns.get(name), RecurringCampaign)
+
+    def has_segment(self, name: str) -> bool:
+        return name in self.segments
+
+    def has_template(self, name: str) -> bool:
+        return name in self.templates
+
+    def list_campaigns(self) -> list[Campaign]:
+        return list(self.campaigns.values())
+
+    def list_recurring_campaigns(self) -> list[RecurringCampaign]:
+        return [c for c in self.campaigns.values() if isinstance(c, RecurringCampaign)]
+
+    def list_non_recurring_campaigns(self) -> list[Campaign]:
+        return [c for c in self.campaigns.values() if not isinstance(c, RecurringCampaign)]
+
+    def list_templates(self) -> list[Template]:
+        return list(self.templates.values())
+
+    def get_segments(self) -> list[Segment]:
+        return list(self.segments.values())
+
+    def get_webhooks(self, campaign_name: str) -> list[_Webhook]:
+        return list(self.webhooks.get(campaign_name, ()))
+
+    def webhook_campaigns(self) -> list[str]:
+        return sorted(name for name, hooks in self.webhooks.items() if hooks)
+
+    def _recurring_names(self) -> list[str]:
+        return [c.campaign_name for c in self.list_recurring_campaigns()]
+
+
+def _get(table: dict[str, T], kind: str, name: str) -> T:
+    try:
+        return table[name]
+    except KeyError:
+        raise NotRegisteredError(kind, name, list(table)) from None
+
+
+registry = Registry()
+
+register_recurring = registry.register_recurring
+register_non_recurring = registry.register_non_recurring
+register_segment = registry.register_segment
+register_template = registry.register_template
+register_webhook = registry.register_webhook

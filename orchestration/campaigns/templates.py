@@ -1,0 +1,227 @@
+"""Email templates: sandboxed Jinja2 for subject, pre-header, HTML and text.
+
+Templates are written by campaign authors and rendered with data that partly comes from users
+(names, preferences), so they run in Jinja's ``SandboxedEnvironment`` (no attribute access to
+Python internals) with ``StrictUndefined`` (a typo is an error, not an empty string in 10 000
+inboxes). The HTML part is autoescaped; subject and text are not, but the subject is flattened to
+one line so no user value can inject a header.
+
+Template settings (shared by a whole shoot) are a ``TemplateSettings``: using a setting the shoot
+did not provide raises ``TemplateSettingsMissingKeyError`` naming the key and the template
+(``settings.get("key")``, ``is defined`` and ``| default`` read optional ones).
+"""
+
+from __future__ import annotations
+
+import functools
+import html as html_lib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from orchestration.campaigns.entities import EmailRecipient
+from orchestration.campaigns.errors import (
+    TemplateRenderingError,
+    TemplateSettingsMissingKeyError,
+)
+
+
+class TemplateSettings(dict[str, Any]):
+    """Template settings that raise a business error when a required key is missing (seed 004).
+
+    ``settings["key"]`` raises ``TemplateSettingsMissingKeyError`` (in a template, using
+    ``settings.key`` does); ``settings.get("key", default)`` reads an optional one.
+    """
+
+    def __init__(
+        self, settings: Mapping[str, Any] | None = None, *, template_name: str | None = None
+    ) -> None:
+        super().__init__(settings or {})
+        self.template_name = template_name
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return super().__getitem__(key)
+        except KeyError:
+            raise TemplateSettingsMissingKeyError(key, self.template_name) from None
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    """A rendered email: what the sender puts on the wire."""
+
+    subject: str
+    pre_header: str
+    html: str
+    text: str
+    template_name: str
+
+
+class _SettingsAwareUndefined(jinja2.StrictUndefined):
+    """StrictUndefined whose error, for a missing template setting, is the business error."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        hint: str | None = None,
+        obj: Any = jinja2.utils.missing,
+        name: str | None = None,
+        exc: type[Exception] = jinja2.UndefinedError,
+    ) -> None:
+        super().__init__(hint, obj, name, exc)
+        if isinstance(obj, TemplateSettings) and isinstance(name, str):
+            template = obj.template_name
+            self._undefined_exception = lambda _message: TemplateSettingsMissingKeyError(
+                name, template
+            )
+
+
+_HTML_ENV = SandboxedEnvironment(
+    undefined=_SettingsAwareUndefined, autoescape=True, keep_trailing_newline=True
+)
+_TEXT_ENV = SandboxedEnvironment(
+    undefined=_SettingsAwareUndefined, autoescape=False, keep_trailing_newline=True
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(kind: str, source: str) -> jinja2.Template:
+    """Compiled templates, cached: a shoot renders the same sources for every recipient."""
+    env = _HTML_ENV if kind == "html" else _TEXT_ENV
+    return env.from_string(source)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A self-managed email template (seed 004's ``SelfManagedEmailTemplate``).
+
+    The sources are Jinja2 strings rendered with ``settings`` (the shoot's TemplateSettings),
+    ``user`` (the recipient's user_context), ``recipient`` (user_ref, email_address),
+    ``email_log_id``, ``campaign_name`` and whatever ``get_template_data`` adds.
+    ``required_settings`` are checked before a shoot is scheduled or sent, so a missing one
+    stops the shoot up front instead of failing every recipient. ``text`` defaults to the HTML
+    converted to plain text.
+    """
+
+    name: str
+    subject: str
+    html: str
+    text: str | None = None
+    pre_header: str = ""
+    title: str = ""
+    required_settings: tuple[str, ...] = ()
+    preview_context: dict[str, Any] = field(default_factory=dict, compare=False)  # for previews
+
+    def get_template_data(
+        self, recipient: EmailRecipient, settings: TemplateSettings
+    ) -> dict[str, Any]:
+        """Extra variables for the sources (seed 004's data generator); override to compute."""
+        return {}
+
+    def validate_settings(self, settings: Mapping[str, Any]) -> TemplateSettings:
+        """Wrap ``settings`` and fail fast on the first required key that is missing."""
+        wrapped = TemplateSettings(settings, template_name=self.name)
+        for key in self.required_settings:
+            if key not in wrapped:
+                raise TemplateSettingsMissingKeyError(key, self.name)
+        return wrapped
+
+    def render(
+        self,
+        recipient: EmailRecipient,
+        settings: Mapping[str, Any],
+        *,
+        email_log_id: str | None = None,
+        campaign_name: str | None = None,
+    ) -> EmailContent:
+        """Render every part for one recipient.
+
+        Raises TemplateSettingsMissingKeyError (the shoot's fault) or TemplateRenderingError
+        (this recipient's data, or the template's syntax).
+        """
+        wrapped = (
+            settings
+            if isinstance(settings, TemplateSettings)
+            else TemplateSettings(settings, template_name=self.name)
+        )
+        context: dict[str, Any] = {
+            "settings": wrapped,
+            "user": dict(recipient.user_context),
+            "recipient": {
+                "user_ref": recipient.user_ref,
+                "email_address": recipient.email_address,
+            },
+            "email_log_id": email_log_id or "",
+            "campaign_name": campaign_name or "",
+        }
+        try:
+            context.update(self.get_template_data(recipient, wrapped))
+            subject = _one_line(_compile("text", self.subject).render(context))
+            pre_header = _one_line(_compile("text", self.pre_header).render(context))
+            body = _compile("html", self.html).render(context)
+            text = (
+                _compile("text", self.text).render(context)
+                if self.text is not None
+                else html_to_text(body)
+            )
+        except TemplateSettingsMissingKeyError:
+            raise
+        except jinja2.TemplateError as exc:
+            raise TemplateRenderingError(
+                f"template {self.name!r} failed for {recipient.email_address}: {exc}"
+            ) from exc
+        if not subject:
+            raise TemplateRenderingError(f"template {self.name!r} rendered an empty subject")
+        return EmailContent(
+            subject=subject,
+            pre_header=pre_header,
+            html=insert_pre_header(body, pre_header),
+            text=text,
+            template_name=self.name,
+        )
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+_BODY_OPEN = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+def insert_pre_header(body: str, pre_header: str) -> str:
+    """Put the pre-header first in the body, hidden: inbox lists show it after the subject."""
+    if not pre_header:
+        return body
+    hidden = (
+        '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">'
+        f"{html_lib.escape(pre_header)}</div>"
+    )
+    match = _BODY_OPEN.search(body)
+    if match is None:
+        return hidden + body
+    return body[: match.end()] + hidden + body[match.end() :]
+
+
+_TAG = re.compile(r"<[^>]+>")
+_DROP = re.compile(r"<(script|style|head)[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
+_BREAK = re.compile(r"<\s*(br|/p|/div|/h[1-6]|/li|/tr)\b[^>]*>", re.IGNORECASE)
+_LINK = re.compile(r"<a\s[^>]*href=\"([^\"]+)\"[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
+
+
+def html_to_text(body: str) -> str:
+    """A readable plain-text alternative of an HTML body (links kept as ``text (url)``)."""
+    text = _DROP.sub("", body)
+    text = _LINK.sub(lambda m: f"{_TAG.sub('', m.group(2)).strip()} ({m.group(1)})", text)
+    text = _BREAK.sub("\n", text)
+    text = html_lib.unescape(_TAG.sub("", text))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip() + "\n"

@@ -1,0 +1,142 @@
+"""What every sender shares: the outgoing message, the result, the errors, the protocol.
+
+Senders are called from several dispatch threads at once, so they must be thread-safe. They
+classify failures so that dispatch can act on them without knowing the provider:
+
+* ``RetryableSendError`` (and its ``ThrottledError``): the provider certainly did not take the
+  message - retry after a back-off;
+* ``PermanentSendError``: the provider refused it - record ``failed``, never retry;
+* ``SendOutcomeUnknownError``: the request may have reached the provider (a timeout after
+  sending) - record ``unknown``, never retry (at most once beats at least once for email).
+
+Every message carries ``campaign``, ``shoot_id`` and ``email_log_id`` as provider tags where the
+provider has them and as ``X-Email-Log-Id``/``X-Campaign``/``X-Shoot-Id`` headers everywhere, so
+provider events join back to the ledger.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Protocol, runtime_checkable
+
+LOG_ID_HEADER = "X-Email-Log-Id"
+CAMPAIGN_HEADER = "X-Campaign"
+SHOOT_HEADER = "X-Shoot-Id"
+
+
+class SenderError(Exception):
+    """A send that did not succeed; ``error_type`` is what the ledger records."""
+
+    error_type = "send_error"
+
+
+class RetryableSendError(SenderError):
+    """The provider did not take the message and asks to try again later."""
+
+    error_type = "retryable"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ThrottledError(RetryableSendError):
+    """Rate or quota exceeded: back off (every worker) and retry."""
+
+    error_type = "throttled"
+
+
+class PermanentSendError(SenderError):
+    """The provider refused the message (invalid address, unverified sender, rejected content)."""
+
+    error_type = "rejected"
+
+    def __init__(self, message: str, error_type: str | None = None) -> None:
+        super().__init__(message)
+        if error_type:
+            self.error_type = error_type
+
+
+class SendOutcomeUnknownError(SenderError):
+    """The request may have been accepted: never retry, record the outcome as unknown."""
+
+    error_type = "outcome_unknown"
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """One rendered message to one recipient, with the ids that join its events to the ledger."""
+
+    email_log_id: str
+    from_address: str
+    to_address: str
+    subject: str
+    html: str
+    text: str
+    pre_header: str = ""
+    campaign_name: str | None = None
+    app_name: str | None = None
+    shoot_id: str | None = None
+    template_name: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    requested_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def tags(self) -> dict[str, str]:
+        """Provider message tags (SES EmailTags), without empty values."""
+        values = {
+            "campaign": self.campaign_name,
+            "app": self.app_name,
+            "shoot_id": self.shoot_id,
+            "email_log_id": self.email_log_id,
+        }
+        return {name: value for name, value in values.items() if value}
+
+    def tracking_headers(self) -> dict[str, str]:
+        values = {
+            LOG_ID_HEADER: self.email_log_id,
+            CAMPAIGN_HEADER: self.campaign_name,
+            SHOOT_HEADER: self.shoot_id,
+        }
+        return {name: value for name, value in values.items() if value}
+
+    def to_mime(self, message_id: str | None = None) -> EmailMessage:
+        """The message as RFC 5322 MIME: text and HTML alternatives plus tracking headers."""
+        mime = EmailMessage()
+        mime["From"] = self.from_address
+        mime["To"] = self.to_address
+        mime["Subject"] = self.subject
+        mime["Date"] = format_datetime(self.requested_at.astimezone(UTC))
+        mime["Message-ID"] = message_id or make_msgid(domain=_domain(self.from_address))
+        for name, value in {**self.tracking_headers(), **self.headers}.items():
+            mime[name] = value
+        mime.set_content(self.text)
+        mime.add_alternative(self.html, subtype="html")
+        return mime
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The provider's id for the accepted message (SES messageId, SMTP Message-ID, ...)."""
+
+    message_id: str
+    provider: str
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """A thread-safe way to hand one message to a provider."""
+
+    name: str
+
+    def send(self, message: OutgoingEmail) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+def _domain(address: str) -> str:
+    match = re.search(r"@([^>\s]+)", address)
+    return match.group(1) if match else "mailtrail.invalid"

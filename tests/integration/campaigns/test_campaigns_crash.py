@@ -1,0 +1,123 @@
+"""A dispatch that dies mid-shoot, then resumes: no recipient twice, none lost, the in-flight one
+``unknown``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from orchestration.campaigns import Audience, DispatchSettings, Emailing, EmailShootState, Registry
+from orchestration.campaigns.dispatch import list_due_shoots
+from tests.integration.campaigns.helpers import RecordingSender, add_contacts, ledger
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("crash", [KeyboardInterrupt, SystemExit])
+def test_campaign_dispatch_interrupted_in_process_then_resumed(
+    database_url: str, registry: Registry, db: psycopg.Connection, now, crash
+) -> None:
+    addresses = add_contacts(db, 12)
+    crashing = RecordingSender(crash_after=5, crash_with=crash)
+    first = Emailing(
+        database_url,
+        crashing,
+        registry,
+        DispatchSettings(concurrency=1, page_size=4),
+        clock=lambda: now,
+    )
+    shoot = first.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"})
+    with pytest.raises(crash):
+        first.send_shoot(shoot.shoot_id)
+    rows = ledger(db, shoot.shoot_id)
+    assert [s for s, _ in rows.values()].count("sent") == 5
+    (in_flight,) = [a for a, (s, _) in rows.items() if s == "queued"]
+    # The crashed dispatcher's lock is gone: the shoot is due again, to be resumed.
+    assert first.get_shoot(shoot.shoot_id).state == EmailShootState.sending
+    assert [d.shoot_id for d in list_due_shoots(db, now)] == [shoot.shoot_id]
+
+    resumed_sender = RecordingSender()
+    second = Emailing(
+        database_url,
+        resumed_sender,
+        registry,
+        DispatchSettings(concurrency=3, page_size=4),
+        clock=lambda: now,
+    )
+    outcome = second.batch_send_shoot(scheduled_before=now)[0]
+    assert outcome.recovered_unknown == 1
+    after = ledger(db, shoot.shoot_id)
+    assert after[in_flight] == (
+        "unknown",
+        "dispatch interrupted before the provider answered; not re-sent",
+    )
+    sent_twice = crashing.addresses() + resumed_sender.addresses()
+    assert in_flight not in resumed_sender.addresses()  # never re-sent
+    assert max(sent_twice.values()) == 1  # nobody twice
+    assert set(sent_twice) | {in_flight} == set(addresses)  # nobody lost
+    assert set(after) == set(addresses)
+    final = outcome.shoot
+    assert final.state == EmailShootState.completed
+    assert (final.sent_count, final.unknown_count, final.recipient_count) == (11, 1, 12)
+    # Without provider events the log stays pending (as dbt's event_type_map has it).
+    (log,) = second.paginate_email_logs(1, email_addresses=[in_flight]).items
+    assert (log.state, log.status, log.error_type) == ("pending", "unknown", "outcome_unknown")
+
+
+def test_campaign_dispatch_process_killed_then_resumed(
+    database_url: str, registry: Registry, db: psycopg.Connection, tmp_path: Path, now
+) -> None:
+    addresses = add_contacts(db, 10)
+    service = Emailing(database_url, RecordingSender(), registry, clock=lambda: now)
+    shoot = service.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"})
+    marker = tmp_path / "hanging"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.campaigns.crash_worker",
+         database_url, str(shoot.shoot_id), str(marker), "4"],
+        cwd=ROOT,
+        env={**os.environ, "MAILTRAIL_HOME": str(tmp_path)},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert worker.poll() is None, "the worker exited before hanging"
+            assert time.monotonic() < deadline, "the worker never reached the 5th send"
+            time.sleep(0.05)
+        # While it lives, nobody else can take the shoot.
+        assert list_due_shoots(db, now) == []
+        assert not service.send_shoot(shoot.shoot_id).claimed
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    in_flight = marker.read_text().lower()
+    # The server notices the dead backend and drops its lock.
+    deadline = time.monotonic() + 30
+    while list_due_shoots(db, now) == [] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    before = ledger(db, shoot.shoot_id)
+    assert before[in_flight][0] == "queued"
+    assert [s for s, _ in before.values()].count("sent") == 4
+
+    resumed_sender = RecordingSender()
+    resumed = Emailing(database_url, resumed_sender, registry, clock=lambda: now)
+    outcome = resumed.send_shoot(shoot.shoot_id)
+    after = ledger(db, shoot.shoot_id)
+    assert after[in_flight][0] == "unknown"
+    assert in_flight not in resumed_sender.addresses()
+    assert len(resumed_sender.sent) == 5
+    assert set(after) == set(addresses)
+    previously_sent = {a for a, (s, _) in before.items() if s == "sent"}
+    assert not previously_sent & set(resumed_sender.addresses())
+    assert outcome.shoot.state == EmailShootState.completed
+    assert (outcome.shoot.sent_count, outcome.shoot.unknown_count) == (9, 1)

@@ -1,0 +1,145 @@
+"""The Dagster wiring: plan job, dispatch sensor and job, webhooks sensor, the demo loop."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from orchestration.campaigns import registry as global_registry
+from orchestration.campaigns.demo import (
+    DEMO_CAMPAIGN,
+    run_demo_campaign,
+    seed_demo_contacts,
+    shoot_stats_table,
+)
+from orchestration.defs.campaigns.dispatch import dispatch_shoot_job, shoot_dispatch_sensor
+from orchestration.defs.campaigns.planning import plan_campaigns_job, plan_campaigns_schedule
+from orchestration.defs.campaigns.resources import EmailingResource
+from orchestration.defs.resources import WarehouseResource
+
+pytestmark = pytest.mark.integration
+
+
+def _resources(database_url: str, tmp_path: Path) -> dict[str, object]:
+    return {
+        "emailing": EmailingResource(
+            database_url=database_url,
+            landing_url=str(tmp_path / "landing"),
+            sender="outbox",
+            outbox_dir=str(tmp_path / "outbox"),
+        ),
+        "warehouse": WarehouseResource(database_url=database_url),
+    }
+
+
+def test_campaign_code_location_has_the_campaign_jobs_and_the_demo_campaign() -> None:
+    from orchestration.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    for job in ("plan_campaigns", "dispatch_shoot", "campaign_webhooks"):
+        assert defs.resolve_job_def(job)
+    for sensor in ("shoot_dispatch_sensor", "campaign_webhooks_sensor"):
+        assert defs.resolve_sensor_def(sensor)
+    assert defs.resolve_schedule_def("plan_campaigns_hourly")
+    assert global_registry.has_recurring_campaign(DEMO_CAMPAIGN)
+
+
+def test_campaign_plan_job_then_dispatch_sensor_then_dispatch_run(
+    database_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    seed_demo_contacts(db, 15)
+    resources = _resources(database_url, tmp_path)
+    plan_config = {"ops": {"plan_campaign_shoots": {"config": {
+        "now": "2024-04-10T12:00:00+00:00", "horizon_days": 3, "backfill_days": 1,
+        "campaign_name": DEMO_CAMPAIGN,
+    }}}}  # fmt: skip
+    result = plan_campaigns_job.execute_in_process(run_config=plan_config, resources=resources)
+    assert result.success
+    (output,) = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
+    plan_metadata = {k: v.value for k, v in output.event_specific_data.metadata.items()}
+    assert (plan_metadata["shoots_created"], plan_metadata["shoots_existing"]) == (4, 0)
+    again = plan_campaigns_job.execute_in_process(run_config=plan_config, resources=resources)
+    assert again.success and db.execute("select count(*) from app.shoots").fetchone()[0] == 4
+    planned = (4, 4)  # all in the past: all due
+
+    context = dg.build_sensor_context(resources={"warehouse": resources["warehouse"]})
+    requests = shoot_dispatch_sensor(context)
+    assert isinstance(requests, list) and len(requests) == planned[1]
+    request = requests[0]
+    shoot_id = request.tags["shoot_id"]
+    assert request.tags["campaign"] == DEMO_CAMPAIGN
+    assert request.run_key.startswith(f"shoot-{shoot_id}-")
+    assert request.run_config["ops"]["send_shoot"]["config"]["shoot_id"] == shoot_id
+    # Same shoots, same cursor: nothing new to request.
+    again_context = dg.build_sensor_context(
+        cursor=context.cursor, resources={"warehouse": resources["warehouse"]}
+    )
+    assert isinstance(shoot_dispatch_sensor(again_context), dg.SkipReason)
+
+    run = dispatch_shoot_job.execute_in_process(
+        run_config=request.run_config, resources=resources, tags=request.tags
+    )
+    assert run.success
+    (event,) = [e for e in run.all_node_events if e.event_type_value == "STEP_OUTPUT"]
+    values = {k: v.value for k, v in event.event_specific_data.metadata.items()}
+    assert values["state"] == "completed" and values["claimed"] is True
+    assert values["recipient_count"] == 15 and values["sent_count"] + values["dropped_count"] <= 15
+    assert values["sent_count"] >= 12
+    emls = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(emls) == values["sent_count"]
+    # The sent shoot is no longer due; the others were requested already.
+    later = dg.build_sensor_context(
+        cursor=context.cursor, resources={"warehouse": resources["warehouse"]}
+    )
+    assert isinstance(shoot_dispatch_sensor(later), dg.SkipReason)
+    assert shoot_id not in json.loads(later.cursor)["requested"]
+    assert len(json.loads(later.cursor)["requested"]) == 3
+
+
+def test_campaign_plan_schedule_requests_a_keyed_run() -> None:
+    moment = datetime(2024, 3, 31, 7, 7, tzinfo=UTC)
+    request = plan_campaigns_schedule(dg.build_schedule_context(scheduled_execution_time=moment))
+    assert request.run_key == f"plan-{moment.isoformat()}"
+
+
+def test_campaign_demo_loop_sends_three_days_then_nothing(
+    database_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    from orchestration.ingestion import SES, ingest_objects
+    from orchestration.landing import list_objects
+
+    landing = tmp_path / "landing"
+    now = datetime(2024, 4, 3, 15, 0, tzinfo=UTC)  # 17:00 in Paris: today's 09:00 shoot is due
+    days_done: list[int] = []
+    first = run_demo_campaign(
+        database_url, str(landing), now=now, days=3, contacts=60,
+        after_each_day=lambda: days_done.append(len(list(list_objects(str(landing), "ses")))),
+    )  # fmt: skip
+    assert len(days_done) == 3 and 0 < days_done[0] < days_done[1] < days_done[2]
+    assert [o.shoot.config_id for o in first.outcomes] == [
+        "2024-04-01T09:00", "2024-04-02T09:00", "2024-04-03T09:00",
+    ]  # fmt: skip
+    assert all(o.shoot.state == "completed" for o in first.outcomes)
+    assert first.messages_sent > 100
+    sent_at = db.execute(
+        "select min(sent_at), max(sent_at) from app.email_sends where status = 'sent'"
+    ).fetchone()
+    assert sent_at[0] >= datetime(2024, 4, 1, 7, 5, tzinfo=UTC) and sent_at[1] < now
+    counts = ingest_objects(db, SES, list_objects(str(landing), "ses"))
+    assert counts.rejected == 0 and counts.loaded > first.messages_sent
+    assert db.execute("select max(occurred_at) from raw.ses_events").fetchone()[0] <= now
+    days = db.execute(
+        "select count(distinct occurred_at::date) from raw.ses_events where event_type = 'Send'"
+    ).fetchone()[0]
+    assert days == 3
+    second = run_demo_campaign(
+        database_url, str(landing), now=now + timedelta(minutes=5), days=3, contacts=60
+    )
+    assert second.outcomes == [] and second.messages_sent == 0
+    table = shoot_stats_table(database_url)
+    assert "demo_daily_digest" in table and "completed" in table

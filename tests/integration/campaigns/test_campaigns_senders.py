@@ -1,0 +1,234 @@
+"""Real senders against real servers on loopback: SES on moto_server, SMTP on aiosmtpd, and the
+simulator's events through the SES ingestion into the warehouse."""
+
+from __future__ import annotations
+
+import email
+import json
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from orchestration.campaigns import (
+    Audience,
+    DispatchSettings,
+    Emailing,
+    EmailRecipient,
+    Registry,
+    SendFailedError,
+)
+from orchestration.campaigns.webhooks import dispatch_webhooks
+from orchestration.senders.ses import SesSender
+from orchestration.senders.simulator import SimulatorSender
+from orchestration.senders.smtp import SmtpSender
+from tests.fakes.smtp_server import smtp_server
+from tests.integration.campaigns.helpers import add_contacts, ledger
+
+pytestmark = pytest.mark.integration
+
+FROM = "News <news@mail.example.com>"
+
+
+def _moto_messages(endpoint: str) -> list[dict]:
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json") as response:
+        data = json.load(response)
+    return (
+        data["ses"]["sent_messages"]
+        if "sent_messages" in data.get("ses", {})
+        else [m for group in data.get("ses", {}).values() if isinstance(group, list) for m in group]
+    )
+
+
+def _raw_messages_for(endpoint: str, addresses: set[str]) -> list[email.message.Message]:
+    out = []
+    for entry in _moto_messages(endpoint):
+        raw = entry.get("raw_data") or entry.get("RawData")
+        if not raw:
+            continue
+        message = email.message_from_string(raw)
+        if message["To"] and message["To"].lower() in addresses:
+            out.append(message)
+    return out
+
+
+def test_campaign_ses_sender_against_moto_server(
+    aws_env: str, database_url: str, registry: Registry, db: psycopg.Connection, now
+) -> None:
+    addresses = add_contacts(db, 3, prefix="ses")
+    ses = SesSender(configuration_set="mailtrail-events")
+    ses.verify_identity("news@mail.example.com")  # SES refuses mail from unverified senders
+    requests: list[dict] = []  # moto ignores tags: check what went on the wire instead
+    ses.client.meta.events.register(
+        "before-send.sesv2.SendEmail",
+        lambda request, **_: requests.append(json.loads(request.body)),
+    )
+    emailing = Emailing(
+        database_url,
+        ses,
+        registry,
+        DispatchSettings(concurrency=2),
+        default_from=FROM,
+        clock=lambda: now,
+    )
+    shoot = emailing.schedule_shoot(
+        now, Audience("contacts"), "news", {"title": "SES"}, campaign_name="ses_test"
+    )
+    outcome = emailing.send_shoot(shoot.shoot_id)
+    assert outcome.shoot.sent_count == 3
+    rows = db.execute(
+        "select recipient, email_log_id::text, message_id, provider from app.email_sends"
+    ).fetchall()
+    messages = {m["To"].lower(): m for m in _raw_messages_for(aws_env, set(addresses))}
+    assert set(messages) == set(addresses)
+    for recipient, email_log_id, message_id, provider in rows:
+        assert provider == "ses" and message_id
+        mime = messages[recipient]
+        assert mime["X-Email-Log-Id"] == email_log_id
+        assert mime["X-Shoot-Id"] == str(shoot.shoot_id) and mime["X-Campaign"] == "ses_test"
+        assert mime["Subject"].startswith("SES for Name")
+    assert len(requests) == 3
+    for request in requests:
+        assert request["ConfigurationSetName"] == "mailtrail-events"
+        tags = {t["Name"]: t["Value"] for t in request["EmailTags"]}
+        assert tags["campaign"] == "ses_test" and tags["shoot_id"] == str(shoot.shoot_id)
+        assert tags["email_log_id"] in {r[1] for r in rows} and tags["app"] == "mailtrail"
+    emailing.close()
+
+
+def test_campaign_ses_sender_unverified_sender_is_a_failed_send(
+    aws_env: str, database_url: str, registry: Registry, db: psycopg.Connection, now
+) -> None:
+    emailing = Emailing(
+        database_url,
+        SesSender(),
+        registry,
+        default_from="x@unverified.example.org",
+        clock=lambda: now,
+    )
+    ada = EmailRecipient("ada", "ada@example.com", {"first_name": "Ada"})
+    with pytest.raises(SendFailedError, match="MessageRejected"):
+        emailing.send_email(ada, "news", {"title": "x"})
+    status, error_type = db.execute("select status, error_type from app.email_sends").fetchone()
+    assert (status, error_type) == ("failed", "MessageRejected")
+
+
+def test_campaign_smtp_sender_against_a_local_smtp_server(
+    database_url: str, registry: Registry, db: psycopg.Connection, now
+) -> None:
+    add_contacts(db, 4, prefix="smtp")
+    add_contacts(db, 1, prefix="reject")
+    add_contacts(db, 1, prefix="busy")
+    with smtp_server() as (host, port, handler):
+        handler.busy_remaining = 2  # two 451s, then accepted: retried with back-off
+        sender = SmtpSender(host=host, port=port)
+        emailing = Emailing(
+            database_url, sender, registry,
+            DispatchSettings(concurrency=2, backoff_initial=0.01), default_from=FROM, clock=lambda: now,
+        )  # fmt: skip
+        shoot = emailing.schedule_shoot(now, Audience("contacts"), "news", {"title": "SMTP"})
+        outcome = emailing.send_shoot(shoot.shoot_id)
+        emailing.close()
+    assert (outcome.shoot.sent_count, outcome.shoot.failed_count) == (5, 1)
+    rows = {r[0]: r[1:] for r in db.execute(
+        "select recipient, status, error_type, message_id, email_log_id::text from app.email_sends"
+    )}  # fmt: skip
+    assert rows["reject0@example.com"][:2] == ("failed", "recipient_refused")
+    received = {r.rcpt_tos[0].lower(): r.message for r in handler.received}
+    assert set(received) == {a for a, row in rows.items() if row[0] == "sent"}
+    for address, message in received.items():
+        _, _, message_id, email_log_id = rows[address]
+        assert message["Message-ID"].strip("<>") == message_id
+        assert message["X-Email-Log-Id"] == email_log_id
+        assert message.is_multipart()
+
+
+def test_campaign_simulator_events_are_ingested_and_join_back_to_the_ledger(
+    database_url: str, registry: Registry, db: psycopg.Connection, tmp_path: Path, now
+) -> None:
+    from orchestration.ingestion import SES, ingest_objects
+    from orchestration.landing import list_objects
+
+    addresses = add_contacts(db, 40, prefix="sim")
+    db.execute(
+        "insert into app.contacts (user_id, email_address, first_name) values"
+        " ('b1', 'bounce+b1@simulator.amazonses.com', 'Bob'),"
+        " ('c1', 'complaint+c1@simulator.amazonses.com', 'Cat')"
+    )
+    landing = tmp_path / "landing"
+    calls: list[tuple[str, str]] = []
+
+    @registry.register_webhook("sim_campaign")
+    def _hook(email_log, event_type, occurred_at) -> None:
+        calls.append((email_log.email_address, event_type))
+
+    emailing = Emailing(
+        database_url, SimulatorSender(landing=str(landing), seed=11), registry, clock=lambda: now
+    )
+    shoot = emailing.schedule_shoot(
+        now, Audience("contacts"), "news", {"title": "Sim"}, campaign_name="sim_campaign"
+    )
+    assert emailing.send_shoot(shoot.shoot_id).shoot.sent_count == 42
+    emailing.close()
+
+    counts = ingest_objects(db, SES, list_objects(str(landing), "ses"))
+    assert counts.rejected == 0 and counts.loaded == counts.read > 84
+    joined = db.execute(
+        "select count(*) from raw.ses_events e join app.email_sends s"
+        " on s.email_log_id::text = e.email_log_id and s.message_id = e.message_id"
+        " and s.recipient = e.recipient"
+    ).fetchone()[0]
+    assert joined == db.execute("select count(*) from raw.ses_events").fetchone()[0]
+    assert db.execute(
+        "select count(distinct shoot_id), min(campaign_name), min(app_name) from raw.ses_events"
+    ).fetchone() == (1, "sim_campaign", "mailtrail")
+    bounce = db.execute(
+        "select bounce_type from raw.ses_events where event_type = 'Bounce'"
+        " and recipient = 'bounce+b1@simulator.amazonses.com'"
+    ).fetchone()
+    assert bounce == ("Permanent",)
+
+    # Email logs see the provider events (from raw until dbt builds marts.email_logs).
+    metrics = emailing.get_email_log_metrics(campaign_names=["sim_campaign"])
+    assert metrics.total_count == 42 and metrics.bounced_count >= 1
+    assert metrics.delivered_count + metrics.bounced_count + metrics.sent_count == 42
+    assert metrics.opened_count > 5
+    (bounced,) = emailing.paginate_email_logs(
+        1, email_addresses=["bounce+b1@simulator.amazonses.com"]
+    ).items
+    assert bounced.state == "bounced" and bounced.bounced_at is not None
+    assert emailing.paginate_email_logs(1, has_been_delivered=True).total == metrics.delivered_count
+
+    # Webhooks: each event of the campaign once, to the handler registered for it.
+    result = dispatch_webhooks(db, registry=registry, until=now + timedelta(days=10))
+    assert result.source == "raw.ses_events" and result.errors == 0
+    assert result.events == db.execute("select count(*) from raw.ses_events").fetchone()[0]
+    assert ("bounce+b1@simulator.amazonses.com", "bounced") in calls
+    assert ("complaint+c1@simulator.amazonses.com", "complained") in calls
+    assert sum(1 for _, t in calls if t == "sent") == 42
+    assert set(addresses) <= {a for a, _ in calls}
+    again = dispatch_webhooks(db, registry=registry, until=now + timedelta(days=10))
+    assert again.events == 0  # the cursor moved past them
+
+
+def test_campaign_bounced_recipients_are_dropped_by_the_next_shoot(
+    database_url: str, registry: Registry, db: psycopg.Connection, now
+) -> None:
+    """The loop closed: a hard bounce in marts.suppression_list keeps the next shoot away."""
+    from tests.integration.campaigns.conftest import create_suppression_mart
+    from tests.integration.campaigns.helpers import RecordingSender
+
+    addresses = add_contacts(db, 3)
+    create_suppression_mart(db)
+    db.execute(
+        "insert into marts.suppression_list values (%s, 'hard_bounce', now(), now(), 'ses')",
+        (addresses[0],),
+    )
+    sender = RecordingSender()
+    emailing = Emailing(database_url, sender, registry, clock=lambda: now)
+    shoot = emailing.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"})
+    emailing.send_shoot(shoot.shoot_id)
+    assert ledger(db, shoot.shoot_id)[addresses[0]][0] == "dropped"
+    assert addresses[0] not in sender.addresses()
