@@ -72,16 +72,37 @@ def run_pipeline() -> bool:
 
 def demo(runtime: Runtime) -> bool:
     from orchestration.demo.generator import generate_ses_landing
+    from orchestration.demo.pinpoint_generator import generate_pinpoint_landing
+    from orchestration.demo.tracker_generator import generate_tracker_pages
     from orchestration.landing import list_objects
 
     landing = runtime.settings.landing_url
     if landing.startswith("s3://"):
         raise ConfigError("the demo writes its data to a local folder: unset MAILTRAIL_LANDING_URL")
+    tracker_folder = Path(landing) / "tracker"
     if not any(True for _ in list_objects(landing, "ses")):
         summary = generate_ses_landing(Path(landing))
         print(
             f"demo: wrote {summary.records_written} SES records in {summary.objects_written} "
             f"objects under {landing}/ses"
+        )
+        pinpoint = generate_pinpoint_landing(Path(landing))
+        print(
+            f"demo: wrote {pinpoint.records_written} Pinpoint records in "
+            f"{pinpoint.objects_written} objects under {landing}/pinpoint"
+        )
+        # the tracker's opens are of the SES messages above (email_id = their email_log_id)
+        tracker = generate_tracker_pages(tracker_folder, messages=summary)
+        print(
+            f"demo: wrote {tracker.events_written} open-tracker events in {len(tracker.pages)} "
+            f"saved API responses under {tracker_folder}"
+        )
+    if any(True for _ in list_objects(str(tracker_folder))):
+        # as `mailtrail load tracker`; files already loaded are skipped (manifest)
+        counts = load("tracker", [str(tracker_folder)])
+        print(
+            f"demo: tracker open events loaded={counts['records_loaded']} "
+            f"duplicate={counts['records_duplicate']} rejected={counts['records_rejected']}"
         )
     if not run_pipeline():
         print("demo: the pipeline run failed; see the run in the Dagster UI (make dev)")

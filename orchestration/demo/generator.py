@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_START",
     "METRICS",
     "MPP_USER_AGENT",
+    "DeliveredMessage",
     "GenerationSummary",
     "generate_ses_landing",
     "iter_ses_records",
@@ -615,6 +616,24 @@ def _scanner_ip(rng: random.Random) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DeliveredMessage:
+    """A delivered message of the SES demo, for generators of other sources about it (the open
+    tracker): its tags, recipient (as written in the message), first delivery and first opens
+    (None when it had none), and the recipient's own user agent and IP address."""
+
+    email_log_id: str
+    message_id: str
+    recipient: str
+    campaign: str
+    app: str
+    delivered_at: datetime
+    first_opened_at: datetime | None
+    first_machine_opened_at: datetime | None
+    user_agent: str
+    ip_address: str
+
+
 @dataclass
 class GenerationSummary:
     """What ``generate_ses_landing`` wrote, and the ground truth the marts should reproduce.
@@ -635,6 +654,7 @@ class GenerationSummary:
     truth: dict[tuple[date, str], dict[str, int]] = field(default_factory=dict)
     campaign_apps: dict[str, str] = field(default_factory=dict)
     objects: list[Path] = field(default_factory=list)
+    delivered_messages: list[DeliveredMessage] = field(default_factory=list)
 
     def totals(self, campaign: str | None = None) -> dict[str, int]:
         """Sum of ``truth`` over dates (for one campaign, or all)."""
@@ -688,7 +708,10 @@ def generate_ses_landing(
         day = first_day + timedelta(days=day_index)
         for campaign_index, spec in enumerate(specs):
             forced = day_index == 0 and campaign_index == 0
-            _simulate_shoot(rng, spec, audiences[spec.name], day, forced, records, firsts)
+            _simulate_shoot(
+                rng, spec, audiences[spec.name], day, forced, records, firsts,
+                summary.delivered_messages,
+            )  # fmt: skip
 
     truth: dict[tuple[date, str], dict[str, int]] = {}
     for campaign_name, first_events in firsts:
@@ -716,6 +739,7 @@ def _simulate_shoot(
     forced: bool,
     records: list[_Record],
     firsts: list[tuple[str, dict[str, datetime]]],
+    delivered: list[DeliveredMessage],
 ) -> None:
     """One campaign's daily send and everything that follows it, appended to ``records``."""
     shoot_id = _uuid(rng)
@@ -736,6 +760,21 @@ def _simulate_shoot(
         life.emit("sent", ses_send_record(message_id, person.address, sent_at=sent_at, **options))
         _live(rng, life, spec, person, outcomes[index], roles.get(index, ()))
         firsts.append((spec.name, life.firsts))
+        if "delivered" in life.firsts:
+            delivered.append(
+                DeliveredMessage(
+                    email_log_id=tags["email_log_id"],
+                    message_id=message_id,
+                    recipient=person.address,
+                    campaign=spec.name,
+                    app=spec.app,
+                    delivered_at=life.firsts["delivered"],
+                    first_opened_at=life.firsts.get("opened"),
+                    first_machine_opened_at=life.firsts.get("machine_opened"),
+                    user_agent=person.agent,
+                    ip_address=person.ip,
+                )
+            )
 
 
 class _MessageLife:
