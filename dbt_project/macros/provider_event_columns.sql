@@ -1,0 +1,53 @@
+{#
+    The column contract every provider staging model (stg_<provider>__events) produces, in this
+    order and with these types, so int_email_events__unioned can union them by name.
+
+      event_id text                  unique per provider event and recipient (raw event_key)
+      provider text                  ses, pinpoint, emailit, tracker, mailtrail
+      provider_event_type text       the provider's own event name (joined to event_type_map)
+      message_id text                provider message id
+      email_log_id text              our email log id (tag) or surrogate_key(provider|message_id|recipient)
+      recipient text                 lower-cased address
+      occurred_at timestamptz
+      campaign_name, app_name, shoot_id, template_name text
+      bounce_type text               hard / soft / undetermined
+      bounce_subtype, complaint_type, error_type, error_message, link_url text
+      ip_address, user_agent text    as received (normalised downstream)
+      geo_country, geo_region, geo_city text; latitude, longitude double precision
+      is_duplicate boolean           provider says this is a repeat (open tracker)
+      is_provider_suppressed boolean provider flags the event as prefetch / sender-suppressed
+      event_data jsonb               the provider record
+      loaded_at timestamptz          when the raw row was loaded
+#}
+{% macro provider_event_columns() -%}
+    {{ return([
+        'event_id',
+        'provider',
+        'provider_event_type',
+        'message_id',
+        'email_log_id',
+        'recipient',
+        'occurred_at',
+        'campaign_name',
+        'app_name',
+        'shoot_id',
+        'template_name',
+        'bounce_type',
+        'bounce_subtype',
+        'complaint_type',
+        'error_type',
+        'error_message',
+        'link_url',
+        'ip_address',
+        'user_agent',
+        'geo_country',
+        'geo_region',
+        'geo_city',
+        'latitude',
+        'longitude',
+        'is_duplicate',
+        'is_provider_suppressed',
+        'event_data',
+        'loaded_at',
+    ]) }}
+{%- endmacro %}

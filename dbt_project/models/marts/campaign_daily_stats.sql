@@ -1,0 +1,110 @@
+{#-
+    Daily campaign stats, additive over days: an email log (message x recipient) counts for a
+    metric once, on the UTC day of its FIRST event of that kind, so summing a metric over days
+    gives the campaign total of unique email logs. Attribution (campaign_name, app_name) is per
+    email log, 'unattributed' when the tag is missing.
+-#}
+{%- set delivery_evidence = sql_string_list(delivery_evidence_event_types()) -%}
+{#- metric name -> which events count for it (columns of classified_events) -#}
+{%- set metrics = {
+    'sent': "event_type = 'sent'",
+    'delivered': 'is_delivery_evidence',
+    'bounced': "event_type = 'bounced'",
+    'hard_bounced': "event_type = 'bounced' and bounce_type = 'hard'",
+    'soft_bounced': "event_type = 'bounced' and bounce_type = 'soft'",
+    'complained': "event_type = 'complained'",
+    'rejected': "event_type = 'rejected' and not is_send_ledger",
+    'failed': "event_type in ('rendering_failed', 'failed')",
+    'dropped': "event_type = 'rejected' and is_send_ledger",
+    'skipped': "event_type = 'skipped'",
+    'opened': "event_type = 'opened' and not is_machine_open and not is_duplicate",
+    'machine_opened': "event_type = 'opened' and is_machine_open and not is_duplicate",
+    'clicked': "event_type = 'clicked' and not is_bot_click and not is_duplicate",
+    'unsubscribed': "event_type = 'unsubscribed'",
+} -%}
+
+with
+
+events as (
+
+    select * from {{ ref('fct_email_events') }}
+
+),
+
+classified_events as (
+
+    select
+        *,
+        -- delivered = evidence of delivery: a delivery, open, click, complaint or unsubscribe
+        event_type in ({{ delivery_evidence }}) as is_delivery_evidence,
+        -- rejected: the provider refused the message; dropped: our dispatch dropped it (ledger)
+        provider = 'mailtrail' as is_send_ledger
+    from events
+
+),
+
+email_log_first_events as (
+
+    select
+        email_log_id,
+        coalesce(max(campaign_name), 'unattributed') as campaign_name,
+        coalesce(max(app_name), 'unattributed') as app_name,
+        {%- for metric, condition in metrics.items() %}
+        min(occurred_at) filter (where {{ condition }}) as first_{{ metric }}_at
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from classified_events
+    group by email_log_id
+
+),
+
+metric_days as (
+
+    select
+        email_log_first_events.campaign_name,
+        email_log_first_events.app_name,
+        metric_firsts.metric,
+        cast(metric_firsts.first_at at time zone 'UTC' as date) as date_day
+    from email_log_first_events
+    cross join
+        lateral (
+            values
+            {%- for metric in metrics %}
+            ('{{ metric }}', email_log_first_events.first_{{ metric }}_at)
+            {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as metric_firsts (metric, first_at)
+    where metric_firsts.first_at is not null
+
+),
+
+daily as (
+
+    select
+        date_day,
+        campaign_name,
+        app_name,
+        {%- for metric in metrics %}
+        cast(count(*) filter (where metric = '{{ metric }}') as integer) as {{ metric }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from metric_days
+    group by date_day, campaign_name, app_name
+
+),
+
+final as (
+
+    select
+        *,
+        round(cast(delivered as numeric) / nullif(sent, 0), 6) as delivery_rate,
+        round(cast(opened as numeric) / nullif(delivered, 0), 6) as open_rate,
+        round(cast(clicked as numeric) / nullif(delivered, 0), 6) as click_rate,
+        round(cast(clicked as numeric) / nullif(opened, 0), 6) as click_to_open_rate,
+        round(cast(bounced as numeric) / nullif(sent, 0), 6) as bounce_rate,
+        round(cast(complained as numeric) / nullif(delivered, 0), 6) as complaint_rate
+    from daily
+
+)
+
+select * from final

@@ -1,0 +1,132 @@
+{#-
+    One row per email log (message x recipient, seed 004's EmailLog). The state is a function of
+    the set of the log's events (macros/email_log_state.sql), never of their arrival order.
+    user_id / is_dry_run / template_name come from our send ledger (app.email_sends) once it is
+    left-joined here; until then null / false / the provider's template name.
+-#}
+{%- set delivery_evidence = sql_string_list(delivery_evidence_event_types()) -%}
+{#- providers that report on messages sent by another provider (ledger, open tracker) -#}
+{%- set non_sending_providers = sql_string_list(['mailtrail', 'tracker']) -%}
+
+with
+
+events as (
+
+    select * from {{ ref('fct_email_events') }}
+
+),
+
+classified_events as (
+
+    select
+        *,
+        event_type in ({{ delivery_evidence }}) as is_delivery_evidence,
+        provider not in ({{ non_sending_providers }}) as is_sending_provider,
+        event_type = 'opened' and not is_machine_open and not is_duplicate as is_human_open,
+        event_type = 'opened' and is_machine_open and not is_duplicate as is_counted_machine_open,
+        event_type = 'clicked' and not is_bot_click and not is_duplicate as is_human_click,
+        -- a bounce without a type counts as undetermined
+        case when event_type = 'bounced' then coalesce(bounce_type, 'undetermined') end as bounce_severity,
+        -- which event's error describes the log best: the lowest rank, then the latest
+        case
+            when error_type is null and error_message is null then null
+            when event_type = 'rejected' then 1
+            when event_type in ('rendering_failed', 'failed') then 2
+            when event_type = 'bounced' and coalesce(bounce_type, 'undetermined') = 'hard' then 3
+            when event_type = 'bounced' and coalesce(bounce_type, 'undetermined') = 'undetermined' then 4
+            when event_type = 'bounced' then 5
+            when event_type = 'delivery_delayed' then 6
+        end as error_rank
+    from events
+
+),
+
+email_log_events as (
+
+    select
+        email_log_id,
+        -- the sending provider's identity wins over the send ledger's and the open tracker's
+        coalesce(min(message_id) filter (where is_sending_provider), min(message_id)) as message_id,
+        coalesce(min(provider) filter (where is_sending_provider), min(provider)) as provider,
+        max(campaign_name) as campaign_name,
+        max(shoot_id) as shoot_id,
+        max(template_name) as template_name,
+        min(recipient) as recipient,
+
+        -- state inputs: "has at least one event of this kind"
+        coalesce(bool_or(bounce_severity in ('hard', 'undetermined')), false) as has_hard_bounce,
+        coalesce(bool_or(bounce_severity = 'soft'), false) as has_soft_bounce,
+        coalesce(bool_or(event_type = 'rejected'), false) as has_rejected,
+        coalesce(bool_or(event_type in ('rendering_failed', 'failed')), false) as has_failed,
+        coalesce(bool_or(is_delivery_evidence), false) as has_delivery_evidence,
+        coalesce(bool_or(event_type in ('sent', 'delivery_delayed')), false) as has_sent,
+        coalesce(bool_or(event_type = 'skipped'), false) as has_skipped,
+
+        min(occurred_at) filter (where event_type = 'queued') as queued_at,
+        min(occurred_at) filter (where event_type = 'sent') as sent_at,
+        coalesce(
+            min(occurred_at) filter (where event_type = 'delivered'),
+            min(occurred_at) filter (where is_delivery_evidence)
+        ) as delivered_at,
+        min(occurred_at) filter (where event_type = 'bounced') as bounced_at,
+        min(occurred_at) filter (where event_type = 'rejected') as dropped_at,
+        case
+            when bool_or(bounce_severity = 'hard') then 'hard'
+            when bool_or(bounce_severity = 'undetermined') then 'undetermined'
+            when bool_or(bounce_severity = 'soft') then 'soft'
+        end as bounce_type,
+        coalesce(bool_or(event_type = 'complained'), false) as complained,
+        coalesce(bool_or(event_type = 'unsubscribed'), false) as unsubscribed,
+        min(occurred_at) filter (where is_human_open) as first_opened_at,
+        cast(count(*) filter (where is_human_open) as integer) as open_count,
+        cast(count(*) filter (where is_counted_machine_open) as integer) as machine_open_count,
+        min(occurred_at) filter (where is_human_click) as first_clicked_at,
+        cast(count(*) filter (where is_human_click) as integer) as click_count,
+        (
+            array_agg(error_type order by error_rank asc, occurred_at desc, event_id asc)
+            filter (where error_rank is not null)
+        )[1] as error_type,
+        (
+            array_agg(error_message order by error_rank asc, occurred_at desc, event_id asc)
+            filter (where error_rank is not null)
+        )[1] as error_message
+    from classified_events
+    group by email_log_id
+
+),
+
+final as (
+
+    select
+        email_log_id,
+        message_id,
+        provider,
+        campaign_name,
+        shoot_id,
+        template_name,
+        cast(null as text) as user_id,
+        recipient,
+        {{ email_log_state() }} as state,
+        false as is_dry_run,
+        queued_at,
+        sent_at,
+        delivered_at,
+        bounced_at,
+        dropped_at,
+        bounce_type,
+        complained,
+        unsubscribed,
+        open_count > 0 as opened,
+        first_opened_at,
+        open_count,
+        machine_open_count,
+        click_count > 0 as clicked,
+        first_clicked_at,
+        click_count,
+        error_type,
+        error_message
+    from email_log_events
+
+)
+
+select * from final

@@ -1,0 +1,66 @@
+{#-
+    Clicks per UTC day, campaign and link. clicks: human (non-bot, non-duplicate) click events;
+    unique_clicks: email logs whose FIRST human click on that link falls on that day (additive over
+    days); bot_clicks: click events flagged as scanners / bots. Clicks without a link are left out.
+-#}
+
+with
+
+events as (
+
+    select * from {{ ref('fct_email_events') }}
+
+),
+
+email_logs as (
+
+    select * from {{ ref('email_logs') }}
+
+),
+
+clicks as (
+
+    select
+        events.event_id,
+        events.email_log_id,
+        events.link_url,
+        events.occurred_at,
+        events.is_bot_click,
+        not events.is_bot_click and not events.is_duplicate as is_human_click,
+        coalesce(email_logs.campaign_name, 'unattributed') as campaign_name,
+        cast(events.occurred_at at time zone 'UTC' as date) as date_day
+    from events
+    left join email_logs
+        on events.email_log_id = email_logs.email_log_id
+    where
+        events.event_type = 'clicked'
+        and events.link_url is not null
+
+),
+
+first_human_clicks as (
+
+    select distinct on (email_log_id, link_url) event_id
+    from clicks
+    where is_human_click
+    order by email_log_id asc, link_url asc, occurred_at asc, event_id asc
+
+),
+
+final as (
+
+    select
+        clicks.date_day,
+        clicks.campaign_name,
+        clicks.link_url,
+        cast(count(*) filter (where clicks.is_human_click) as integer) as clicks,
+        cast(count(first_human_clicks.event_id) as integer) as unique_clicks,
+        cast(count(*) filter (where clicks.is_bot_click) as integer) as bot_clicks
+    from clicks
+    left join first_human_clicks
+        on clicks.event_id = first_human_clicks.event_id
+    group by clicks.date_day, clicks.campaign_name, clicks.link_url
+
+)
+
+select * from final

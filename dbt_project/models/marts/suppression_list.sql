@@ -1,0 +1,50 @@
+{#-
+    Recipients campaign dispatch must skip: one row per recipient and reason
+    (hard_bounce, complaint, unsubscribe), from every provider's events.
+-#}
+
+with
+
+events as (
+
+    select * from {{ ref('fct_email_events') }}
+
+),
+
+suppressing_events as (
+
+    select
+        event_id,
+        recipient,
+        provider,
+        occurred_at,
+        case
+            when event_type = 'bounced' and bounce_type = 'hard' then 'hard_bounce'
+            when event_type = 'complained' then 'complaint'
+            when event_type = 'unsubscribed' then 'unsubscribe'
+        end as reason
+    from events
+    where
+        recipient is not null
+        and (
+            (event_type = 'bounced' and bounce_type = 'hard')
+            or event_type in ('complained', 'unsubscribed')
+        )
+
+),
+
+final as (
+
+    select
+        recipient,
+        reason,
+        min(occurred_at) as first_suppressed_at,
+        max(occurred_at) as last_event_at,
+        -- the provider of the first suppressing event
+        (array_agg(provider order by occurred_at asc, event_id asc))[1] as provider
+    from suppressing_events
+    group by recipient, reason
+
+)
+
+select * from final
