@@ -160,7 +160,9 @@ def load_documents(
             sql.SQL(
                 "with ins as ("
                 " insert into {target} ({cols})"
-                " select distinct on ({key}) {cols} from {incoming} order by {key}, source_line"
+                # no DISTINCT ON: sorting wide rows is the costliest step, and DO NOTHING
+                # already skips a row whose key an earlier row of the same insert took
+                " select {cols} from {incoming}"
                 " on conflict ({key}) do nothing returning source_line)"
                 " select count(*), count(distinct source_line) from ins"
             ).format(target=target, cols=column_list, key=key, incoming=incoming)

@@ -134,3 +134,15 @@ def test_two_concurrent_loads_load_each_record_once(
     assert count(db, "select count(*) from raw.ingested_objects") == 2
     assert sum(r.loaded for r in results) == 3
     assert sum(r.objects for r in results) == 2  # each object loaded by exactly one of the two
+
+
+def test_record_repeated_within_one_object_is_loaded_once(
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    record = line(bounce("m-7", ["x@example.com", "y@example.com"]))
+    write(tmp_path / "ses" / "obj", record + b"\n" + record + b"\n" + record)
+    with connect(database_url, autocommit=True) as conn:
+        counts = ingest_objects(conn, SES, list_objects(str(tmp_path), "ses"))
+    assert (counts.read, counts.loaded, counts.duplicate, counts.rows_loaded) == (3, 1, 2, 2)
+    lines = db.execute("select distinct source_line from raw.ses_events").fetchall()
+    assert lines == [(1,)]  # the first occurrence is the one kept
