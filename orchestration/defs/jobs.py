@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import dagster as dg
 
+# Every dbt node (the translator groups them by layer).
+DBT_MODELS = dg.AssetSelection.groups("seeds", "staging", "intermediate", "marts")
+
 ingest_and_build = dg.define_asset_job(
     "ingest_and_build",
-    selection=dg.AssetSelection.groups("ingestion").downstream()
-    | dg.AssetSelection.groups("seeds"),
-    description="Load everything new from every provider, then build all dbt models and tests.",
+    selection=dg.AssetSelection.groups("ingestion") | DBT_MODELS,
+    description="Load everything new from the landing location, then build all dbt models and tests.",
 )
 
 build_marts = dg.define_asset_job(
     "build_marts",
-    selection=dg.AssetSelection.groups("seeds", "staging", "intermediate", "marts"),
+    selection=DBT_MODELS,
     description="Run `dbt build` through Dagster so the marts are current.",
 )
+
+
+def provider_pipeline(
+    name: str, asset_key: dg.AssetKey, description: str
+) -> dg.UnresolvedAssetJobDefinition:
+    """Load one provider, then rebuild the dbt models that read it and every dbt node those
+    need (seeds, the other providers' staging views), which a fresh warehouse may lack."""
+    downstream = dg.AssetSelection.assets(asset_key).downstream()
+    return dg.define_asset_job(
+        name,
+        selection=downstream | (downstream.upstream() & DBT_MODELS),
+        description=description,
+    )
+
 
 defs = dg.Definitions(jobs=[ingest_and_build, build_marts])

@@ -63,6 +63,13 @@ class LoadCounts:
         self.rows_loaded += other.rows_loaded
         self.rejections.extend(other.rejections[: max(0, 20 - len(self.rejections))])
 
+    def summary(self, source: str, unit: str = "objects") -> str:
+        """The line every ingestion run logs."""
+        return (
+            f"{source}: loaded={self.loaded} duplicate={self.duplicate} rejected={self.rejected} "
+            f"(records read {self.read}, {unit} {self.objects} new / {self.objects_skipped} skipped)"
+        )
+
     def as_metadata(self) -> dict[str, int]:
         return {
             "objects": self.objects,

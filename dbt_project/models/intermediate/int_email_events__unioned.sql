@@ -1,6 +1,10 @@
 {#- One line per provider: each model follows macros/provider_event_columns.sql. -#}
 {%- set provider_event_models = [
     'stg_ses__events',
+    'stg_pinpoint__events',
+    'stg_emailit__events',
+    'stg_tracker__open_events',
+    'stg_mailtrail__events',
 ] -%}
 
 with
@@ -16,6 +20,12 @@ with
 event_type_map as (
 
     select * from {{ ref('event_type_map') }}
+
+),
+
+email_sends as (
+
+    select * from {{ ref('stg_mailtrail__email_sends') }}
 
 ),
 
@@ -41,6 +51,44 @@ mapped as not materialized (
 
 ),
 
+-- the send ledger's email_log_id of each (provider message id, recipient) it sent
+ledger_messages as (
+
+    select
+        message_id,
+        recipient,
+        min(email_log_id) as email_log_id
+    from email_sends
+    where message_id is not null
+    group by message_id, recipient
+
+),
+
+-- an event of a message our dispatch sent takes the ledger's email_log_id (so our sends and their
+-- provider events join even without the email_log_id tag); else the tag, else the surrogate.
+-- Resolved before the per-email-log flags and before fct_email_events picks its batch by
+-- email_log_id; a ledger row gaining its message_id later bumps its updated_at (= the ledger
+-- events' loaded_at), which puts the whole email log back in the batch.
+resolved as not materialized (
+
+    select
+        {% for column_name in provider_event_columns() -%}
+        {%- if column_name == 'email_log_id' -%}
+        coalesce(ledger_messages.email_log_id, mapped.email_log_id) as email_log_id,
+        {% else -%}
+        mapped.{{ column_name }},
+        {% endif -%}
+        {%- endfor -%}
+        mapped.event_type
+    from mapped
+    left join ledger_messages
+        on
+            mapped.message_id = ledger_messages.message_id
+            and mapped.recipient = ledger_messages.recipient
+            and mapped.provider != 'mailtrail'
+
+),
+
 -- first delivery per email log (message x recipient): fct_email_events always re-processes every
 -- event of an email log together, so the flags below stay right incrementally. An aggregate joined
 -- back, rather than a window, avoids sorting every event together with its payload.
@@ -49,7 +97,7 @@ email_log_deliveries as (
     select
         email_log_id,
         min(occurred_at) as first_delivered_at
-    from mapped
+    from resolved
     where event_type = 'delivered'
     group by email_log_id
 
@@ -58,11 +106,11 @@ email_log_deliveries as (
 with_first_delivery as (
 
     select
-        mapped.*,
+        resolved.*,
         email_log_deliveries.first_delivered_at
-    from mapped
+    from resolved
     left join email_log_deliveries
-        on mapped.email_log_id = email_log_deliveries.email_log_id
+        on resolved.email_log_id = email_log_deliveries.email_log_id
 
 ),
 

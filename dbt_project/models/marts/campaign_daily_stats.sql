@@ -2,7 +2,8 @@
     Daily campaign stats, additive over days: an email log (message x recipient) counts for a
     metric once, on the UTC day of its FIRST event of that kind, so summing a metric over days
     gives the campaign total of unique email logs. Attribution (campaign_name, app_name) is per
-    email log, 'unattributed' when the tag is missing.
+    email log, 'unattributed' when the tag is missing. Dry-run logs (send ledger is_dry_run) are
+    left out.
 -#}
 {%- set delivery_evidence = sql_string_list(delivery_evidence_event_types()) -%}
 {#- metric name -> which events count for it (columns of classified_events) -#}
@@ -31,6 +32,13 @@ events as (
 
 ),
 
+dry_run_email_logs as (
+
+    select email_log_id from {{ ref('stg_mailtrail__email_sends') }}
+    where is_dry_run
+
+),
+
 classified_events as (
 
     select
@@ -40,6 +48,10 @@ classified_events as (
         -- rejected: the provider refused the message; dropped: our dispatch dropped it (ledger)
         provider = 'mailtrail' as is_send_ledger
     from events
+    where not exists (
+        select 1 as found from dry_run_email_logs
+        where dry_run_email_logs.email_log_id = events.email_log_id
+    )
 
 ),
 

@@ -1,8 +1,10 @@
 {#-
     One row per email log (message x recipient, seed 004's EmailLog). The state is a function of
     the set of the log's events (macros/email_log_state.sql), never of their arrival order.
-    user_id / is_dry_run / template_name come from our send ledger (app.email_sends) once it is
-    left-joined here; until then null / false / the provider's template name.
+    user_id / is_dry_run / template_name come from our send ledger (app.email_sends, left-joined
+    on email_log_id; the ledger wins), else null / false / the provider's template name. The
+    ledger's own events (provider 'mailtrail') are in fct_email_events, so a ledger 'sent' with no
+    provider event yet is a log in state sent, and a dry run is a pending log.
 -#}
 {%- set delivery_evidence = sql_string_list(delivery_evidence_event_types()) -%}
 {#- providers that report on messages sent by another provider (ledger, open tracker) -#}
@@ -13,6 +15,12 @@ with
 events as (
 
     select * from {{ ref('fct_email_events') }}
+
+),
+
+email_sends as (
+
+    select * from {{ ref('stg_mailtrail__email_sends') }}
 
 ),
 
@@ -98,34 +106,44 @@ email_log_events as (
 final as (
 
     select
-        email_log_id,
-        message_id,
-        provider,
-        campaign_name,
-        shoot_id,
-        template_name,
-        cast(null as text) as user_id,
-        recipient,
-        {{ email_log_state() }} as state,
-        false as is_dry_run,
-        queued_at,
-        sent_at,
-        delivered_at,
-        bounced_at,
-        dropped_at,
-        bounce_type,
-        complained,
-        unsubscribed,
-        open_count > 0 as opened,
-        first_opened_at,
-        open_count,
-        machine_open_count,
-        click_count > 0 as clicked,
-        first_clicked_at,
-        click_count,
-        error_type,
-        error_message
+        email_log_events.email_log_id,
+        email_log_events.message_id,
+        email_log_events.provider,
+        coalesce(email_sends.campaign_name, email_log_events.campaign_name) as campaign_name,
+        coalesce(email_sends.shoot_id, email_log_events.shoot_id) as shoot_id,
+        coalesce(email_sends.template_name, email_log_events.template_name) as template_name,
+        email_sends.user_id,
+        coalesce(email_sends.recipient, email_log_events.recipient) as recipient,
+        {{ email_log_state(
+            has_hard_bounce='email_log_events.has_hard_bounce',
+            has_rejected='email_log_events.has_rejected',
+            has_failed='email_log_events.has_failed',
+            has_delivery_evidence='email_log_events.has_delivery_evidence',
+            has_soft_bounce='email_log_events.has_soft_bounce',
+            has_sent='email_log_events.has_sent',
+            has_skipped='email_log_events.has_skipped'
+        ) }} as state,
+        coalesce(email_sends.is_dry_run, false) as is_dry_run,
+        email_log_events.queued_at,
+        email_log_events.sent_at,
+        email_log_events.delivered_at,
+        email_log_events.bounced_at,
+        email_log_events.dropped_at,
+        email_log_events.bounce_type,
+        email_log_events.complained,
+        email_log_events.unsubscribed,
+        email_log_events.open_count > 0 as opened,
+        email_log_events.first_opened_at,
+        email_log_events.open_count,
+        email_log_events.machine_open_count,
+        email_log_events.click_count > 0 as clicked,
+        email_log_events.first_clicked_at,
+        email_log_events.click_count,
+        email_log_events.error_type,
+        email_log_events.error_message
     from email_log_events
+    left join email_sends
+        on email_log_events.email_log_id = email_sends.email_log_id
 
 )
 

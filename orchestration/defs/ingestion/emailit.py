@@ -16,6 +16,7 @@ from orchestration.defs.ingestion.api_resources import (
     emailit_from_env,
     poll_sensor,
 )
+from orchestration.defs.jobs import provider_pipeline
 from orchestration.defs.resources import WarehouseResource
 from orchestration.landing import list_paths
 
@@ -58,25 +59,17 @@ def emailit_events(
             counts = ingest_emailit(
                 conn, emailit.client(config.event_type, context.log), context.log
             )
-    context.log.info(
-        "emailit: loaded=%d duplicate=%d rejected=%d (records read %d, pages %d new / %d skipped)",
-        counts.loaded,
-        counts.duplicate,
-        counts.rejected,
-        counts.read,
-        counts.objects,
-        counts.objects_skipped,
-    )
+    context.log.info(counts.summary("emailit", "pages"))
     if counts.loaded or config.paths:
         yield dg.MaterializeResult(metadata=counts.as_metadata())
     else:
         context.log_event(dg.AssetObservation(asset_key=ASSET_KEY, metadata=counts.as_metadata()))
 
 
-emailit_pipeline = dg.define_asset_job(
+emailit_pipeline = provider_pipeline(
     "emailit_pipeline",
-    selection=dg.AssetSelection.assets(ASSET_KEY).downstream(),
-    description="Load new Emailit events and rebuild the dbt models that read them.",
+    ASSET_KEY,
+    "Load new Emailit events and rebuild the dbt models that read them.",
 )
 
 emailit_poll_sensor = poll_sensor(

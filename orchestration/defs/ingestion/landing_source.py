@@ -10,6 +10,7 @@ import json
 import dagster as dg
 from pydantic import Field
 
+from orchestration.defs.jobs import provider_pipeline
 from orchestration.defs.resources import LandingResource, WarehouseResource
 from orchestration.ingestion import ingest_objects
 from orchestration.landing import new_objects_since
@@ -41,24 +42,13 @@ def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definit
         objects = landing.objects(source.name, config.paths)
         with warehouse.connect(autocommit=True) as conn:
             counts = ingest_objects(conn, source, objects, context.log)
-        context.log.info(
-            "%s: loaded=%d duplicate=%d rejected=%d (records read %d, objects %d new / %d skipped)",
-            source.name,
-            counts.loaded,
-            counts.duplicate,
-            counts.rejected,
-            counts.read,
-            counts.objects,
-            counts.objects_skipped,
-        )
+        context.log.info(counts.summary(source.name))
         return dg.MaterializeResult(metadata=counts.as_metadata())
 
-    job = dg.define_asset_job(
+    job = provider_pipeline(
         f"{source.name}_pipeline",
-        # seeds too: on a fresh warehouse the models need event_type_map before anything else
-        selection=dg.AssetSelection.assets(asset_key).downstream()
-        | dg.AssetSelection.groups("seeds"),
-        description=f"Load new {source.name} objects and rebuild the dbt models that read them.",
+        asset_key,
+        f"Load new {source.name} objects and rebuild the dbt models that read them.",
     )
 
     @dg.sensor(

@@ -18,6 +18,7 @@ from orchestration.defs.ingestion.api_resources import (
     poll_sensor,
     tracker_from_env,
 )
+from orchestration.defs.jobs import provider_pipeline
 from orchestration.defs.resources import WarehouseResource
 from orchestration.landing import list_paths
 
@@ -66,25 +67,17 @@ def tracker_open_events(
                 batch_size=config.batch_size,
                 log=context.log,
             )
-    context.log.info(
-        "tracker: loaded=%d duplicate=%d rejected=%d (records read %d, objects %d new / %d skipped)",
-        counts.loaded,
-        counts.duplicate,
-        counts.rejected,
-        counts.read,
-        counts.objects,
-        counts.objects_skipped,
-    )
+    context.log.info(counts.summary("tracker", "objects"))
     if counts.loaded or config.paths:
         yield dg.MaterializeResult(metadata=counts.as_metadata())
     else:
         context.log_event(dg.AssetObservation(asset_key=ASSET_KEY, metadata=counts.as_metadata()))
 
 
-tracker_pipeline = dg.define_asset_job(
+tracker_pipeline = provider_pipeline(
     "tracker_pipeline",
-    selection=dg.AssetSelection.assets(ASSET_KEY).downstream(),
-    description="Load new open events from the tracker and rebuild the dbt models that read them.",
+    ASSET_KEY,
+    "Load new open events from the tracker and rebuild the dbt models that read them.",
 )
 
 tracker_poll_sensor = poll_sensor(

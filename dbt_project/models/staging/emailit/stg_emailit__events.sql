@@ -1,0 +1,124 @@
+{#-
+    message_id: the RFC Message-ID when the event carries it; an event carrying only Emailit's
+    email_id takes the Message-ID of another event of the same email_id, else 'emailit:<email_id>'.
+    So every event of one email has the same message_id (and the same surrogate email_log_id).
+-#}
+
+with
+
+source as (
+
+    select * from {{ source('emailit', 'emailit_events') }}
+
+),
+
+renamed as (
+
+    select
+        event_key as event_id,
+        event_type as provider_event_type,
+        occurred_at,
+        payload,
+        loaded_at,
+        'emailit' as provider,
+        nullif(trim(message_id), '') as raw_message_id,
+        nullif(trim(email_id), '') as emailit_email_id,
+        nullif(trim(email_log_id), '') as tagged_email_log_id,
+        lower(trim(recipient)) as recipient,
+        nullif(trim(campaign_name), '') as campaign_name,
+        nullif(trim(app_name), '') as app_name,
+        nullif(trim(shoot_id), '') as shoot_id,
+        nullif(details, '') as details,
+        nullif(link_url, '') as link_url,
+        nullif(trim(ip_address), '') as ip_address,
+        nullif(trim(user_agent), '') as user_agent
+    from source
+
+),
+
+-- one Message-ID per Emailit email id, from the events that carry both
+email_message_ids as (
+
+    select
+        emailit_email_id,
+        min(raw_message_id) as email_message_id
+    from renamed
+    where emailit_email_id is not null and raw_message_id is not null
+    group by emailit_email_id
+
+),
+
+with_message_id as (
+
+    select
+        renamed.*,
+        coalesce(
+            renamed.raw_message_id,
+            email_message_ids.email_message_id,
+            'emailit:' || renamed.emailit_email_id
+        ) as message_id
+    from renamed
+    left join email_message_ids
+        on renamed.emailit_email_id = email_message_ids.emailit_email_id
+
+),
+
+final as (
+
+    select
+        event_id,
+        provider,
+        provider_event_type,
+        message_id,
+        recipient,
+        occurred_at,
+        campaign_name,
+        app_name,
+        shoot_id,
+        link_url,
+        ip_address,
+        user_agent,
+        loaded_at,
+        coalesce(
+            tagged_email_log_id,
+            {{ surrogate_key(['provider', 'message_id', 'recipient']) }}
+        ) as email_log_id,
+        cast(null as text) as template_name,
+        -- hardfail: refused by the receiving server; bounce: bounced back after acceptance
+        case provider_event_type
+            when 'email.delivery.hardfail' then 'hard'
+            when 'email.delivery.bounce' then 'undetermined'
+        end as bounce_type,
+        cast(null as text) as bounce_subtype,
+        cast(null as text) as complaint_type,
+        case provider_event_type
+            when 'email.delivery.hardfail' then 'bounce'
+            when 'email.delivery.bounce' then 'bounce'
+            when 'email.delivery.softfail' then 'delivery_delay'
+            when 'email.delivery.delayed' then 'delivery_delay'
+            when 'email.delivery.error' then 'failed'
+        end as error_type,
+        case
+            when
+                provider_event_type in (
+                    'email.delivery.hardfail',
+                    'email.delivery.bounce',
+                    'email.delivery.softfail',
+                    'email.delivery.delayed',
+                    'email.delivery.error'
+                )
+                then details
+        end as error_message,
+        cast(null as text) as geo_country,
+        cast(null as text) as geo_region,
+        cast(null as text) as geo_city,
+        cast(null as double precision) as latitude,
+        cast(null as double precision) as longitude,
+        false as is_duplicate,
+        false as is_provider_suppressed,
+        payload as event_data
+    from with_message_id
+
+)
+
+select * from final

@@ -1,0 +1,35 @@
+{#- The send ledger (app.email_sends), one row per recipient per shoot, ids as text. -#}
+
+with
+
+source as (
+
+    select * from {{ source('mailtrail', 'email_sends') }}
+
+),
+
+final as (
+
+    select
+        cast(email_log_id as text) as email_log_id,
+        cast(shoot_id as text) as shoot_id,
+        nullif(trim(campaign_name), '') as campaign_name,
+        nullif(trim(app_name), '') as app_name,
+        nullif(trim(template_name), '') as template_name,
+        user_id,
+        lower(trim(recipient)) as recipient,
+        status,
+        reason,
+        provider as send_provider,
+        nullif(trim(message_id), '') as message_id,
+        error_type,
+        error_message,
+        is_dry_run,
+        created_at,
+        sent_at,
+        updated_at
+    from source
+
+)
+
+select * from final

@@ -1,0 +1,82 @@
+with
+
+source as (
+
+    select * from {{ source('pinpoint', 'pinpoint_events') }}
+
+),
+
+renamed as (
+
+    select
+        event_key as event_id,
+        event_type as provider_event_type,
+        message_id,
+        -- arrival time: Pinpoint's event_timestamp is the send time, the same for every event
+        occurred_at,
+        payload,
+        loaded_at,
+        'pinpoint' as provider,
+        nullif(trim(email_log_id), '') as tagged_email_log_id,
+        lower(trim(recipient)) as recipient,
+        nullif(trim(campaign_name), '') as campaign_name,
+        nullif(trim(app_name), '') as app_name,
+        nullif(trim(shoot_id), '') as shoot_id,
+        nullif(bounce_subtype, '') as bounce_subtype,
+        nullif(complaint_type, '') as complaint_type,
+        nullif(error_message, '') as error_message,
+        nullif(link_url, '') as link_url,
+        nullif(trim(ip_address), '') as ip_address,
+        nullif(trim(user_agent), '') as user_agent
+    from source
+
+),
+
+final as (
+
+    select
+        event_id,
+        provider,
+        provider_event_type,
+        message_id,
+        recipient,
+        occurred_at,
+        campaign_name,
+        app_name,
+        shoot_id,
+        bounce_subtype,
+        complaint_type,
+        error_message,
+        link_url,
+        ip_address,
+        user_agent,
+        loaded_at,
+        coalesce(
+            tagged_email_log_id,
+            {{ surrogate_key(['provider', 'message_id', 'recipient']) }}
+        ) as email_log_id,
+        cast(null as text) as template_name,
+        case provider_event_type
+            when '_email.hardbounce' then 'hard'
+            when '_email.softbounce' then 'soft'
+        end as bounce_type,
+        case provider_event_type
+            when '_email.hardbounce' then 'bounce'
+            when '_email.softbounce' then 'bounce'
+            when '_email.rejected' then 'reject'
+            when '_email.rendering_failure' then 'rendering_failure'
+        end as error_type,
+        -- Pinpoint publishes no geolocation, no duplicate or prefetch flag
+        cast(null as text) as geo_country,
+        cast(null as text) as geo_region,
+        cast(null as text) as geo_city,
+        cast(null as double precision) as latitude,
+        cast(null as double precision) as longitude,
+        false as is_duplicate,
+        false as is_provider_suppressed,
+        payload as event_data
+    from renamed
+
+)
+
+select * from final
