@@ -85,3 +85,36 @@ def test_warehouse_url_starts_the_embedded_server_under_home(tmp_path: Path) -> 
         assert {"raw"} <= tables
     finally:
         stop_embedded_postgres(home / "pg")  # the CLI leaves it running for the next command
+
+
+def test_demo_runs_the_campaign_loop_and_prints_the_stats(
+    database_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    done = mailtrail(tmp_path / "home", database_url, "demo")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Shoots of demo_daily_digest" in done.stdout
+    assert "weekly_digest" in done.stdout and "spring_sale_pinpoint" in done.stdout
+
+    shoots = db.execute(
+        "select shoot_id, state from app.shoots where campaign_name = 'demo_daily_digest'"
+        " order by scheduled_at"
+    ).fetchall()
+    assert [state for _, state in shoots] == ["completed", "completed"]
+    # day two skipped whoever bounced or complained on day one: the loop is closed
+    (dropped, suppressed) = db.execute(
+        "select count(*), count(*) filter (where s.recipient in"
+        "  (select recipient from marts.suppression_list))"
+        " from app.email_sends as s where s.shoot_id = %s and s.status = 'dropped'",
+        (shoots[1][0],),
+    ).fetchone()
+    assert dropped > 0 and dropped == suppressed
+    # our sends and the provider's events meet in email_logs
+    (joined,) = db.execute(
+        "select count(*) from marts.email_logs"
+        " where campaign_name = 'demo_daily_digest' and user_id is not null"
+        " and state in ('delivered', 'bounced')"
+    ).fetchone()
+    assert joined > 0
+    # the runs went through Dagster and are in its storage
+    (runs,) = db.execute("select count(*) from public.runs where status = 'SUCCESS'").fetchone()
+    assert runs >= 3

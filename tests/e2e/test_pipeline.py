@@ -29,6 +29,7 @@ TRUTH_COLUMNS = (
 
 
 def run_pipeline(database_url: str, landing: Path) -> dg.ExecuteInProcessResult:
+    from orchestration.defs.ingestion.pinpoint import defs as pinpoint_defs
     from orchestration.defs.ingestion.ses import defs as ses_defs
     from orchestration.defs.transform.dbt import mailtrail_dbt_models
 
@@ -38,7 +39,11 @@ def run_pipeline(database_url: str, landing: Path) -> dg.ExecuteInProcessResult:
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }
     return dg.materialize(
-        [ses_defs.get_assets_def(dg.AssetKey(["raw", "ses_events"])), mailtrail_dbt_models],
+        [
+            ses_defs.get_assets_def(dg.AssetKey(["raw", "ses_events"])),
+            pinpoint_defs.get_assets_def(dg.AssetKey(["raw", "pinpoint_events"])),
+            mailtrail_dbt_models,
+        ],
         resources=resources,
         raise_on_error=False,
     )
@@ -110,3 +115,46 @@ def test_incremental_build_equals_full_refresh(
     ).fetchone()
     assert (only_incremental, only_full) == (0, 0)
     assert db.execute("select count(*) from marts.fct_email_events").fetchone()[0] > 0
+
+
+def test_every_provider_reaches_the_marts_and_tracker_opens_join_ses_messages(
+    dbt_database_env: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    from orchestration.defs.ingestion.api_resources import file_mode_resources
+    from orchestration.defs.ingestion.tracker import defs as tracker_defs
+    from orchestration.demo.pinpoint_generator import generate_pinpoint_landing
+    from orchestration.demo.tracker_generator import generate_tracker_pages
+
+    ses = generate_ses_landing(tmp_path, seed=5, days=2, campaigns=1, recipients_per_campaign=40)
+    pinpoint = generate_pinpoint_landing(tmp_path, days=2, campaigns=1, recipients_per_campaign=40)
+    tracker = generate_tracker_pages(tmp_path / "tracker", messages=ses)
+    key = dg.AssetKey(["raw", "tracker_open_events"])
+    loaded = dg.materialize(
+        [tracker_defs.get_assets_def(key)],
+        resources={
+            "warehouse": WarehouseResource(database_url=dbt_database_env),
+            **file_mode_resources("tracker"),  # saved pages: no API credentials needed
+        },
+        run_config={
+            "ops": {key.to_python_identifier(): {"config": {"paths": [str(tmp_path / "tracker")]}}}
+        },
+    )
+    assert loaded.success
+    assert run_pipeline(dbt_database_env, tmp_path).success
+
+    # Pinpoint's campaigns are counted like SES's, against the generator's ground truth
+    stats = stats_by_day_and_campaign(db)
+    for (day, campaign), counts in pinpoint.truth.items():
+        got = stats.get((day, campaign), dict.fromkeys(TRUTH_COLUMNS, 0))
+        assert {k: got[k] for k in TRUTH_COLUMNS if k in counts} == {
+            k: v for k, v in counts.items() if k in TRUTH_COLUMNS
+        }, (day, campaign)
+
+    # every tracker open is attached to the SES message its pixel names (email_id = email_log_id)
+    unmatched, matched = db.execute(
+        "select count(*) filter (where logs.provider is distinct from 'ses'), count(*)"
+        " from marts.fct_email_events as events"
+        " left join marts.email_logs as logs using (email_log_id)"
+        " where events.provider = 'tracker'"
+    ).fetchone()
+    assert matched == tracker.distinct_events and unmatched == 0
