@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "KEY_SEPARATOR",
     "event_key",
+    "has_nul_escape",
     "key_timestamp",
     "normalize_address",
     "normalize_ip",
@@ -135,3 +136,17 @@ def event_key(*parts: str | None) -> str:
 
 
 _blake2b = hashlib.blake2b
+
+
+def has_nul_escape(payload: str) -> bool:
+    """True if the JSON text has a real ``\\u0000`` escape (not an escaped backslash before it):
+    PostgreSQL jsonb cannot store that character, so such a record must be quarantined."""
+    index = payload.find("\\u0000")
+    while index >= 0:
+        backslashes = 0
+        while index - backslashes - 1 >= 0 and payload[index - backslashes - 1] == "\\":
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return True
+        index = payload.find("\\u0000", index + 1)
+    return False

@@ -26,6 +26,7 @@ import orjson
 
 from orchestration.providers.common import (
     event_key,
+    has_nul_escape,
     key_timestamp,
     normalize_address,
     normalize_ip,
@@ -201,7 +202,7 @@ def _rows(record: dict[str, Any], payload: str | None, text: bytes) -> list[SesR
 
     if payload is None:
         payload = text.decode("utf-8")
-    if "\\u0000" in payload and _has_nul_escape(payload):
+    if "\\u0000" in payload and has_nul_escape(payload):
         raise RecordError(
             "record contains a \\u0000 character, which PostgreSQL jsonb cannot store"
         )
@@ -296,19 +297,6 @@ def _text(value: Any) -> str | None:
         return None
     value = value.strip()
     return value or None
-
-
-def _has_nul_escape(payload: str) -> bool:
-    """True if the JSON text has a real ``\\u0000`` escape (not an escaped backslash before it)."""
-    index = payload.find("\\u0000")
-    while index >= 0:
-        backslashes = 0
-        while index - backslashes - 1 >= 0 and payload[index - backslashes - 1] == "\\":
-            backslashes += 1
-        if backslashes % 2 == 0:
-            return True
-        index = payload.find("\\u0000", index + 1)
-    return False
 
 
 def _json_type(value: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from orchestration.providers.common import has_nul_escape
 from orchestration.providers.jsonstream import Document
 
 # A record parser: parsed JSON value + raw bytes -> rows (one per recipient) in ``columns`` order.
@@ -149,7 +150,7 @@ def load_documents(
                 if doc.error is not None:
                     rejected.append((doc.ordinal, doc.error, _text(doc.text)))
                     continue
-                if b"\\u0000" in doc.text:
+                if b"\\u0000" in doc.text and has_nul_escape(_text(doc.text)):
                     rejected.append((doc.ordinal, _NUL_REASON, _text(doc.text)))
                     continue
                 try:

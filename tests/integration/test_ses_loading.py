@@ -146,3 +146,20 @@ def test_record_repeated_within_one_object_is_loaded_once(
     assert (counts.read, counts.loaded, counts.duplicate, counts.rows_loaded) == (3, 1, 2, 2)
     lines = db.execute("select distinct source_line from raw.ses_events").fetchall()
     assert lines == [(1,)]  # the first occurrence is the one kept
+
+
+def test_nul_character_is_quarantined_but_an_escaped_backslash_before_u0000_loads(
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    nul = line(delivery("m-8", ["n@example.com"])).replace(b'"250 ', b'"250 \\u0000')
+    literal = line(delivery("m-9", ["l@example.com"])).replace(b'"250 ', b'"250 \\\\u0000')
+    write(tmp_path / "ses" / "obj", nul + b"\n" + literal + b"\n")
+    with connect(database_url, autocommit=True) as conn:
+        counts = ingest_objects(conn, SES, list_objects(str(tmp_path), "ses"))
+    assert (counts.loaded, counts.rejected) == (1, 1)
+    (reason,) = db.execute("select reason from raw.rejected_records").fetchone()
+    assert "jsonb cannot store" in reason
+    (smtp,) = db.execute(
+        "select payload->'delivery'->>'smtpResponse' from raw.ses_events"
+    ).fetchone()
+    assert smtp.startswith("250 \\u0000")
