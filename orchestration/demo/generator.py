@@ -744,7 +744,7 @@ def _simulate_shoot(
     """One campaign's daily send and everything that follows it, appended to ``records``."""
     shoot_id = _uuid(rng)
     started = datetime.combine(day, spec.send_at, UTC)
-    outcomes = _plan_outcomes(len(audience), rng, forced)
+    outcomes = plan_outcomes(len(audience), rng, forced)
     roles = _forced_roles(outcomes, rng) if forced else {}
     for index, person in enumerate(audience):
         sent_at = _ms(started + timedelta(seconds=index / SEND_RATE_PER_SECOND + rng.random() / 10))
@@ -824,9 +824,16 @@ _RATES = (  # per message, exclusive outcomes besides plain delivery
 )
 
 
-def _plan_outcomes(count: int, rng: random.Random, forced: bool) -> list[str]:
+def plan_outcomes(
+    count: int,
+    rng: random.Random,
+    forced: bool,
+    rates: tuple[tuple[str, float], ...] = _RATES,
+) -> list[str]:
+    """Each message's fate, shuffled: about ``rate * count`` of each outcome (at least one each
+    when ``forced``), the rest ``delivered``. Shared by every provider's generator."""
     outcomes: list[str] = []
-    for outcome, rate in _RATES:
+    for outcome, rate in rates:
         expected = rate * count
         number = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
         if forced:

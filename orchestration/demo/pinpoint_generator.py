@@ -58,6 +58,7 @@ from orchestration.demo.generator import (
     _Record,
     _scanner_ip,
     _uuid,
+    plan_outcomes,
 )
 
 __all__ = [
@@ -426,18 +427,6 @@ _RATES = (  # per message, exclusive outcomes besides plain delivery
 )
 
 
-def _plan_outcomes(count: int, rng: random.Random, forced: bool) -> list[str]:
-    outcomes: list[str] = []
-    for outcome, rate in _RATES:
-        expected = rate * count
-        number = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
-        outcomes.extend([outcome] * (max(number, 1) if forced else number))
-    outcomes = outcomes[:count]
-    outcomes.extend(["delivered"] * (count - len(outcomes)))
-    rng.shuffle(outcomes)
-    return outcomes
-
-
 def _forced_roles(outcomes: list[str], rng: random.Random) -> dict[int, str]:
     """On the first shoot, make sure every rare behaviour happens at least once."""
     delivered = [i for i, outcome in enumerate(outcomes) if outcome == "delivered"]
@@ -473,7 +462,7 @@ def _simulate_shoot(
 ) -> None:
     shoot_id = _uuid(rng)
     started = datetime.combine(day, spec.send_at, UTC)
-    outcomes = _plan_outcomes(len(audience), rng, forced)
+    outcomes = plan_outcomes(len(audience), rng, forced, _RATES)
     roles = _forced_roles(outcomes, rng) if forced else {}
     if spec.journey:
         base = {
