@@ -20,6 +20,7 @@ from pydantic import Field
 from orchestration.providers.emailit_client import EmailitClient
 from orchestration.providers.http_json import JsonHttpClient
 from orchestration.providers.tracker_client import TrackerClient
+from orchestration.warehouse.loader import LoadCounts
 
 _RETRY_HELP = "Attempts per request on 429/5xx/network errors before the run fails."
 
@@ -85,6 +86,25 @@ class TrackerResource(dg.ConfigurableResource):
         if log is not None:
             http.log = log
         return TrackerClient(http)
+
+
+def api_load_events(
+    context: dg.AssetExecutionContext,
+    asset_key: dg.AssetKey,
+    counts: LoadCounts,
+    *,
+    source: str,
+    unit: str,
+    from_files: bool,
+):
+    """What an API asset emits: a materialization when rows arrived (or saved files were
+    loaded on request), else an observation - so "last updated" means "last received
+    something" and the freshness checks see a silent provider."""
+    context.log.info(counts.summary(source, unit))
+    if counts.loaded or from_files:
+        yield dg.MaterializeResult(metadata=counts.as_metadata())
+    else:
+        context.log_event(dg.AssetObservation(asset_key=asset_key, metadata=counts.as_metadata()))
 
 
 def emailit_from_env() -> EmailitResource:

@@ -13,6 +13,7 @@ from pydantic import Field
 from orchestration.api_ingestion import EMAILIT, ingest_emailit, ingest_saved_responses
 from orchestration.defs.ingestion.api_resources import (
     EmailitResource,
+    api_load_events,
     emailit_from_env,
     poll_sensor,
 )
@@ -59,11 +60,9 @@ def emailit_events(
             counts = ingest_emailit(
                 conn, emailit.client(config.event_type, context.log), context.log
             )
-    context.log.info(counts.summary("emailit", "pages"))
-    if counts.loaded or config.paths:
-        yield dg.MaterializeResult(metadata=counts.as_metadata())
-    else:
-        context.log_event(dg.AssetObservation(asset_key=ASSET_KEY, metadata=counts.as_metadata()))
+    yield from api_load_events(
+        context, ASSET_KEY, counts, source="emailit", unit="pages", from_files=bool(config.paths)
+    )
 
 
 emailit_pipeline = provider_pipeline(

@@ -15,6 +15,7 @@ from pydantic import Field
 from orchestration.api_ingestion import TRACKER, ingest_saved_responses, ingest_tracker
 from orchestration.defs.ingestion.api_resources import (
     TrackerResource,
+    api_load_events,
     poll_sensor,
     tracker_from_env,
 )
@@ -67,11 +68,9 @@ def tracker_open_events(
                 batch_size=config.batch_size,
                 log=context.log,
             )
-    context.log.info(counts.summary("tracker", "objects"))
-    if counts.loaded or config.paths:
-        yield dg.MaterializeResult(metadata=counts.as_metadata())
-    else:
-        context.log_event(dg.AssetObservation(asset_key=ASSET_KEY, metadata=counts.as_metadata()))
+    yield from api_load_events(
+        context, ASSET_KEY, counts, source="tracker", unit="objects", from_files=bool(config.paths)
+    )
 
 
 tracker_pipeline = provider_pipeline(
