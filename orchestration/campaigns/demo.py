@@ -204,6 +204,21 @@ class DemoResult:
         return sum(o.counts.get("sent", 0) for o in self.outcomes)
 
 
+def demo_send_times(now: datetime, days: int) -> list[datetime]:
+    """The send moments (09:05 Paris, in UTC) of the last ``days`` daily shoots already due at
+    ``now``, oldest first. Before 09:05 Paris, today's shoot is not due yet, so the window ends
+    yesterday: the demo always sends ``days`` shoots, whatever the hour it runs at."""
+    zone = ZoneInfo(DEMO_TIMEZONE)
+    last = now.astimezone(zone).date()
+    if datetime(last.year, last.month, last.day, 9, 5, tzinfo=zone) > now:
+        last -= timedelta(days=1)
+    moments = []
+    for back in range(days - 1, -1, -1):
+        day = last - timedelta(days=back)
+        moments.append(datetime(day.year, day.month, day.day, 9, 5, tzinfo=zone).astimezone(UTC))
+    return moments
+
+
 def run_demo_campaign(
     database_url: str,
     landing_url: str,
@@ -216,8 +231,8 @@ def run_demo_campaign(
     registry: Registry | None = None,
     after_each_day: Callable[[], object] | None = None,
 ) -> DemoResult:
-    """Seed contacts, then plan and dispatch the demo campaign's shoots of the last ``days``
-    days (each at its scheduled time + 5 minutes, on a simulated clock) through the simulator,
+    """Seed contacts, then plan and dispatch the demo campaign's last ``days`` shoots
+    already due at ``now`` (each at its scheduled time + 5 minutes, on a simulated clock) through the simulator,
     which writes the SES events up to ``now`` under ``<landing_url>/ses/``; ingest and build
     next. ``after_each_day`` (e.g. ingest + build) runs after each day's shoot, so the next
     day's dispatch already drops the addresses that bounced or complained.
@@ -238,13 +253,8 @@ def run_demo_campaign(
         clock=clock,
     )
     result = DemoResult(contacts=seeded)
-    zone = ZoneInfo(DEMO_TIMEZONE)
-    today = now.astimezone(zone).date()
     try:
-        for back in range(days - 1, -1, -1):
-            day = today - timedelta(days=back)
-            send_time = datetime(day.year, day.month, day.day, 9, 5, tzinfo=zone).astimezone(UTC)
-            on_date = min(send_time, now)
+        for on_date in demo_send_times(now, days):
             clock.set(on_date)
             result.outcomes.extend(
                 emailing.process_pending_shoots(
