@@ -163,3 +163,45 @@ def test_nul_character_is_quarantined_but_an_escaped_backslash_before_u0000_load
         "select payload->'delivery'->>'smtpResponse' from raw.ses_events"
     ).fetchone()
     assert smtp.startswith("250 \\u0000")
+
+
+def test_record_committed_by_another_load_while_this_one_copies_counts_as_duplicate(
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    """Another writer (a second loader, or SNS delivering what Firehose also wrote) holds one of
+    this object's keys uncommitted: the load waits for it, then counts the record a duplicate."""
+    records = [delivery("m-20", ["r@example.com"]), delivery("m-21", ["s@example.com"])]
+    write(tmp_path / "ses" / "obj", b"".join(map(line, records)))
+    (first_row,) = SES.parse(records[0], line(records[0]))  # event_key comes first
+    other = psycopg.connect(database_url)  # a concurrent writer, transaction left open
+    other.execute(
+        "insert into raw.ses_events (event_key, message_id, event_type, occurred_at, recipient,"
+        " payload, source_object, source_line) values (%s, 'm-20', 'Delivery', now(),"
+        " 'r@example.com', '{}', 'other', 1)",
+        (first_row[0],),
+    )
+    results = []
+
+    def load() -> None:
+        with connect(database_url, autocommit=True) as conn:
+            results.append(ingest_objects(conn, SES, list_objects(str(tmp_path), "ses")))
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    # wait until the loader is blocked on the other transaction's key, then commit it
+    for _ in range(200):
+        waiting = db.execute(
+            "select count(*) from pg_stat_activity where datname = current_database()"
+            " and wait_event_type = 'Lock' and query ilike '%%raw.ses_events%%'"
+        ).fetchone()[0]
+        if waiting:
+            break
+        threading.Event().wait(0.05)
+    assert waiting, "the loader never blocked on the concurrent insert"
+    other.commit()
+    other.close()
+    loader.join(timeout=30)
+    (counts,) = results
+    assert (counts.read, counts.loaded, counts.duplicate, counts.rejected) == (2, 1, 1, 0)
+    assert count(db, "select count(*) from raw.ses_events") == 2
+    assert count(db, "select count(*) from raw.ses_events where source_object = 'other'") == 1
