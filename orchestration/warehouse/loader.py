@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -99,6 +100,15 @@ def already_loaded(conn: psycopg.Connection, source: str, key: str, etag: str) -
         (source, key, etag),
     ).fetchone()
     return row is not None
+
+
+def last_delivery_at(conn: psycopg.Connection, source: str) -> datetime | None:
+    """When ``source`` last delivered a record that loaded (``None`` if it never did)."""
+    row = conn.execute(
+        "select max(loaded_at) from raw.ingested_objects where source = %s and records_loaded > 0",
+        (source,),
+    ).fetchone()
+    return row[0]
 
 
 def load_documents(

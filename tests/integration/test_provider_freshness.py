@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
 
 from orchestration.defs.ingestion.api_resources import TrackerResource
@@ -62,3 +63,42 @@ def test_tracker_check_fails_while_silent_and_passes_after_a_load(
             },
         )
         assert evaluate() is True
+
+
+def test_ses_check_sees_a_silent_provider_although_runs_keep_materializing(
+    database_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    """The landing asset materialises on every run (``ingest_and_build`` needs its output), so
+    its last update must be SES's last delivery, not the run: else any run hides the silence."""
+    from orchestration.defs.ingestion.ses import defs as ses_defs
+    from orchestration.defs.resources import LandingResource
+    from tests.integration.ses_records import delivery, line
+
+    ses_key = dg.AssetKey(["raw", "ses_events"])
+    ses_asset = ses_defs.get_assets_def(ses_key)
+    (check,) = [c for c in freshness_checks if ses_key in {k.asset_key for k in c.check_keys}]
+    resources = {
+        "warehouse": WarehouseResource(database_url=database_url),
+        "landing": LandingResource(url=str(tmp_path)),
+    }
+    with dg.instance_for_test() as instance:
+
+        def run_ingestion_and_check() -> bool:
+            assert dg.materialize([ses_asset], instance=instance, resources=resources).success
+            result = dg.materialize(
+                [ses_asset, check],
+                selection=dg.AssetSelection.checks(check),
+                instance=instance,
+                resources=resources,
+            )
+            (evaluation,) = result.get_asset_check_evaluations()
+            return evaluation.passed
+
+        (tmp_path / "ses").mkdir()
+        (tmp_path / "ses" / "obj-1").write_bytes(line(delivery("m-1", ["a@example.com"])))
+        assert run_ingestion_and_check() is True  # just delivered
+        # seven hours pass (the window is six) with nothing landing, and another run happens
+        db.execute("update raw.ingested_objects set loaded_at = loaded_at - interval '7 hours'")
+        assert run_ingestion_and_check() is False
+        (tmp_path / "ses" / "obj-2").write_bytes(line(delivery("m-2", ["b@example.com"])))
+        assert run_ingestion_and_check() is True

@@ -1,9 +1,10 @@
 """Per-provider freshness of the raw tables, as Dagster asset checks, and the sensor running them.
 
-Each ingestion asset materialises only when it loaded new rows (the API assets and the SQS job
-record a mere observation when a poll found nothing; the landing sensor only starts a run when
-objects land), so "last updated" means "last received something". A provider silent for longer
-than its window turns its check to a warning in the UI. Windows are per provider because their
+An ingestion asset's "last updated" means "last received something": the API assets and the SQS
+job materialise only when rows loaded (a poll that found nothing records an observation), and
+the landing assets, which materialise on every run so the dbt step after them runs, carry the
+provider's last delivery (``raw.ingested_objects``) as ``dagster/last_updated_timestamp``. A
+provider silent for longer than its window turns its check to a warning in the UI. Windows are per provider because their
 traffic differs: delivery events flow whenever mail is sent, opens trickle in.
 
 Dagster 1.13 marks these builders as superseded by ``FreshnessPolicy`` attached to the assets.

@@ -14,7 +14,10 @@ from orchestration.defs.jobs import provider_pipeline
 from orchestration.defs.resources import LandingResource, WarehouseResource
 from orchestration.ingestion import ingest_objects
 from orchestration.landing import new_objects_since
-from orchestration.warehouse.loader import RecordSource
+from orchestration.warehouse.loader import RecordSource, last_delivery_at
+
+# The metadata key Dagster's freshness checks read as an asset's last update time.
+LAST_UPDATED = "dagster/last_updated_timestamp"
 
 
 class LandingLoadConfig(dg.Config):
@@ -42,8 +45,15 @@ def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definit
         objects = landing.objects(source.name, config.paths)
         with warehouse.connect(autocommit=True) as conn:
             counts = ingest_objects(conn, source, objects, context.log)
+            last_delivery = last_delivery_at(conn, source.name)
         context.log.info(counts.summary(source.name))
-        return dg.MaterializeResult(metadata=counts.as_metadata())
+        metadata: dict[str, object] = dict(counts.as_metadata())
+        if last_delivery is not None:
+            # A run that found nothing new still materialises (the dbt step downstream needs
+            # the output), so the asset's "last updated" is the provider's last delivery, not
+            # this run: the freshness check then sees a silent provider.
+            metadata[LAST_UPDATED] = dg.MetadataValue.timestamp(last_delivery)
+        return dg.MaterializeResult(metadata=metadata)
 
     job = provider_pipeline(
         f"{source.name}_pipeline",
