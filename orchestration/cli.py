@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from orchestration.settings import ConfigError
@@ -29,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--backfill-days", type=int, default=1, help="days back (default 1)")
     commands.add_parser("dispatch", help="send the shoots that are due now (MAILTRAIL_SENDER)")
     args = parser.parse_args(argv)
+    # Dagster's own sensor copies pass `owners` to a beta parameter and warn about it on every
+    # run; nothing in this project sets it, so the warning only hides the output that matters.
+    warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition")
 
     try:
         return _dispatch(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.bootstrap import Runtime
-from orchestration.settings import ConfigError
+from orchestration.settings import ConfigError, load_settings
 from orchestration.warehouse.connection import connect
 
 STATS_COLUMNS = [
@@ -27,10 +28,39 @@ STATS_COLUMNS = [
 ]
 
 
+# The CLI's runs log INFO and above to the console; the per-step DEBUG events stay in each run's
+# event log, in the UI.
+CONSOLE_LOGGING = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
 def _definitions() -> dg.Definitions:
     from orchestration.definitions import defs
 
     return defs
+
+
+def run_log_path(job_name: str) -> Path:
+    """Where the CLI keeps what a job's steps print (dbt's own log, echoed by dagster-dbt)."""
+    return load_settings().home / "logs" / f"{job_name}.log"
+
+
+def run_job(job_name: str) -> bool:
+    """Run a job in this process, as the CLI does, and say in one line how it went.
+
+    What the steps print goes to :func:`run_log_path` (and to the run's compute logs, in the UI)
+    instead of the terminal: a build echoes a few hundred dbt lines, which buried the result.
+    A failure is still reported on the console, with its error, by Dagster's logger.
+    """
+    job = _definitions().resolve_job_def(job_name)
+    log_path = run_log_path(job_name)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(
+            instance=dg.DagsterInstance.get(), run_config=CONSOLE_LOGGING, raise_on_error=False
+        )
+    outcome = "succeeded" if result.success else "FAILED"
+    print(f"{job_name}: run {result.run_id} {outcome} (step output: {log_path})")
+    return result.success
 
 
 def load(provider: str, paths: Sequence[str]) -> dict[str, int]:
@@ -53,7 +83,10 @@ def load(provider: str, paths: Sequence[str]) -> dict[str, int]:
         # Loading files never calls a provider API: no API credentials needed.
         resources={**defs.resources, **file_mode_resources(provider)},
         instance=dg.DagsterInstance.get(),
-        run_config={"ops": {key.to_python_identifier(): {"config": {"paths": list(paths)}}}},
+        run_config={
+            **CONSOLE_LOGGING,
+            "ops": {key.to_python_identifier(): {"config": {"paths": list(paths)}}},
+        },
         tags={"mailtrail/command": "load"},
     )
     (materialization,) = result.asset_materializations_for_node(key.to_python_identifier())
@@ -61,13 +94,11 @@ def load(provider: str, paths: Sequence[str]) -> dict[str, int]:
 
 
 def build() -> bool:
-    job = _definitions().resolve_job_def("build_marts")
-    return job.execute_in_process(instance=dg.DagsterInstance.get()).success
+    return run_job("build_marts")
 
 
 def run_pipeline() -> bool:
-    job = _definitions().resolve_job_def("ingest_and_build")
-    return job.execute_in_process(instance=dg.DagsterInstance.get()).success
+    return run_job("ingest_and_build")
 
 
 def demo(runtime: Runtime) -> bool:

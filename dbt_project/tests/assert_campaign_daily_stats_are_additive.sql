@@ -1,6 +1,9 @@
 -- The additive rule of campaign_daily_stats: summed over days, each metric equals the number of
 -- email logs of the campaign that have that kind of event (computed independently from
--- email_logs). Returns the campaigns where they differ.
+-- email_logs). Returns the campaigns where they differ. In Dagster it is a check on
+-- campaign_daily_stats.
+
+{{ config(meta={'dagster': {'ref': {'name': 'campaign_daily_stats'}}}) }}
 
 with
 

@@ -94,6 +94,11 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Shoots of demo_daily_digest" in done.stdout
     assert "weekly_digest" in done.stdout and "spring_sale_pinpoint" in done.stdout
+    # the console keeps to the results: dbt's own log and Dagster's step events go elsewhere
+    assert "START sql" not in done.stdout and " - DEBUG - " not in done.stderr
+    run_log = tmp_path / "home" / "logs" / "ingest_and_build.log"
+    assert "Completed successfully" in run_log.read_text()
+    assert f"step output: {run_log}" in done.stdout
 
     shoots = db.execute(
         "select shoot_id, state from app.shoots where campaign_name = 'demo_daily_digest'"

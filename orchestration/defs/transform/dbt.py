@@ -34,7 +34,12 @@ class MailtrailDbtTranslator(DagsterDbtTranslator):
         return layer or "transform"
 
 
-translator = MailtrailDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+# Source tests (unique event keys in raw.*) become checks on the ingestion assets themselves.
+translator = MailtrailDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True, enable_source_tests_as_checks=True
+    )
+)
 
 
 @dbt_assets(
