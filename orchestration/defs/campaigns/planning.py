@@ -1,9 +1,11 @@
-"""Plan job + schedule: persist recurring campaigns' shoots for a horizon into ``app.shoots``."""
+"""Plan job + schedule: persist recurring campaigns' shoots for a horizon into ``app.shoots``,
+and settle direct sends whose process died mid-send (the hourly housekeeping of the ledger)."""
 
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from orchestration.campaigns.dispatch import recover_orphan_sends
 from orchestration.campaigns.registry import registry
 from orchestration.campaigns.shoots import plan_shoots
 from orchestration.defs.campaigns.resources import EmailingResource
@@ -47,13 +49,43 @@ def plan_campaign_shoots(
     )
 
 
+class RecoverConfig(dg.Config):
+    older_than_minutes: int = 60
+
+
+@dg.op(
+    description=(
+        "Mark direct sends (send_email / batch_send_email) left 'queued' by a dead process as "
+        "'unknown': their outcome cannot be known, and they are never re-sent."
+    )
+)
+def recover_orphan_direct_sends(
+    context: dg.OpExecutionContext, config: RecoverConfig, emailing: EmailingResource
+) -> dg.Output[None]:
+    # Shoots settle their own in-flight rows when resumed (under the shoot's lock); direct sends
+    # have no shoot to resume, so a periodic sweep settles them instead.
+    service = emailing.emailing()
+    try:
+        with service.connect() as conn:
+            settled = recover_orphan_sends(conn, older_than_seconds=config.older_than_minutes * 60)
+    finally:
+        service.close()
+    if settled:
+        context.log.warning("%d direct send(s) left queued by a dead process: now unknown", settled)
+    return dg.Output(None, metadata={"sends_marked_unknown": settled})
+
+
 @dg.job(
     name="plan_campaigns",
-    description="Plan recurring campaigns: idempotent per (campaign, config_id).",
+    description=(
+        "Plan recurring campaigns (idempotent per (campaign, config_id)) and settle orphaned "
+        "direct sends."
+    ),
     tags={"domain": "campaigns"},
 )
 def plan_campaigns_job() -> None:
     plan_campaign_shoots()
+    recover_orphan_direct_sends()
 
 
 @dg.schedule(

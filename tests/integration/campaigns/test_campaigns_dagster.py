@@ -60,7 +60,10 @@ def test_campaign_plan_job_then_dispatch_sensor_then_dispatch_run(
     }}}}  # fmt: skip
     result = plan_campaigns_job.execute_in_process(run_config=plan_config, resources=resources)
     assert result.success
-    (output,) = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
+    (output,) = [
+        e for e in result.all_node_events
+        if e.event_type_value == "STEP_OUTPUT" and e.step_key == "plan_campaign_shoots"
+    ]  # fmt: skip
     plan_metadata = {k: v.value for k, v in output.event_specific_data.metadata.items()}
     assert (plan_metadata["shoots_created"], plan_metadata["shoots_existing"]) == (4, 0)
     again = plan_campaigns_job.execute_in_process(run_config=plan_config, resources=resources)
@@ -99,6 +102,32 @@ def test_campaign_plan_job_then_dispatch_sensor_then_dispatch_run(
     assert isinstance(shoot_dispatch_sensor(later), dg.SkipReason)
     assert shoot_id not in json.loads(later.cursor)["requested"]
     assert len(json.loads(later.cursor)["requested"]) == 3
+
+
+def test_plan_job_settles_direct_sends_a_dead_process_left_queued(
+    database_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    db.execute(
+        "insert into app.email_sends (email_log_id, recipient, status, created_at) values"
+        " (gen_random_uuid(), 'old@example.com', 'queued', now() - interval '3 hours'),"
+        " (gen_random_uuid(), 'fresh@example.com', 'queued', now() - interval '5 minutes'),"
+        " (gen_random_uuid(), 'sent@example.com', 'sent', now() - interval '3 hours')"
+    )
+    result = plan_campaigns_job.execute_in_process(
+        run_config={"ops": {"plan_campaign_shoots": {"config": {"campaign_name": DEMO_CAMPAIGN}}}},
+        resources=_resources(database_url, tmp_path),
+    )
+    assert result.success
+    statuses = dict(db.execute("select recipient, status from app.email_sends").fetchall())
+    # the old one is settled as unknown (never re-sent); one still in flight is left alone
+    assert statuses == {
+        "old@example.com": "unknown", "fresh@example.com": "queued", "sent@example.com": "sent",
+    }  # fmt: skip
+    (output,) = [
+        e for e in result.all_node_events
+        if e.event_type_value == "STEP_OUTPUT" and e.step_key == "recover_orphan_direct_sends"
+    ]  # fmt: skip
+    assert output.event_specific_data.metadata["sends_marked_unknown"].value == 1
 
 
 def test_campaign_plan_schedule_requests_a_keyed_run() -> None:
