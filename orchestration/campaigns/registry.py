@@ -27,10 +27,11 @@ WebhookHandler = Callable[[EmailLog, str, datetime], None]
 T = TypeVar("T")
 
 
-@dataclass
-class _Webhook:
+@dataclass(frozen=True)
+class Webhook:
     handler: WebhookHandler
     event_types: frozenset[str] | None  # None: every event type
+    name: str  # identity in app.webhook_deliveries: what was handed to whom survives restarts
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Registry:
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     segments: dict[str, Segment] = field(default_factory=dict)
     templates: dict[str, Template] = field(default_factory=dict)
-    webhooks: dict[str, list[_Webhook]] = field(default_factory=lambda: defaultdict(list))
+    webhooks: dict[str, list[Webhook]] = field(default_factory=lambda: defaultdict(list))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- registration -------------------------------------------------------------------------
@@ -77,15 +78,27 @@ class Registry:
         return template
 
     def register_webhook(
-        self, campaign_name: str, event_types: list[str] | None = None
+        self, campaign_name: str, event_types: list[str] | None = None, *, name: str | None = None
     ) -> Callable[[WebhookHandler], WebhookHandler]:
         """Decorator: call the handler with (email_log, event_type, occurred_at) for each event
-        of ``campaign_name`` (canonical event types; all of them when ``event_types`` is None)."""
+        of ``campaign_name`` (canonical event types; all of them when ``event_types`` is None).
+
+        ``name`` (default: the handler's ``module.qualname``) identifies the handler in the
+        delivery ledger, so it must be unique per campaign and stable across deploys: renaming
+        a handler hands it the lookback window's events again.
+        """
 
         def decorate(handler: WebhookHandler) -> WebhookHandler:
+            hook_name = name or f"{handler.__module__}.{handler.__qualname__}"
             with self._lock:
-                self.webhooks[campaign_name].append(
-                    _Webhook(handler, frozenset(event_types) if event_types else None)
+                hooks = self.webhooks[campaign_name]
+                if any(hook.name == hook_name for hook in hooks):
+                    raise ValueError(
+                        f"a webhook named {hook_name!r} is already registered for campaign "
+                        f"{campaign_name!r}: pass register_webhook(..., name=...) to tell them apart"
+                    )
+                hooks.append(
+                    Webhook(handler, frozenset(event_types) if event_types else None, hook_name)
                 )
             return handler
 
@@ -151,7 +164,7 @@ class Registry:
     def get_segments(self) -> list[Segment]:
         return list(self.segments.values())
 
-    def get_webhooks(self, campaign_name: str) -> list[_Webhook]:
+    def get_webhooks(self, campaign_name: str) -> list[Webhook]:
         return list(self.webhooks.get(campaign_name, ()))
 
     def webhook_campaigns(self) -> list[str]:

@@ -1,22 +1,22 @@
 """Per-campaign webhook handlers, called for the provider events ingested for that campaign.
 
-``dispatch_webhooks`` reads events newer than a cursor - from ``marts.fct_email_events`` when dbt
-has built it, else straight from ``raw.ses_events`` with SES names mapped to canonical event
-types - for the campaigns that have handlers, and calls each handler with
-``(email_log, event_type, occurred_at)`` in event order. The cursor (occurred_at, event_id) is
-kept in ``app.webhook_cursors`` and advanced after each batch, so events are handed over once;
-a handler that raises is logged and counted, not retried (handlers should be idempotent and
-quick, e.g. enqueue work).
+``dispatch_webhooks`` reads the events of the lookback window - from ``marts.fct_email_events``
+when dbt has built it, else straight from ``raw.ses_events`` with SES names mapped to canonical
+event types - for the campaigns that have handlers, and calls each handler with
+``(email_log, event_type, occurred_at)`` in event order.
 
-Events are ordered by their time, so an event ingested after the cursor passed its timestamp is
-not handed over; pass ``until=now - ingestion delay`` to keep a safety margin.
+What was handed to whom is kept in ``app.webhook_deliveries`` (campaign, handler name, event):
+an event ingested late - after newer ones were handed over - is still handed over while it is
+inside the window, and a handler that raises is retried on the next run, up to
+``max_attempts``. Delivery is at least once (a crash between a handler's return and its ledger
+row repeats that call), so handlers should be idempotent and quick, e.g. enqueue work.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -24,11 +24,14 @@ import psycopg
 
 from orchestration.campaigns.email_logs import get_email_logs
 from orchestration.campaigns.entities import EmailLog, EmailLogState, SendStatus
-from orchestration.campaigns.registry import Registry
+from orchestration.campaigns.registry import Registry, Webhook
 
 logger = logging.getLogger(__name__)
 
-CURSOR_NAME = "campaign_webhooks"
+# Events older than this are not handed over (any more): the ledger query stays bounded.
+DEFAULT_LOOKBACK = timedelta(days=7)
+# A handler failing this many times on one event gives up on it (the last error is kept).
+MAX_ATTEMPTS = 5
 
 SES_TO_CANONICAL = {
     "Send": "sent",
@@ -46,58 +49,178 @@ SES_TO_CANONICAL = {
 
 @dataclass
 class WebhookResult:
-    events: int = 0
-    calls: int = 0
-    errors: int = 0
-    cursor: tuple[datetime, str] | None = None
+    calls: int = 0  # handler calls made (one per event and handler)
+    delivered: int = 0
+    errors: int = 0  # calls that raised; retried next run while attempts remain
+    abandoned: int = 0  # of those, the ones that used their last attempt
     source: str = ""
     failures: list[str] = field(default_factory=list)
 
 
-def _events_query(conn: psycopg.Connection) -> tuple[str, str]:
+def _events_sql(conn: psycopg.Connection) -> tuple[str, str]:
+    """(source, a select of that source's events as event_id, email_log_id, event_type,
+    occurred_at, campaign_name, recipient)."""
     has_fct = conn.execute("select to_regclass('marts.fct_email_events') is not null").fetchone()[0]
     if has_fct:
         return (
             "marts.fct_email_events",
-            "select event_id::text, email_log_id::text, event_type, occurred_at, campaign_name,"
-            " recipient from marts.fct_email_events"
-            " where campaign_name = any(%(campaigns)s) and occurred_at <= %(until)s"
-            " and (occurred_at, event_id::text) > (%(at)s, %(id)s)"
-            " and not coalesce(is_duplicate, false)"
-            " order by occurred_at, event_id::text limit %(batch)s",
+            "select event_id::text as event_id, email_log_id::text as email_log_id, event_type,"
+            " occurred_at, campaign_name, recipient from marts.fct_email_events"
+            " where not coalesce(is_duplicate, false)",
         )
     cases = " ".join(
         f"when '{ses}' then '{canonical}'" for ses, canonical in SES_TO_CANONICAL.items()
     )
     return (
         "raw.ses_events",
-        f"select event_key, email_log_id, case event_type {cases} else lower(event_type) end,"
+        f"select event_key as event_id, email_log_id,"
+        f" case event_type {cases} else lower(event_type) end as event_type,"
         " occurred_at, campaign_name, recipient from raw.ses_events"
-        " where campaign_name = any(%(campaigns)s) and occurred_at <= %(until)s"
-        " and event_type <> 'SubscriptionOptIn'"
-        " and (occurred_at, event_key) > (%(at)s, %(id)s)"
-        " order by occurred_at, event_key limit %(batch)s",
+        " where event_type <> 'SubscriptionOptIn'",
     )
 
 
-def _read_cursor(conn: psycopg.Connection) -> tuple[datetime, str] | None:
-    row = conn.execute(
-        "select last_occurred_at, last_event_id from app.webhook_cursors where name = %s",
-        (CURSOR_NAME,),
-    ).fetchone()
-    if row is None or row[0] is None:
-        return None
-    return row[0], row[1] or ""
-
-
-def _write_cursor(conn: psycopg.Connection, cursor: tuple[datetime, str]) -> None:
-    conn.execute(
-        "insert into app.webhook_cursors (name, last_occurred_at, last_event_id)"
-        " values (%s, %s, %s) on conflict (name) do update set"
-        " last_occurred_at = excluded.last_occurred_at, last_event_id = excluded.last_event_id,"
-        " updated_at = now()",
-        (CURSOR_NAME, *cursor),
+def _due_query(events_sql: str) -> str:
+    """Events of one campaign due for one handler: never handed to it, or failed with attempts
+    left; in (occurred_at, event_id) order after a keyset position, so one run tries each
+    event once."""
+    return (
+        "select e.event_id, e.email_log_id, e.event_type, e.occurred_at, e.campaign_name,"
+        f" e.recipient from ({events_sql}) as e"
+        " left join app.webhook_deliveries as d on d.campaign_name = %(campaign)s"
+        " and d.webhook_name = %(hook)s and d.event_id = e.event_id"
+        " where e.campaign_name = %(campaign)s"
+        " and e.occurred_at >= %(start)s and e.occurred_at <= %(until)s"
+        " and (%(types)s::text[] is null or e.event_type = any(%(types)s::text[]))"
+        " and (d.event_id is null or (d.status = 'failed' and d.attempts < %(max_attempts)s))"
+        " and (e.occurred_at, e.event_id) > (%(at)s, %(id)s)"
+        " order by e.occurred_at, e.event_id limit %(batch)s"
     )
+
+
+_RECORD = (
+    "insert into app.webhook_deliveries (campaign_name, webhook_name, event_id, event_type,"
+    " occurred_at, status, attempts, last_error) values (%s, %s, %s, %s, %s, %s, 1, %s)"
+    " on conflict (campaign_name, webhook_name, event_id) do update set"
+    " status = excluded.status, attempts = app.webhook_deliveries.attempts + 1,"
+    " last_error = excluded.last_error, updated_at = now()"
+)
+
+
+def pending_webhook_events(
+    conn: psycopg.Connection,
+    registry: Registry,
+    *,
+    now: datetime | None = None,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> int:
+    """How many handlers have at least one event due (cheap check for a sensor)."""
+    now = now or datetime.now(UTC)
+    _, events_sql = _events_sql(conn)
+    query = _due_query(events_sql)
+    waiting = 0
+    for campaign_name in registry.webhook_campaigns():
+        for hook in registry.get_webhooks(campaign_name):
+            params = _params(campaign_name, hook, now - lookback, now, max_attempts, 1)
+            waiting += len(conn.execute(query, params).fetchall())
+    return waiting
+
+
+def dispatch_webhooks(
+    conn: psycopg.Connection,
+    since: datetime | None = None,
+    *,
+    now: datetime | None = None,
+    registry: Registry | None = None,
+    until: datetime | None = None,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    max_attempts: int = MAX_ATTEMPTS,
+    batch_size: int = 1000,
+) -> WebhookResult:
+    """Hand each due event of ``[since or now - lookback, until or now]`` to each handler
+    registered for its campaign (the global registry unless ``registry`` is given), once per
+    run, and record the outcome in ``app.webhook_deliveries``."""
+    if registry is None:
+        from orchestration.campaigns.registry import registry as default_registry
+
+        registry = default_registry
+    now = now or datetime.now(UTC)
+    result = WebhookResult()
+    result.source, events_sql = _events_sql(conn)
+    query = _due_query(events_sql)
+    start = since if since is not None else now - lookback
+    end = until or now
+    for campaign_name in registry.webhook_campaigns():
+        for hook in registry.get_webhooks(campaign_name):
+            params = _params(campaign_name, hook, start, end, max_attempts, batch_size)
+            while True:
+                rows = conn.execute(query, params).fetchall()
+                if rows:
+                    _hand_over(conn, rows, campaign_name, hook, result, max_attempts)
+                if len(rows) < batch_size:
+                    break
+                params = {**params, "at": rows[-1][3], "id": rows[-1][0]}
+    return result
+
+
+def _params(
+    campaign_name: str, hook: Webhook, start: datetime, end: datetime, max_attempts: int, batch: int
+) -> dict[str, Any]:
+    return {
+        "campaign": campaign_name,
+        "hook": hook.name,
+        "types": sorted(hook.event_types) if hook.event_types is not None else None,
+        "start": start,
+        "until": end,
+        "max_attempts": max_attempts,
+        "batch": batch,
+        # keyset position: just before the window's first event
+        "at": start - timedelta(microseconds=1),
+        "id": "",
+    }
+
+
+def _hand_over(
+    conn: psycopg.Connection,
+    rows: list[tuple[Any, ...]],
+    campaign_name: str,
+    hook: Webhook,
+    result: WebhookResult,
+    max_attempts: int,
+) -> None:
+    ids = [r[1] for r in rows if r[1]]
+    logs = {str(log.email_log_ref): log for log in get_email_logs(conn, _valid_uuids(ids))}
+    attempts = dict(
+        conn.execute(
+            "select event_id, attempts from app.webhook_deliveries"
+            " where campaign_name = %s and webhook_name = %s and event_id = any(%s)",
+            (campaign_name, hook.name, [r[0] for r in rows]),
+        ).fetchall()
+    )
+    outcomes = []
+    for row in rows:
+        event_id, email_log_id, event_type, occurred_at, _, _ = row
+        log = logs.get(email_log_id or "") or _fallback_log(row)
+        result.calls += 1
+        error = None
+        try:
+            hook.handler(log, event_type, occurred_at)
+            result.delivered += 1
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            result.errors += 1
+            if attempts.get(event_id, 0) + 1 >= max_attempts:
+                result.abandoned += 1
+            result.failures.append(f"{campaign_name}/{hook.name}/{event_type}/{event_id}: {exc}")
+            logger.exception("webhook %s for %s failed on event %s", hook.name, campaign_name,
+                             event_id)  # fmt: skip
+        status = "delivered" if error is None else "failed"
+        outcomes.append(
+            (campaign_name, hook.name, event_id, event_type, occurred_at, status, error)
+        )
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(_RECORD, outcomes)
 
 
 def _fallback_log(row: tuple[Any, ...]) -> EmailLog:
@@ -114,87 +237,6 @@ def _fallback_log(row: tuple[Any, ...]) -> EmailLog:
         success=True, is_dry_run=False, account_ref=None, created_at=occurred_at,
         sent_at=None,
     )  # fmt: skip
-
-
-def pending_webhook_events(conn: psycopg.Connection, registry: Registry) -> int:
-    """How many events wait for handlers (cheap check for a sensor); 0 without handlers."""
-    campaigns = registry.webhook_campaigns()
-    if not campaigns:
-        return 0
-    _, query = _events_query(conn)
-    at, event_id = _read_cursor(conn) or (datetime(1970, 1, 1, tzinfo=UTC), "")
-    rows = conn.execute(
-        query,
-        {"campaigns": campaigns, "until": datetime.now(UTC), "at": at, "id": event_id, "batch": 1},
-    ).fetchall()
-    return len(rows)
-
-
-def dispatch_webhooks(
-    conn: psycopg.Connection,
-    since: datetime | None = None,
-    *,
-    registry: Registry | None = None,
-    until: datetime | None = None,
-    batch_size: int = 1000,
-    save_cursor: bool | None = None,
-) -> WebhookResult:
-    """Call the registered handlers for events after ``since`` (or the stored cursor) and up
-    to ``until`` (default now), with the global registry unless ``registry`` is given.
-
-    ``save_cursor`` defaults to True when ``since`` is None (the incremental mode of the sensor).
-    """
-    if registry is None:
-        from orchestration.campaigns.registry import registry as default_registry
-
-        registry = default_registry
-    result = WebhookResult()
-    campaigns = registry.webhook_campaigns()
-    if not campaigns:
-        return result
-    if save_cursor is None:
-        save_cursor = since is None
-    cursor = (since, "") if since is not None else _read_cursor(conn)
-    if cursor is None:
-        cursor = (datetime(1970, 1, 1, tzinfo=UTC), "")
-    result.source, query = _events_query(conn)
-    limit_at = until or datetime.now(UTC)
-    while True:
-        rows = conn.execute(
-            query,
-            {
-                "campaigns": campaigns,
-                "until": limit_at,
-                "at": cursor[0],
-                "id": cursor[1],
-                "batch": batch_size,
-            },
-        ).fetchall()
-        if not rows:
-            break
-        ids = [r[1] for r in rows if r[1]]
-        logs = {str(log.email_log_ref): log for log in get_email_logs(conn, _valid_uuids(ids))}
-        for row in rows:
-            event_id, email_log_id, event_type, occurred_at, campaign_name, _ = row
-            result.events += 1
-            log = logs.get(email_log_id or "") or _fallback_log(row)
-            for hook in registry.get_webhooks(campaign_name):
-                if hook.event_types is not None and event_type not in hook.event_types:
-                    continue
-                result.calls += 1
-                try:
-                    hook.handler(log, event_type, occurred_at)
-                except Exception as exc:
-                    result.errors += 1
-                    result.failures.append(f"{campaign_name}/{event_type}/{event_id}: {exc}")
-                    logger.exception("webhook for %s failed on event %s", campaign_name, event_id)
-            cursor = (occurred_at, event_id)
-        result.cursor = cursor
-        if save_cursor:
-            _write_cursor(conn, cursor)
-        if len(rows) < batch_size:
-            break
-    return result
 
 
 def _valid_uuids(values: list[str]) -> list[str]:

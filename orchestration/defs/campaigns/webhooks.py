@@ -1,5 +1,7 @@
 """Campaign webhooks: call registered handlers for newly ingested events of their campaigns."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from orchestration.campaigns.registry import registry
@@ -13,18 +15,21 @@ def call_campaign_webhooks(
     context: dg.OpExecutionContext, emailing: EmailingResource
 ) -> dg.Output[None]:
     service = emailing.emailing()
-    with service.connect() as conn:
-        result = dispatch_webhooks(conn, registry=registry)
+    try:
+        with service.connect() as conn:
+            result = dispatch_webhooks(conn, registry=registry)
+    finally:
+        service.close()
     for failure in result.failures[:20]:
-        context.log.warning("webhook failed: %s", failure)
+        context.log.warning("webhook failed (retried next run while attempts remain): %s", failure)
     return dg.Output(
         None,
         metadata={
-            "events": result.events,
             "handler_calls": result.calls,
+            "delivered": result.delivered,
             "handler_errors": result.errors,
+            "abandoned": result.abandoned,
             "source": result.source,
-            "cursor": result.cursor[0].isoformat() if result.cursor else "",
         },
     )
 
@@ -42,16 +47,17 @@ def campaign_webhooks_job() -> None:
     description="Runs campaign_webhooks when events wait for a registered handler.",
 )
 def campaign_webhooks_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    now = datetime.now(UTC)
     with warehouse.connect(autocommit=True) as conn:
-        waiting = pending_webhook_events(conn, registry)
-        cursor = conn.execute(
-            "select coalesce(last_occurred_at::text, '') || '|' || coalesce(last_event_id, '')"
-            " from app.webhook_cursors where name = 'campaign_webhooks'"
+        waiting = pending_webhook_events(conn, registry, now=now)
+        (handed_over,) = conn.execute(
+            "select count(*) + coalesce(sum(attempts), 0) from app.webhook_deliveries"
         ).fetchone()
     if not waiting:
-        return dg.SkipReason("no events for campaigns with webhooks")
-    # One run per cursor position: no second run while the first has not advanced it.
-    return dg.RunRequest(run_key=f"webhooks-{cursor[0] if cursor else 'start'}")
+        return dg.SkipReason("no events due for campaigns with webhooks")
+    # One run per state of the delivery ledger (every run that hands anything over changes
+    # it), so a run still going is not doubled; the hour lets a run that died early be retried.
+    return dg.RunRequest(run_key=f"webhooks-{handed_over}-{now:%Y%m%d%H}")
 
 
 defs = dg.Definitions(jobs=[campaign_webhooks_job], sensors=[campaign_webhooks_sensor])

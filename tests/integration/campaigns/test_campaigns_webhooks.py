@@ -1,0 +1,142 @@
+"""Campaign webhooks: every event of the window reaches every handler once, late arrivals
+included, and a failing handler is retried until it succeeds or runs out of attempts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from orchestration.campaigns import Registry
+from orchestration.campaigns.webhooks import dispatch_webhooks
+from orchestration.ingestion import SES, ingest_objects
+from orchestration.landing import list_objects
+from tests.integration.ses_records import bounce, delivery, line
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+CAMPAIGN = "weekly_digest"  # the campaign tag of tests.integration.ses_records
+
+
+def land(db: psycopg.Connection, folder: Path, name: str, *records: dict) -> None:
+    (folder / "ses").mkdir(parents=True, exist_ok=True)
+    (folder / "ses" / name).write_bytes(b"\n".join(line(r) for r in records))
+    counts = ingest_objects(db, SES, list_objects(str(folder), "ses"))
+    assert counts.rejected == 0
+
+
+def test_an_event_ingested_late_is_still_handed_over(
+    db: psycopg.Connection, tmp_path: Path
+) -> None:
+    registry = Registry()
+    seen: list[tuple[str, str]] = []
+    registry.register_webhook(CAMPAIGN)(
+        lambda log, kind, at: seen.append((log.email_address, kind))
+    )
+    land(db, tmp_path, "obj-1", bounce("m-2", ["b@example.com"]))  # at 10:00:03
+    assert dispatch_webhooks(db, registry=registry, now=NOW).calls == 1
+    # Firehose delivers an object buffered earlier: its event is older than the one handed over
+    land(db, tmp_path, "obj-0", delivery("m-1", ["a@example.com"]))  # at 10:00:02
+    result = dispatch_webhooks(db, registry=registry, now=NOW)
+    assert (result.calls, result.delivered) == (1, 1)
+    assert sorted(seen) == [("a@example.com", "delivered"), ("b@example.com", "bounced")]
+    assert dispatch_webhooks(db, registry=registry, now=NOW).calls == 0
+
+
+def test_a_failing_handler_is_retried_then_given_up_without_blocking_the_others(
+    db: psycopg.Connection, tmp_path: Path
+) -> None:
+    registry = Registry()
+    calls: list[str] = []
+
+    @registry.register_webhook(CAMPAIGN, name="flaky")
+    def flaky(log, kind, at) -> None:
+        calls.append(log.email_address)
+        if log.email_address == "b@example.com":
+            raise RuntimeError("CRM is down")
+
+    steady: list[str] = []
+    registry.register_webhook(CAMPAIGN, name="steady")(
+        lambda log, kind, at: steady.append(log.email_address)
+    )
+    land(
+        db, tmp_path, "obj-1", delivery("m-1", ["a@example.com"]), bounce("m-2", ["b@example.com"])
+    )
+    first = dispatch_webhooks(db, registry=registry, now=NOW, max_attempts=3)
+    assert (first.calls, first.delivered, first.errors, first.abandoned) == (4, 3, 1, 0)
+    assert sorted(steady) == ["a@example.com", "b@example.com"]
+    # the next runs retry only the failed call, until its third attempt gives up
+    second = dispatch_webhooks(db, registry=registry, now=NOW, max_attempts=3)
+    third = dispatch_webhooks(db, registry=registry, now=NOW, max_attempts=3)
+    assert (second.calls, third.calls, third.abandoned) == (1, 1, 1)
+    assert dispatch_webhooks(db, registry=registry, now=NOW, max_attempts=3).calls == 0
+    assert calls.count("b@example.com") == 3 and calls.count("a@example.com") == 1
+    status, attempts, error = db.execute(
+        "select status, attempts, last_error from app.webhook_deliveries"
+        " where webhook_name = 'flaky' and event_type = 'bounced'"
+    ).fetchone()
+    assert (status, attempts) == ("failed", 3) and "CRM is down" in error
+
+
+def test_a_handler_that_recovers_gets_the_event_once_more_and_is_then_done(
+    db: psycopg.Connection, tmp_path: Path
+) -> None:
+    registry = Registry()
+    state = {"down": True, "calls": 0}
+
+    @registry.register_webhook(CAMPAIGN, event_types=["bounced"])
+    def on_bounce(log, kind, at) -> None:
+        state["calls"] += 1
+        if state["down"]:
+            raise ConnectionError("timeout")
+
+    land(db, tmp_path, "obj-1", delivery("m-1", ["a@example.com"]), bounce("m-2", ["b@x.io"]))
+    assert dispatch_webhooks(db, registry=registry, now=NOW).errors == 1
+    state["down"] = False
+    assert dispatch_webhooks(db, registry=registry, now=NOW).delivered == 1
+    assert dispatch_webhooks(db, registry=registry, now=NOW).calls == 0
+    assert state["calls"] == 2  # the delivery event never reached a bounce-only handler
+
+
+def test_events_older_than_the_lookback_window_are_not_handed_over(
+    db: psycopg.Connection, tmp_path: Path
+) -> None:
+    registry = Registry()
+    registry.register_webhook(CAMPAIGN)(lambda log, kind, at: None)
+    land(db, tmp_path, "obj-1", delivery("m-1", ["a@example.com"]))
+    later = datetime(2026, 12, 1, tzinfo=UTC)  # 11 days after the event, window is 7
+    assert dispatch_webhooks(db, registry=registry, now=later).calls == 0
+
+
+def test_two_handlers_with_one_name_on_a_campaign_are_refused() -> None:
+    registry = Registry()
+    registry.register_webhook(CAMPAIGN)(lambda log, kind, at: None)
+    with pytest.raises(ValueError, match=r"already registered .* name="):
+        registry.register_webhook(CAMPAIGN)(lambda log, kind, at: None)
+
+
+def test_webhooks_sensor_requests_a_run_while_events_are_due(
+    database_url: str, db: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration.campaigns import webhooks as domain
+    from orchestration.defs.campaigns import webhooks as wiring
+    from orchestration.defs.resources import WarehouseResource
+
+    registry = Registry()
+    registry.register_webhook(CAMPAIGN)(lambda log, kind, at: None)
+    monkeypatch.setattr(wiring, "registry", registry)
+    resources = {"warehouse": WarehouseResource(database_url=database_url)}
+
+    def evaluate():
+        return wiring.campaign_webhooks_sensor(dg.build_sensor_context(resources=resources))
+
+    assert isinstance(evaluate(), dg.SkipReason)  # nothing ingested yet
+    # the sensor looks at the week before the wall clock: an event of a minute ago
+    just_now = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    land(db, tmp_path, "obj-1", delivery("m-1", ["a@example.com"], at=just_now))
+    request = evaluate()
+    assert isinstance(request, dg.RunRequest) and request.run_key.startswith("webhooks-0-")
+    domain.dispatch_webhooks(db, registry=registry)
+    assert isinstance(evaluate(), dg.SkipReason)
