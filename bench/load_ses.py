@@ -3,7 +3,8 @@
 Writes N realistic SES records (~1.5 KB) as one Firehose-style NDJSON object, then measures:
 - baseline: ``COPY`` of the same lines into a bare ``jsonb`` column (what ``psql \\copy`` does);
 - loader: ``ingest_objects`` (split, parse, fan-out, hash, COPY, dedup insert, manifest);
-and prints records/s for each, their ratio and the loader's peak RSS, and writes JSON to
+- parse only: the loader's Python side alone (split, parse, fan-out, hash), no database;
+and prints records/s for each, their ratios and the loader's peak RSS, and writes JSON to
 bench/results/load_ses.json. Not a test: nothing here asserts on time.
 
     make bench                      # 200k records
@@ -26,6 +27,7 @@ import psycopg
 from orchestration.demo.generator import iter_ses_records
 from orchestration.ingestion import SES, ingest_objects
 from orchestration.landing import list_paths
+from orchestration.providers.jsonstream import iter_documents, open_maybe_gzip
 from orchestration.warehouse.connection import connect, with_database
 from orchestration.warehouse.embedded import ensure_embedded_postgres
 from orchestration.warehouse.migrations import migrate
@@ -75,12 +77,20 @@ def main() -> None:
             loader_s = time.perf_counter() - started
 
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        started = time.perf_counter()
+        with data.open("rb") as handle:
+            for doc in iter_documents(open_maybe_gzip(handle)):
+                SES.parse(doc.value, doc.text)
+        parse_s = time.perf_counter() - started
         result = {
             "records": args.records,
             "bytes_per_record": round(size / args.records),
             "baseline_copy_records_per_s": round(args.records / baseline_s),
             "loader_records_per_s": round(args.records / loader_s),
             "loader_vs_baseline": round(baseline_s / loader_s, 3),
+            "parse_only_records_per_s": round(args.records / parse_s),
+            "parse_share_of_loader_time": round(parse_s / loader_s, 3),
             "rows_loaded": counts.rows_loaded,
             "records_loaded": counts.loaded,
             "peak_rss_mb": round(peak_rss_mb),

@@ -22,6 +22,23 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "tracker" / "open_events.json
 KEY = dg.AssetKey(["raw", "tracker_open_events"])
 
 
+def check_passes(
+    asset: dg.AssetsDefinition,
+    check: dg.AssetChecksDefinition,
+    instance: dg.DagsterInstance,
+    resources: dict[str, object],
+) -> bool:
+    """Evaluate one freshness check against what ``instance`` recorded of ``asset``."""
+    result = dg.materialize(
+        [asset, check],
+        selection=dg.AssetSelection.checks(check),
+        instance=instance,
+        resources=resources,
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation.passed
+
+
 @pytest.mark.parametrize(
     "table", ["ses_events", "pinpoint_events", "emailit_events", "tracker_open_events"]
 )
@@ -43,14 +60,7 @@ def test_tracker_check_fails_while_silent_and_passes_after_a_load(
     with dg.instance_for_test() as instance:
 
         def evaluate() -> bool:
-            result = dg.materialize(
-                [tracker_open_events, check],
-                selection=dg.AssetSelection.checks(check),
-                instance=instance,
-                resources=resources,
-            )
-            (evaluation,) = result.get_asset_check_evaluations()
-            return evaluation.passed
+            return check_passes(tracker_open_events, check, instance, resources)
 
         assert evaluate() is False  # never received anything
         (tmp_path / "opens.json").write_bytes(FIXTURE.read_bytes())
@@ -85,14 +95,7 @@ def test_ses_check_sees_a_silent_provider_although_runs_keep_materializing(
 
         def run_ingestion_and_check() -> bool:
             assert dg.materialize([ses_asset], instance=instance, resources=resources).success
-            result = dg.materialize(
-                [ses_asset, check],
-                selection=dg.AssetSelection.checks(check),
-                instance=instance,
-                resources=resources,
-            )
-            (evaluation,) = result.get_asset_check_evaluations()
-            return evaluation.passed
+            return check_passes(ses_asset, check, instance, resources)
 
         (tmp_path / "ses").mkdir()
         (tmp_path / "ses" / "obj-1").write_bytes(line(delivery("m-1", ["a@example.com"])))
