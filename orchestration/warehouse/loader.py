@@ -9,19 +9,16 @@ the table's unique ``event_key`` and counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import postgres, sql
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
+from psycopg import sql
 
 from orchestration.providers.common import has_nul_escape
 from orchestration.providers.jsonstream import Document
-from orchestration.warehouse.background import iterate_in_background
 
 # A record parser: parsed JSON value + raw bytes -> rows (one per recipient) in ``columns`` order.
 Parser = Callable[[Any, bytes], list[tuple]]
@@ -131,6 +128,11 @@ def load_documents(
     require_autocommit(conn)
     counts = LoadCounts(objects=1)
     rejected: list[tuple[int, str, str]] = []
+    incoming = sql.Identifier(f"_incoming_{source.name}")
+    target = sql.SQL(source.table)
+    all_columns = [*source.columns, "source_object", "source_line"]
+    column_list = sql.SQL(", ").join(sql.Identifier(c) for c in all_columns)
+    key = sql.Identifier(source.key_column)
 
     with conn.transaction():
         conn.execute(
@@ -143,13 +145,46 @@ def load_documents(
         # rows, so an object whose commit a crash loses is simply loaded again. It saves a WAL
         # flush per object, which dominates for the many small objects Firehose writes.
         conn.execute("set local synchronous_commit = off")
-        with _Staging(conn, source, object_key) as staging:
-            parsed = iterate_in_background(_parse_documents(source, documents, counts, rejected))
-            for line, rows in parsed:
-                staging.add(line, rows)
-            staging.flush()
-        inserted_rows, inserted_records = staging.rows_loaded, staging.records_loaded
+        conn.execute(
+            sql.SQL(
+                "create temp table if not exists {} (like {} including defaults)"
+                " on commit delete rows"
+            ).format(incoming, target)
+        )
+        with (
+            conn.cursor() as cur,
+            cur.copy(sql.SQL("copy {} ({}) from stdin").format(incoming, column_list)) as copy,
+        ):
+            for doc in documents:
+                counts.read += 1
+                if doc.error is not None:
+                    rejected.append((doc.ordinal, doc.error, _text(doc.text)))
+                    continue
+                if b"\\u0000" in doc.text and has_nul_escape(_text(doc.text)):
+                    rejected.append((doc.ordinal, _NUL_REASON, _text(doc.text)))
+                    continue
+                try:
+                    rows = source.parse(doc.value, doc.text)
+                except _RECORD_FAILURES as exc:
+                    rejected.append((doc.ordinal, _reason(exc), _text(doc.text)))
+                    continue
+                if not rows:
+                    rejected.append((doc.ordinal, "record yields no event rows", _text(doc.text)))
+                    continue
+                for row in rows:
+                    copy.write_row((*row, object_key, doc.ordinal))
 
+        inserted_rows, inserted_records = conn.execute(
+            sql.SQL(
+                "with ins as ("
+                " insert into {target} ({cols})"
+                # no DISTINCT ON: sorting wide rows is the costliest step, and DO NOTHING
+                # already skips a row whose key an earlier row of the same insert took
+                " select {cols} from {incoming}"
+                " on conflict ({key}) do nothing returning source_line)"
+                " select count(*), count(distinct source_line) from ins"
+            ).format(target=target, cols=column_list, key=key, incoming=incoming)
+        ).fetchone()
         good_records = counts.read - len(rejected)
         counts.rows_loaded = inserted_rows
         counts.loaded = inserted_records
@@ -184,152 +219,6 @@ def load_documents(
             ),
         )
     return counts
-
-
-# Rows per round of COPY into the staging table then INSERT into the target (cut at a record
-# boundary): a staging table that stays small keeps both passes in memory; measured with
-# bench/load_ses.py, the INSERT pass of a 200k-row object took 4.0 s in one round, 2.5 s in
-# rounds of 10k.
-STAGE_ROWS = 10_000
-
-
-class _JsonText:
-    """Marker type: the jsonb dumper below is chosen by column type (oid), never by value."""
-
-
-class _JsonbTextDumper(Dumper):
-    """JSON text (str or bytes) as binary jsonb: a version byte, then the text unchanged.
-
-    psycopg's own jsonb dumper serialises its input, which would store a str as a JSON string;
-    the records are JSON text already, kept byte for byte.
-    """
-
-    format = Format.BINARY
-    oid = postgres.types["jsonb"].oid
-
-    def dump(self, obj: Any) -> bytes:
-        return b"\x01" + (obj if isinstance(obj, bytes) else obj.encode("utf-8"))
-
-
-class _Staging:
-    """One object's rows on their way into ``source.table``, in rounds of ``STAGE_ROWS``:
-    binary ``COPY`` into a session temp table, then ``INSERT ... ON CONFLICT DO NOTHING``,
-    which drops the rows whose key is taken (by an earlier object, or earlier in this one) -
-    the duplicates. Binary ``COPY`` skips text escaping on both sides: about twice the rate of
-    text ``COPY`` for these 2 KB rows. Use as a context manager: a failure mid-``COPY`` aborts
-    the ``COPY`` before the transaction rolls back.
-    """
-
-    def __init__(self, conn: psycopg.Connection, source: RecordSource, object_key: str) -> None:
-        self.conn = conn
-        self.object_key = object_key
-        self.rows_loaded = 0
-        self.records_loaded = 0
-        incoming = sql.Identifier(f"_incoming_{source.name}")
-        target = sql.SQL(source.table)
-        columns = [*source.columns, "source_object", "source_line"]
-        column_list = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        conn.execute(
-            sql.SQL(
-                "create temp table if not exists {} (like {} including defaults)"
-                " on commit delete rows"
-            ).format(incoming, target)
-        )
-        self._types = _column_types(conn, source.table, columns)
-        self._copy_sql = sql.SQL("copy {} ({}) from stdin (format binary)").format(
-            incoming, column_list
-        )
-        self._insert_sql = sql.SQL(
-            "with ins as ("
-            " insert into {target} ({cols}) select {cols} from {incoming}"
-            # no DISTINCT ON: sorting wide rows is the costliest step, and DO NOTHING already
-            # skips a row whose key an earlier row of the same insert took
-            " on conflict ({key}) do nothing returning source_line)"
-            " select count(*), count(distinct source_line) from ins"
-        ).format(
-            target=target,
-            cols=column_list,
-            key=sql.Identifier(source.key_column),
-            incoming=incoming,
-        )
-        self._truncate_sql = sql.SQL("truncate {}").format(incoming)
-        self._cursor = conn.cursor()
-        self._cursor.adapters.register_dumper(_JsonText, _JsonbTextDumper)
-        self._copy_cm: Any = None
-        self._copy: Any = None
-        self._pending = 0
-
-    def __enter__(self) -> _Staging:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self._copy_cm is not None:
-            copy_cm, self._copy_cm, self._copy = self._copy_cm, None, None
-            copy_cm.__exit__(exc_type, exc, tb)
-        self._cursor.close()
-
-    def add(self, line: int, rows: list[tuple]) -> None:
-        """Stage one record's rows; a round ends only between records, so a record's rows are
-        counted together."""
-        if self._copy is None:
-            self._copy_cm = self._cursor.copy(self._copy_sql)
-            self._copy = self._copy_cm.__enter__()
-            self._copy.set_types(self._types)
-        for row in rows:
-            self._copy.write_row((*row, self.object_key, line))
-        self._pending += len(rows)
-        if self._pending >= STAGE_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._copy_cm is None:
-            return
-        copy_cm, self._copy_cm, self._copy = self._copy_cm, None, None
-        copy_cm.__exit__(None, None, None)
-        rows, records = self.conn.execute(self._insert_sql).fetchone()
-        self.conn.execute(self._truncate_sql)
-        self.rows_loaded += rows
-        self.records_loaded += records
-        self._pending = 0
-
-
-def _column_types(conn: psycopg.Connection, table: str, columns: list[str]) -> list[int]:
-    """The type oids of ``columns`` of ``table``, for binary ``COPY``."""
-    types = dict(
-        conn.execute(
-            "select attname, atttypid::int from pg_attribute"
-            " where attrelid = %s::regclass and attnum > 0 and not attisdropped",
-            (table,),
-        ).fetchall()
-    )
-    return [types[column] for column in columns]
-
-
-def _parse_documents(
-    source: RecordSource,
-    documents: Iterable[Document],
-    counts: LoadCounts,
-    rejected: list[tuple[int, str, str]],
-) -> Iterator[tuple[int, list[tuple]]]:
-    """Each good record's line and rows; bad records go to ``rejected`` with their reason.
-    Counts ``counts.read`` as it goes."""
-    for doc in documents:
-        counts.read += 1
-        if doc.error is not None:
-            rejected.append((doc.ordinal, doc.error, _text(doc.text)))
-            continue
-        if b"\\u0000" in doc.text and has_nul_escape(_text(doc.text)):
-            rejected.append((doc.ordinal, _NUL_REASON, _text(doc.text)))
-            continue
-        try:
-            rows = source.parse(doc.value, doc.text)
-        except _RECORD_FAILURES as exc:
-            rejected.append((doc.ordinal, _reason(exc), _text(doc.text)))
-            continue
-        if not rows:
-            rejected.append((doc.ordinal, "record yields no event rows", _text(doc.text)))
-            continue
-        yield doc.ordinal, rows
 
 
 def _reason(exc: Exception) -> str:
