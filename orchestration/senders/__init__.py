@@ -35,6 +35,7 @@ __all__ = [
     "SenderConfig",
     "SenderError",
     "ThrottledError",
+    "check_sender_kind",
     "make_sender",
     "sender_config_from_env",
 ]
@@ -56,8 +57,18 @@ class SenderConfig:
     simulator_seed: int = 0
 
 
+def check_sender_kind(kind: str) -> str:
+    """The sender kind, normalised; a clear ``ConfigError`` naming the variable otherwise."""
+    normalised = kind.strip().lower()
+    if normalised not in SENDER_KINDS:
+        raise ConfigError(
+            f"MAILTRAIL_SENDER must be one of {', '.join(SENDER_KINDS)}, got {kind!r}"
+        )
+    return normalised
+
+
 def make_sender(config: SenderConfig) -> Sender:
-    kind = config.kind.strip().lower()
+    kind = check_sender_kind(config.kind)
     if kind == "simulator":
         from orchestration.senders.simulator import SimulatorSender
 
@@ -80,9 +91,7 @@ def make_sender(config: SenderConfig) -> Sender:
         from orchestration.senders.outbox import OutboxSender
 
         return OutboxSender(Path(config.outbox_dir))
-    raise ConfigError(
-        f"MAILTRAIL_SENDER must be one of {', '.join(SENDER_KINDS)}, got {config.kind!r}"
-    )
+    raise AssertionError(kind)  # check_sender_kind admits only the kinds above
 
 
 def sender_config_from_env(environ: Mapping[str, str] | None = None) -> SenderConfig:

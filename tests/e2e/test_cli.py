@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -16,9 +17,12 @@ from tests.integration.ses_records import bounce, delivery, line
 pytestmark = pytest.mark.e2e
 
 
-def mailtrail(home: Path, database_url: str | None, *args: str) -> subprocess.CompletedProcess:
+def mailtrail(
+    home: Path, database_url: str | None, *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILTRAIL_", "DAGSTER_"))}
     env["MAILTRAIL_HOME"] = str(home)
+    env.update(extra_env or {})
     if database_url:
         env["MAILTRAIL_DATABASE_URL"] = database_url
     return subprocess.run(
@@ -123,3 +127,41 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     # the runs went through Dagster and are in its storage
     (runs,) = db.execute("select count(*) from public.runs where status = 'SUCCESS'").fetchone()
     assert runs >= 3
+
+
+def test_plan_then_dispatch_sends_each_contact_once_through_the_configured_sender(
+    database_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    from orchestration.campaigns.demo import seed_demo_contacts
+
+    seed_demo_contacts(db, count=6)
+    subscribed = db.execute("select count(*) from app.contacts where is_subscribed").fetchone()[0]
+    home, outbox = tmp_path / "home", tmp_path / "outbox"
+    env = {"MAILTRAIL_SENDER": "outbox", "MAILTRAIL_OUTBOX_DIR": str(outbox)}
+
+    # the last two days' 09:00 Paris digests, both already due
+    planned = mailtrail(home, database_url, "plan", "--days", "0", "--backfill-days", "2")
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    summary = ast.literal_eval(planned.stdout.strip().splitlines()[-1])
+    created = summary["shoots_created"]
+    assert created >= 1 and summary["sends_marked_unknown"] == 0
+
+    sent = mailtrail(home, database_url, "dispatch", extra_env=env)
+    assert sent.returncode == 0, sent.stderr[-3000:]
+    assert f"dispatched {created} shoot(s)" in sent.stdout
+    assert len(list(outbox.rglob("*.eml"))) == subscribed * created > 0
+    again = mailtrail(home, database_url, "dispatch", extra_env=env)
+    assert "dispatched 0 shoot(s)" in again.stdout
+    assert len(list(outbox.rglob("*.eml"))) == subscribed * created  # nobody got one twice
+
+
+def test_dispatch_with_an_unknown_sender_fails_before_sending(
+    database_url: str, tmp_path: Path
+) -> None:
+    done = mailtrail(
+        tmp_path / "home", database_url, "dispatch", extra_env={"MAILTRAIL_SENDER": "pigeon"}
+    )
+    assert done.returncode == 2
+    assert "MAILTRAIL_SENDER must be one of ses, smtp, outbox, simulator, got 'pigeon'" in (
+        done.stderr
+    )
