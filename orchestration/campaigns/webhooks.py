@@ -66,7 +66,8 @@ def _events_sql(conn: psycopg.Connection) -> tuple[str, str]:
             "marts.fct_email_events",
             "select event_id::text as event_id, email_log_id::text as email_log_id, event_type,"
             " occurred_at, campaign_name, recipient from marts.fct_email_events"
-            " where not coalesce(is_duplicate, false)",
+            # events received from providers: the ledger's own (provider 'mailtrail') are not
+            " where not coalesce(is_duplicate, false) and provider <> 'mailtrail'",
         )
     cases = " ".join(
         f"when '{ses}' then '{canonical}'" for ses, canonical in SES_TO_CANONICAL.items()

@@ -62,20 +62,30 @@ def test_campaign_email_logs_and_webhooks_read_the_marts(
         " ('e1', %s, %s, 'ses', 'delivered', %s, %s, 'm', %s, false),"
         " ('e2', %s, %s, 'ses', 'opened', %s, %s, 'm', %s, false),"
         " ('e2dup', %s, %s, 'ses', 'opened', %s, %s, 'm', %s, true),"
-        " ('e3', null, 'other', 'ses', 'delivered', %s, 'x@example.com', 'other', null, false)",
+        " ('e3', null, 'other', 'ses', 'delivered', %s, 'x@example.com', 'other', null, false),"
+        # our ledger's own event of the send, beside the provider's: not a received event
+        " ('l1:outcome', %s, %s, 'mailtrail', 'sent', %s, %s, 'm', %s, false),"
+        " ('e0', %s, %s, 'ses', 'sent', %s, %s, 'm', %s, false)",
         (
             log_a, msg_a, now, addr_a, str(shoot.shoot_id),
             log_a, msg_a, now + timedelta(hours=1), addr_a, str(shoot.shoot_id),
             log_a, msg_a, now + timedelta(hours=1), addr_a, str(shoot.shoot_id),
             now,
+            log_a, msg_a, now - timedelta(seconds=2), addr_a, str(shoot.shoot_id),
+            log_a, msg_a, now - timedelta(seconds=1), addr_a, str(shoot.shoot_id),
         ),
     )  # fmt: skip
     seen = []
     registry.register_webhook("m", event_types=["opened"])(
         lambda log, event_type, at: seen.append((log.email_address, log.state, event_type, at))
     )
+    sent = []
+    registry.register_webhook("m", event_types=["sent"], name="on_sent")(
+        lambda log, event_type, at: sent.append(at)
+    )
     result = dispatch_webhooks(db, registry=registry, now=now + timedelta(days=1))
     assert result.source == "marts.fct_email_events"
-    assert result.calls == 1  # only opens; duplicates and other campaigns skipped
+    assert result.calls == 2  # duplicates, other campaigns and our own ledger events skipped
     assert seen == [(addr_a, "delivered", "opened", now + timedelta(hours=1))]
+    assert sent == [now - timedelta(seconds=1)]  # the provider's event only
     assert addresses
