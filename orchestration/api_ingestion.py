@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 
 from orchestration.landing import LandingObject, open_object
 from orchestration.providers.emailit import EMAILIT_COLUMNS, parse_emailit_record
-from orchestration.providers.emailit_client import EmailitClient, EmailitCursor
+from orchestration.providers.emailit_client import EmailitClient, EmailitCursor, listing_order
 from orchestration.providers.jsonstream import Document, iter_documents, open_maybe_gzip
 from orchestration.providers.tracker import TRACKER_COLUMNS, parse_tracker_record
 from orchestration.providers.tracker_client import TrackerClient, open_event_id
@@ -91,17 +91,23 @@ def source_lock(conn: psycopg.Connection, source: str) -> Iterator[None]:
 def ingest_emailit(
     conn: psycopg.Connection, client: EmailitClient, log: logging.Logger | None = None
 ) -> LoadCounts:
-    """Load every Emailit event newer than the saved cursor, page by page, newest page first."""
+    """Load every Emailit event newer than the saved cursor, page by page (see
+    :mod:`orchestration.providers.emailit_client` for why this skips and repeats nothing)."""
     log = log or logger
     cursor_name = "emailit" + (f"?filter[type]={client.event_type}" if client.event_type else "")
     total = LoadCounts()
     with source_lock(conn, cursor_name):
         cursor = EmailitCursor.from_json(read_cursor(conn, cursor_name))
         reached = cursor
+        order = None
         for number in range(1, MAX_PAGES_PER_RUN + 1):
             page = client.events_page(number)
             new = [(i, e) for i, e in enumerate(page.events, 1) if cursor.is_new(e)]
-            last = not page.events or any(cursor.is_past(e) for e in page.events)
+            if order is None and (order := listing_order(page.events)) == "oldest_first":
+                log.info("emailit lists events oldest first: reading every page")
+            # Newest first (the default): a page reaching past the cursor is the last to read.
+            reached_old = order != "oldest_first" and any(cursor.is_past(e) for e in page.events)
+            last = not page.events or reached_old
             reached = reached.advanced(e for _, e in new)
             log.info(
                 "emailit page %d: %d events, %d after the cursor%s",

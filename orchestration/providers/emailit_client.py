@@ -16,6 +16,10 @@ after it. Why this never skips and never duplicates:
 
 Events whose ``created_at`` cannot be read are passed on as new (the parser then rejects them
 with the reason) and never move the cursor.
+
+The seed does not say which way the list is sorted. A page whose timestamps rise shows an
+oldest-first listing (:func:`listing_order`); then no page can be known to hold only old events,
+so the run reads every page up to the empty one and keeps the events after the cursor.
 """
 
 from __future__ import annotations
@@ -111,6 +115,15 @@ class EmailitCursor:
             elif created == high:
                 ids.add(event_id)
         return EmailitCursor(high, frozenset(ids))
+
+
+def listing_order(events: Iterable[Any]) -> str | None:
+    """``"newest_first"`` or ``"oldest_first"`` when the page's timestamps show it, else None
+    (fewer than two readable, distinct timestamps)."""
+    times = [created for created, _ in map(_position, events) if created is not None]
+    if len(times) < 2 or times[0] == times[-1]:
+        return None
+    return "oldest_first" if times[0] < times[-1] else "newest_first"
 
 
 def _position(event: Any) -> tuple[datetime | None, str | None]:

@@ -28,9 +28,10 @@ TYPES = (
 
 
 class EmailitFake(JsonApiServer):
-    def __init__(self, api_key: str = "emailit-test-key") -> None:
+    def __init__(self, api_key: str = "emailit-test-key", *, newest_first: bool = True) -> None:
         super().__init__(api_key)
-        self.events: list[dict[str, Any]] = []  # newest first, as the API lists them
+        self.events: list[dict[str, Any]] = []  # newest first
+        self.newest_first = newest_first  # False: list oldest first (the seed does not say)
         self._seq = 0
 
     def match_key(self, path: str, params: dict[str, str]) -> Any:
@@ -60,6 +61,8 @@ class EmailitFake(JsonApiServer):
                 return Response(422, {"message": "page must be >= 1, per_page 1..100"})
             wanted = params.get("filter[type]")
             listed = [e for e in self.events if wanted is None or e["type"] == wanted]
+            if not self.newest_first:
+                listed.reverse()
             start = (page - 1) * per_page
             return Response(200, {"data": listed[start : start + per_page]})
         if path.startswith("/v1/events/"):

@@ -119,6 +119,21 @@ def test_incremental_runs_fetch_only_new_events_and_a_rerun_loads_nothing(
     assert newest["id"] in cursor["ids_at"]
 
 
+def test_an_api_listing_oldest_first_is_read_to_the_end_and_nothing_new_is_missed(
+    database_url: str, db: psycopg.Connection
+) -> None:
+    with EmailitFake(newest_first=False) as oldest_first:
+        oldest_first.add_events(25)
+        _, first = run(database_url, oldest_first)
+        assert first["records_loaded"] == 25
+        oldest_first.add_events(12)  # appended after the 25 known ones: pages 3 and 4
+        seen = len(oldest_first.requests)
+        _, second = run(database_url, oldest_first)
+        assert (second["records_loaded"], second["records_duplicate"]) == (12, 0)
+        assert pages_requested(oldest_first, seen) == [1, 2, 3, 4, 5]  # to the empty page
+        assert loaded_ids(db) == server_ids(oldest_first)
+
+
 def test_rows_carry_what_staging_needs(
     database_url: str, db: psycopg.Connection, emailit: EmailitFake
 ) -> None:

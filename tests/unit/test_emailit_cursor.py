@@ -53,3 +53,15 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds("-5") == 0.0
+
+
+def test_listing_order_is_read_from_the_page_timestamps() -> None:
+    from orchestration.providers.emailit_client import listing_order
+
+    older = {"id": "a", "created_at": "2025-12-01T10:00:00Z"}
+    newer = {"id": "b", "created_at": "2025-12-01T10:00:05Z"}
+    same = {"id": "c", "created_at": "2025-12-01T10:00:00Z"}
+    assert listing_order([newer, older]) == "newest_first"
+    assert listing_order([older, {"id": "x"}, newer]) == "oldest_first"
+    assert listing_order([older, same]) is None  # one instant: no telling
+    assert listing_order([older]) is None
