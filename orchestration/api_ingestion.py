@@ -23,13 +23,14 @@ import io
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from orchestration.landing import LandingObject, open_object
+from orchestration.ingestion import ingest_objects
+from orchestration.landing import LandingObject
 from orchestration.providers.emailit import EMAILIT_COLUMNS, parse_emailit_record
 from orchestration.providers.emailit_client import EmailitClient, EmailitCursor, listing_order
 from orchestration.providers.jsonstream import Document, iter_documents, open_maybe_gzip
@@ -38,7 +39,6 @@ from orchestration.providers.tracker_client import TrackerClient, open_event_id
 from orchestration.warehouse.loader import (
     LoadCounts,
     RecordSource,
-    already_loaded,
     load_documents,
     require_autocommit,
 )
@@ -274,31 +274,9 @@ def ingest_saved_responses(
     The API cursor is not touched: a file says nothing about what the API has or has not
     delivered since.
     """
-    log = log or logger
     extract, expected = SAVED_RESPONSE_SHAPES[source.name]
-    total = LoadCounts()
-    for obj in objects:
-        if already_loaded(conn, source.name, obj.key, obj.etag):
-            total.objects_skipped += 1
-            continue
-        with open_object(obj) as raw:
-            body = open_maybe_gzip(raw).read()
-        counts = load_documents(
-            conn,
-            source,
-            object_key=obj.key,
-            etag=obj.etag,
-            size=obj.size,
-            documents=saved_response_documents(body, extract, expected),
-        )
-        if counts.rejected:
-            log.warning(
-                "%s: %d of %d records rejected (first: line %d, %s)",
-                obj.key,
-                counts.rejected,
-                counts.read,
-                counts.rejections[0][1],
-                counts.rejections[0][2],
-            )
-        total.add(counts)
-    return total
+
+    def documents_of(raw: IO[bytes]) -> Iterator[Document]:
+        return saved_response_documents(open_maybe_gzip(raw).read(), extract, expected)
+
+    return ingest_objects(conn, source, objects, log, documents_of=documents_of)

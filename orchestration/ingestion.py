@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import IO
 
 import psycopg
 
 from orchestration.landing import LandingObject, open_object
-from orchestration.providers.jsonstream import iter_documents, open_maybe_gzip
+from orchestration.providers.jsonstream import Document, iter_documents, open_maybe_gzip
 from orchestration.providers.pinpoint import PINPOINT_COLUMNS, parse_pinpoint_record
 from orchestration.providers.ses import SES_COLUMNS, parse_ses_record
 from orchestration.warehouse.loader import (
@@ -34,13 +35,24 @@ PINPOINT = RecordSource(
 FILE_SOURCES: dict[str, RecordSource] = {SES.name: SES, PINPOINT.name: PINPOINT}
 
 
+def stream_documents(raw: IO[bytes]) -> Iterable[Document]:
+    """The records of a Firehose-style object (gzip or plain, NDJSON or concatenated JSON)."""
+    return iter_documents(open_maybe_gzip(raw))
+
+
 def ingest_objects(
     conn: psycopg.Connection,
     source: RecordSource,
     objects: Iterable[LandingObject],
     log: logging.Logger | None = None,
+    *,
+    documents_of: Callable[[IO[bytes]], Iterable[Document]] = stream_documents,
 ) -> LoadCounts:
-    """Load every object not loaded before; each object commits on its own."""
+    """Load every object not loaded before; each object commits on its own.
+
+    ``documents_of`` turns an open object into its records: Firehose-style streams by default,
+    saved API responses for ``mailtrail load emailit|tracker``.
+    """
     require_autocommit(conn)
     log = log or logger
     total = LoadCounts()
@@ -55,7 +67,7 @@ def ingest_objects(
                 object_key=obj.key,
                 etag=obj.etag,
                 size=obj.size,
-                documents=iter_documents(open_maybe_gzip(raw)),
+                documents=documents_of(raw),
             )
         if counts.rejected:
             log.warning(
