@@ -25,12 +25,9 @@ from orchestration.warehouse.loader import LoadCounts
 _RETRY_HELP = "Attempts per request on 429/5xx/network errors before the run fails."
 
 
-class EmailitResource(dg.ConfigurableResource):
-    """Emailit's events API: ``GET {base_url}/v1/events`` with ``Authorization: Bearer``."""
+class _JsonApiResource(dg.ConfigurableResource):
+    """What every provider API resource shares: timeouts and the retry policy of its client."""
 
-    base_url: str = Field(description="e.g. https://api.emailit.com (EMAILIT_BASE_URL)")
-    api_key: str = Field(description="Emailit API key (EMAILIT_API_KEY)")
-    per_page: int = Field(default=100, description="Events per page requested.")
     timeout_seconds: float = Field(default=30.0, description="Timeout of every HTTP call.")
     max_attempts: int = Field(default=6, description=_RETRY_HELP)
     backoff_seconds: float = Field(
@@ -40,14 +37,19 @@ class EmailitResource(dg.ConfigurableResource):
         default=300.0, description="Longest Retry-After honoured; longer fails the run."
     )
 
-    def client(
-        self, event_type: str | None = None, log: logging.Logger | None = None
-    ) -> EmailitClient:
+    def _http(
+        self,
+        service: str,
+        base_url: str,
+        token: str,
+        credential_name: str,
+        log: logging.Logger | None,
+    ) -> JsonHttpClient:
         http = JsonHttpClient(
-            service="Emailit",
-            base_url=self.base_url,
-            token=self.api_key,
-            credential_name="EMAILIT_API_KEY",
+            service=service,
+            base_url=base_url,
+            token=token,
+            credential_name=credential_name,
             timeout_seconds=self.timeout_seconds,
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,
@@ -55,36 +57,33 @@ class EmailitResource(dg.ConfigurableResource):
         )
         if log is not None:
             http.log = log
+        return http
+
+
+class EmailitResource(_JsonApiResource):
+    """Emailit's events API: ``GET {base_url}/v1/events`` with ``Authorization: Bearer``."""
+
+    base_url: str = Field(description="e.g. https://api.emailit.com (EMAILIT_BASE_URL)")
+    api_key: str = Field(description="Emailit API key (EMAILIT_API_KEY)")
+    per_page: int = Field(default=100, description="Events per page requested.")
+
+    def client(
+        self, event_type: str | None = None, log: logging.Logger | None = None
+    ) -> EmailitClient:
+        http = self._http("Emailit", self.base_url, self.api_key, "EMAILIT_API_KEY", log)
         return EmailitClient(http, per_page=self.per_page, event_type=event_type)
 
 
-class TrackerResource(dg.ConfigurableResource):
+class TrackerResource(_JsonApiResource):
     """The open-tracking service: ``GET {base_url}/dashboard/api/open-events``, bearer token."""
 
     base_url: str = Field(description="The tracker's URL (TRACKER_BASE_URL)")
     api_token: str = Field(description="Dashboard API token (TRACKER_API_TOKEN)")
+    # one unpaged response holds every open event: allow it longer than a page of Emailit's
     timeout_seconds: float = Field(default=60.0, description="Timeout of every HTTP call.")
-    max_attempts: int = Field(default=6, description=_RETRY_HELP)
-    backoff_seconds: float = Field(
-        default=1.0, description="First retry delay when the API sends no Retry-After; doubles."
-    )
-    max_retry_after_seconds: float = Field(
-        default=300.0, description="Longest Retry-After honoured; longer fails the run."
-    )
 
     def client(self, log: logging.Logger | None = None) -> TrackerClient:
-        http = JsonHttpClient(
-            service="tracker",
-            base_url=self.base_url,
-            token=self.api_token,
-            credential_name="TRACKER_API_TOKEN",
-            timeout_seconds=self.timeout_seconds,
-            max_attempts=self.max_attempts,
-            backoff_seconds=self.backoff_seconds,
-            max_retry_after_seconds=self.max_retry_after_seconds,
-        )
-        if log is not None:
-            http.log = log
+        http = self._http("tracker", self.base_url, self.api_token, "TRACKER_API_TOKEN", log)
         return TrackerClient(http)
 
 
