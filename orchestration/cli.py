@@ -24,7 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load.add_argument("paths", nargs="+", metavar="PATH", help="file, folder or s3:// URL")
     commands.add_parser("build", help="run dbt through Dagster so the marts are current")
     commands.add_parser("warehouse-url", help="print the PostgreSQL URL in use")
-    commands.add_parser("dev", help="start the Dagster UI on the same settings")
+    dev = commands.add_parser("dev", help="start the Dagster UI on the same settings")
+    dev.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000)")
     plan = commands.add_parser("plan", help="plan recurring campaigns' shoots into app.shoots")
     plan.add_argument("--days", type=int, default=7, help="horizon ahead (default 7)")
     plan.add_argument("--backfill-days", type=int, default=1, help="days back (default 1)")
@@ -49,10 +50,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(runtime.database_url)
         return 0
     if args.command == "dev":
+        # dagster-dbt's prepare_if_dev() runs `dbt` from PATH in the code server: put this
+        # environment's bin first, as an activated venv would (`make dev` does not activate it).
+        bin_dir = os.path.dirname(sys.executable)
+        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
         os.execvp(
             sys.executable,
-            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "--host", "127.0.0.1"],
-        )
+            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
+             "--host", "127.0.0.1", "--port", str(args.port)],
+        )  # fmt: skip
     from orchestration import commands
 
     if args.command == "load":

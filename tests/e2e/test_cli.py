@@ -165,3 +165,66 @@ def test_dispatch_with_an_unknown_sender_fails_before_sending(
     assert "MAILTRAIL_SENDER must be one of ses, smtp, outbox, simulator, got 'pigeon'" in (
         done.stderr
     )
+
+
+def test_dev_serves_the_ui_with_the_code_location_loaded(database_url: str, tmp_path: Path) -> None:
+    """`make dev` as a user runs it: no venv activated, so `dbt` is not on PATH."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILTRAIL_", "DAGSTER_"))}
+    env.update(
+        MAILTRAIL_HOME=str(tmp_path / "home"),
+        MAILTRAIL_DATABASE_URL=database_url,
+        PATH="/usr/local/bin:/usr/bin:/bin",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "dev", "--port", str(port)],
+        env=env,
+        cwd=Path(__file__).parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # dagster dev stops on a signal only in its own process group
+    )
+    query = (
+        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus"
+        " locationOrLoadError { __typename ... on PythonError { message }"
+        " ... on RepositoryLocation { repositories { jobs { name } sensors { name } } } } } } } }"
+    )
+    try:
+        entry = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/graphql",
+                    data=json.dumps({"query": query}).encode(),
+                    headers={"content-type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    (entry,) = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
+            except OSError:
+                continue  # not listening yet
+            if entry["loadStatus"] == "LOADED":
+                break
+        assert entry is not None and entry["loadStatus"] == "LOADED", entry
+        location = entry["locationOrLoadError"]
+        assert location["__typename"] == "RepositoryLocation", location.get("message")
+        (repository,) = location["repositories"]
+        jobs = {job["name"] for job in repository["jobs"]}
+        sensors = {sensor["name"] for sensor in repository["sensors"]}
+        assert {"ingest_and_build", "plan_campaigns", "dispatch_shoot"} <= jobs
+        assert {"ses_landing_sensor", "shoot_dispatch_sensor"} <= sensors
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
