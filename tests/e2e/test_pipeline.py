@@ -158,3 +158,31 @@ def test_every_provider_reaches_the_marts_and_tracker_opens_join_ses_messages(
         " where events.provider = 'tracker'"
     ).fetchone()
     assert matched == tracker.distinct_events and unmatched == 0
+
+
+def test_bi_role_reads_the_marts_and_nothing_else(
+    dbt_database_env: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    """What DESIGN promises BI tools: a login in ``mailtrail_bi`` reads marts, writes nothing,
+    and cannot see raw data (personal payloads) or the campaign ledger."""
+    import uuid
+
+    generate_ses_landing(tmp_path, seed=8, days=1, campaigns=1, recipients_per_campaign=10)
+    assert run_pipeline(dbt_database_env, tmp_path).success
+    login = f"bi_reader_{uuid.uuid4().hex[:8]}"  # roles are cluster-wide: a name of our own
+    db.execute(f"create role {login} login in role mailtrail_bi")
+    try:
+        with psycopg.connect(dbt_database_env, user=login, autocommit=True) as bi:
+            for mart in ("campaign_daily_stats", "email_logs", "fct_email_events", "shoot_stats"):
+                bi.execute(f"select count(*) from marts.{mart}").fetchone()
+            assert bi.execute("select sum(sent) from marts.campaign_daily_stats").fetchone()[0]
+            for forbidden in (
+                "select count(*) from raw.ses_events",
+                "select count(*) from app.email_sends",
+                "select count(*) from staging.stg_ses__events",
+                "delete from marts.campaign_daily_stats",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    bi.execute(forbidden)
+    finally:
+        db.execute(f"drop role {login}")
