@@ -83,11 +83,11 @@ def _events_sql(conn: psycopg.Connection) -> tuple[str, str]:
 
 def _due_query(events_sql: str) -> str:
     """Events of one campaign due for one handler: never handed to it, or failed with attempts
-    left; in (occurred_at, event_id) order after a keyset position, so one run tries each
-    event once."""
+    left, with the attempts made so far; in (occurred_at, event_id) order after a keyset
+    position, so one run tries each event once."""
     return (
         "select e.event_id, e.email_log_id, e.event_type, e.occurred_at, e.campaign_name,"
-        f" e.recipient from ({events_sql}) as e"
+        f" e.recipient, coalesce(d.attempts, 0) from ({events_sql}) as e"
         " left join app.webhook_deliveries as d on d.campaign_name = %(campaign)s"
         " and d.webhook_name = %(hook)s and d.event_id = e.event_id"
         " where e.campaign_name = %(campaign)s"
@@ -192,16 +192,9 @@ def _hand_over(
 ) -> None:
     ids = [r[1] for r in rows if r[1]]
     logs = {str(log.email_log_ref): log for log in get_email_logs(conn, _valid_uuids(ids))}
-    attempts = dict(
-        conn.execute(
-            "select event_id, attempts from app.webhook_deliveries"
-            " where campaign_name = %s and webhook_name = %s and event_id = any(%s)",
-            (campaign_name, hook.name, [r[0] for r in rows]),
-        ).fetchall()
-    )
     outcomes = []
     for row in rows:
-        event_id, email_log_id, event_type, occurred_at, _, _ = row
+        event_id, email_log_id, event_type, occurred_at, _, _, attempts = row
         log = logs.get(email_log_id or "") or _fallback_log(row)
         result.calls += 1
         error = None
@@ -211,7 +204,7 @@ def _hand_over(
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             result.errors += 1
-            if attempts.get(event_id, 0) + 1 >= max_attempts:
+            if attempts + 1 >= max_attempts:
                 result.abandoned += 1
             result.failures.append(f"{campaign_name}/{hook.name}/{event_type}/{event_id}: {exc}")
             logger.exception("webhook %s for %s failed on event %s", hook.name, campaign_name,
@@ -226,7 +219,7 @@ def _hand_over(
 
 def _fallback_log(row: tuple[Any, ...]) -> EmailLog:
     """An EmailLog for an event of a message not in our ledger (sent by another system)."""
-    _, email_log_id, _, occurred_at, campaign_name, recipient = row
+    _, email_log_id, _, occurred_at, campaign_name, recipient, _ = row
     try:
         ref = UUID(email_log_id) if email_log_id else UUID(int=0)
     except ValueError:

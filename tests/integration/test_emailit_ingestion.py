@@ -22,6 +22,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.providers.emailit_client import EmailitClient
 from orchestration.providers.http_json import ApiAuthError, ApiError, JsonHttpClient
 from tests.fakes.emailit_server import EmailitFake, Fault
+from tests.integration.asset_events import counts_of
 
 KEY = dg.AssetKey(["raw", "emailit_events"])
 NODE = KEY.to_python_identifier()
@@ -58,19 +59,7 @@ def run(
         run_config={"ops": {NODE: {"config": config or {}}}},
     )
     assert result.success
-    return counts_of(result)
-
-
-def counts_of(result: dg.ExecuteInProcessResult) -> tuple[str, dict[str, Any]]:
-    materialized = result.asset_materializations_for_node(NODE)
-    if materialized:
-        return "materialized", {k: v.value for k, v in materialized[-1].metadata.items()}
-    (observation,) = [
-        e.event_specific_data.asset_observation
-        for e in result.all_events
-        if e.event_type_value == "ASSET_OBSERVATION"
-    ]
-    return "observed", {k: v.value for k, v in observation.metadata.items()}
+    return counts_of(result, NODE)
 
 
 def loaded_ids(db: psycopg.Connection) -> list[str]:

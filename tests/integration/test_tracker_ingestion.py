@@ -15,6 +15,7 @@ from orchestration.defs.ingestion.tracker import defs as tracker_defs
 from orchestration.defs.resources import WarehouseResource
 from orchestration.providers.http_json import ApiAuthError
 from tests.fakes.tracker_server import Fault, TrackerFake
+from tests.integration.asset_events import counts_of
 
 KEY = dg.AssetKey(["raw", "tracker_open_events"])
 NODE = KEY.to_python_identifier()
@@ -45,15 +46,7 @@ def run(
         run_config={"ops": {NODE: {"config": config or {}}}},
     )
     assert result.success
-    materialized = result.asset_materializations_for_node(NODE)
-    if materialized:
-        return "materialized", {k: v.value for k, v in materialized[-1].metadata.items()}
-    (observation,) = [
-        e.event_specific_data.asset_observation
-        for e in result.all_events
-        if e.event_type_value == "ASSET_OBSERVATION"
-    ]
-    return "observed", {k: v.value for k, v in observation.metadata.items()}
+    return counts_of(result, NODE)
 
 
 def loaded(db: psycopg.Connection) -> list[int]:
