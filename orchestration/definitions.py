@@ -1,13 +1,17 @@
-"""The Mailtrail code location: assembles the domains under ``defs/`` and nothing else."""
-
-from __future__ import annotations
+"""The Mailtrail code location: assembles the domains under ``defs/`` with the resources and the
+campaign modules its settings name, and nothing else."""
 
 import dagster as dg
 
+from orchestration.campaigns.modules import load_campaign_modules
 from orchestration.defs import campaigns, jobs
+from orchestration.defs.deployment import build_resources
 from orchestration.defs.ingestion import emailit, freshness, pinpoint, ses, ses_sqs, tracker
-from orchestration.defs.resources import default_resources
 from orchestration.defs.transform import dbt
+from orchestration.settings import load_settings
+
+settings = load_settings()
+load_campaign_modules(settings.campaign_modules)
 
 defs = dg.Definitions.merge(
     ses.defs,
@@ -19,5 +23,5 @@ defs = dg.Definitions.merge(
     dbt.defs,
     jobs.defs,
     campaigns.defs,
-    dg.Definitions(resources=default_resources()),
+    dg.Definitions(resources=build_resources(settings)),
 )

@@ -1,28 +1,151 @@
-"""Where Mailtrail keeps its state, read from the environment (see the README's configuration table).
+"""Mailtrail's configuration: one typed schema, read from the environment in this module only.
 
-Kept apart from the Dagster resources so the CLI can resolve (and, for the embedded database,
-create) everything before Dagster itself starts: Dagster's instance storage needs the database URL
-in ``dagster.yaml`` before any code location loads.
+Every setting is a field of :class:`Settings` whose alias is its environment variable (the README's
+configuration table lists the same names; a test holds the two together). Everything else - the
+Dagster resources in ``orchestration.defs.resources``, the campaign Python API
+(``Emailing.from_settings``), the CLI - is built from a ``Settings`` value, never from
+``os.environ`` directly, so a variable cannot reach one consumer and miss another.
+
+A bad value fails with one line naming the variable and what was wrong, and never echoes a
+secret (passwords in URLs are masked, tokens are not shown at all).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_HOME = ".mailtrail"
+DEFAULT_FROM = "Mailtrail <hello@mail.example.com>"
+SENDER_KINDS = ("ses", "smtp", "outbox", "simulator")
+
+# Settings whose value must never appear in a message, a log line or the Dagster UI.
+SECRET_FIELDS = frozenset({"emailit_api_key", "tracker_api_token", "smtp_password"})
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names the variable and what was wrong."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: Path
-    database_url: str | None  # None: use the embedded PostgreSQL under home/pg
-    landing_url: str
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages; never for connecting)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        user = parts.username or ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    except ValueError:
+        return "<unparseable URL>"
+
+
+class Settings(BaseModel):
+    """Every setting of Mailtrail; the alias of each field is its environment variable."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    home: Path = Field(
+        default=Path(DEFAULT_HOME),
+        alias="MAILTRAIL_HOME",
+        description="Working folder for embedded state (pg/, dagster/, landing/, logs/, outbox/).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        alias="MAILTRAIL_DATABASE_URL",
+        description="PostgreSQL for the warehouse and Dagster's storage; unset: embedded server.",
+    )
+    landing_url: str | None = Field(
+        default=None,
+        alias="MAILTRAIL_LANDING_URL",
+        description="Where provider files land: a folder or s3://bucket/prefix.",
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None, alias="AWS_ENDPOINT_URL", description="S3/SES/SQS endpoint override."
+    )
+    ses_queue_url: str | None = Field(
+        default=None,
+        alias="MAILTRAIL_SES_QUEUE_URL",
+        description="SQS queue receiving SES events through SNS; unset: ses_sqs_sensor skips.",
+    )
+    emailit_api_key: str | None = Field(default=None, alias="EMAILIT_API_KEY")
+    emailit_base_url: str | None = Field(default=None, alias="EMAILIT_BASE_URL")
+    tracker_base_url: str | None = Field(default=None, alias="TRACKER_BASE_URL")
+    tracker_api_token: str | None = Field(default=None, alias="TRACKER_API_TOKEN")
+    sender: Literal["ses", "smtp", "outbox", "simulator"] = Field(
+        default="simulator", alias="MAILTRAIL_SENDER"
+    )
+    sender_address: str = Field(default=DEFAULT_FROM, alias="MAILTRAIL_SENDER_ADDRESS")
+    send_concurrency: int = Field(default=4, ge=1, le=256, alias="MAILTRAIL_SEND_CONCURRENCY")
+    max_send_rate: float | None = Field(default=None, gt=0, alias="MAILTRAIL_MAX_SEND_RATE")
+    ses_configuration_set: str | None = Field(default=None, alias="MAILTRAIL_SES_CONFIGURATION_SET")
+    smtp_host: str = Field(default="localhost", alias="MAILTRAIL_SMTP_HOST")
+    smtp_port: int = Field(default=25, ge=1, le=65535, alias="MAILTRAIL_SMTP_PORT")
+    smtp_username: str | None = Field(default=None, alias="MAILTRAIL_SMTP_USERNAME")
+    smtp_password: str | None = Field(default=None, alias="MAILTRAIL_SMTP_PASSWORD")
+    smtp_starttls: bool = Field(default=False, alias="MAILTRAIL_SMTP_STARTTLS")
+    outbox_dir: Path | None = Field(default=None, alias="MAILTRAIL_OUTBOX_DIR")
+    simulator_seed: int = Field(default=7, alias="MAILTRAIL_SIMULATOR_SEED")
+    campaign_modules: tuple[str, ...] = Field(
+        default=(),
+        alias="MAILTRAIL_CAMPAIGNS",
+        description="Comma-separated Python modules that register campaigns when imported.",
+    )
+
+    @field_validator("sender", mode="before")
+    @classmethod
+    def _normalise_sender(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("campaign_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"must be a postgresql:// URL, got {mask_url(value)!r}")
+        return value
+
+    @field_validator("landing_url")
+    @classmethod
+    def _landing_url(cls, value: str | None) -> str | None:
+        if value and "://" in value and not value.startswith(("s3://", "file://")):
+            raise ValueError(f"must be a folder or an s3://bucket/prefix URL, got {value!r}")
+        return value.removeprefix("file://") if value else value
+
+    @model_validator(mode="after")
+    def _locations_under_home(self) -> Settings:
+        """Defaults that live under ``home`` are filled in once, here (the only place)."""
+        home = self.home.expanduser().resolve()
+        object.__setattr__(self, "home", home)
+        if not self.landing_url:
+            object.__setattr__(self, "landing_url", str(home / "landing"))
+        if self.outbox_dir is None:
+            object.__setattr__(self, "outbox_dir", home / "outbox")
+        return self
+
+    # -- derived locations ------------------------------------------------------------------
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home
 
     @property
     def pg_dir(self) -> Path:
@@ -32,18 +155,81 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
 
-def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+    @property
+    def landing(self) -> str:
+        """The landing location: the configured one, else ``<home>/landing``."""
+        assert self.landing_url is not None
+        return self.landing_url
+
+    @property
+    def outbox(self) -> Path:
+        assert self.outbox_dir is not None
+        return self.outbox_dir.expanduser()
+
+    @property
+    def drafts_dir(self) -> Path:
+        return self.home / "drafts"
+
+    @property
+    def emailit_configured(self) -> bool:
+        return bool(self.emailit_base_url and self.emailit_api_key)
+
+    @property
+    def tracker_configured(self) -> bool:
+        return bool(self.tracker_base_url and self.tracker_api_token)
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable of ``field`` (its alias)."""
+        alias = cls.model_fields[field].alias
+        assert alias is not None
+        return alias
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Environment variable -> field name, for every setting."""
+        return {cls.env_name(name): name for name in cls.model_fields}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; an empty variable counts as unset."""
     env = os.environ if environ is None else environ
-    home = Path(env.get("MAILTRAIL_HOME") or DEFAULT_HOME).expanduser().resolve()
-    database_url = env.get("MAILTRAIL_DATABASE_URL") or None
-    if database_url and not database_url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            f"MAILTRAIL_DATABASE_URL must be a postgresql:// URL, got {database_url!r}"
-        )
-    landing_url = env.get("MAILTRAIL_LANDING_URL") or str(home / "landing")
-    if "://" in landing_url and not landing_url.startswith(("s3://", "file://")):
-        raise ConfigError(
-            f"MAILTRAIL_LANDING_URL must be a folder or an s3://bucket/prefix URL, got {landing_url!r}"
-        )
-    return Settings(home=home, database_url=database_url, landing_url=landing_url)
+    values = {name: env[name] for name in Settings.variables() if env.get(name, "").strip()}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc)) from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    variable = str(error["loc"][0]) if error["loc"] else "configuration"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "literal_error" and variable == Settings.env_name("sender"):
+        message = f"must be one of {', '.join(SENDER_KINDS)}"
+    value = error.get("input")
+    # A secret's value is never shown; a URL's password is masked by its own validator.
+    shown = Settings.variables().get(variable) not in SECRET_FIELDS and isinstance(value, str)
+    if shown and "got " not in message:
+        message = f"{message}, got {value!r}"
+    return f"{variable} {message}" if message.startswith("must") else f"{variable}: {message}"
+
+
+def process_environment() -> Mapping[str, str]:
+    """The process environment, read-only (for code that hands it to a child process)."""
+    return os.environ
+
+
+def export_environment(values: Mapping[str, str]) -> None:
+    """Make resolved settings visible to this process's children (Dagster's code server, run
+    workers, dbt): the one place Mailtrail writes the environment."""
+    os.environ.update(values)
+
+
+def prepend_path(directory: str) -> None:
+    """Put ``directory`` first on PATH (as an activated virtualenv would)."""
+    os.environ["PATH"] = os.pathsep.join([directory, os.environ.get("PATH", "")])

@@ -103,3 +103,15 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return moto_endpoint
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers that say what a test needs, so ``-m "not integration"`` runs without PostgreSQL:
+    every test under ``integration/`` or ``e2e/``, and any test that asks for a database."""
+    for item in items:
+        path = Path(str(item.fspath))
+        needs_database = "pg_admin_url" in getattr(item, "fixturenames", ())
+        if needs_database or {"integration", "e2e"} & set(path.parts):
+            item.add_marker(pytest.mark.integration)
+        if "e2e" in path.parts:
+            item.add_marker(pytest.mark.e2e)

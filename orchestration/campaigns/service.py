@@ -10,12 +10,10 @@ used directly inside a caller's own transaction.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -53,10 +51,9 @@ from orchestration.campaigns.registry import registry as default_registry
 from orchestration.campaigns.templates import EmailContent
 from orchestration.senders.base import Sender
 from orchestration.senders.outbox import OutboxSender
+from orchestration.settings import DEFAULT_FROM, Settings, load_settings
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_FROM = "Mailtrail <hello@mail.example.com>"
 
 
 def _utcnow() -> datetime:
@@ -77,8 +74,28 @@ class Emailing:
 
     def __post_init__(self) -> None:
         if self.drafts is None:
-            home = Path(os.environ.get("MAILTRAIL_HOME") or ".mailtrail")
-            self.drafts = OutboxSender(home / "drafts")
+            self.drafts = OutboxSender(load_settings().drafts_dir)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings | None = None, *, registry: Registry | None = None
+    ) -> Emailing:
+        """The service as configured (``MAILTRAIL_*``): the same sender, limits and database
+        as the Dagster ``emailing`` resource, from the same settings schema."""
+        from orchestration.senders import SenderConfig, make_sender
+        from orchestration.warehouse.connection import resolve_database_url
+
+        settings = settings or load_settings()
+        return cls(
+            database_url=resolve_database_url(settings),
+            sender=make_sender(SenderConfig.from_settings(settings)),
+            registry=registry or default_registry,
+            settings=DispatchSettings(
+                concurrency=settings.send_concurrency, max_send_rate=settings.max_send_rate
+            ),
+            default_from=settings.sender_address,
+            drafts=OutboxSender(settings.drafts_dir),
+        )
 
     # -- plumbing -----------------------------------------------------------------------------
 

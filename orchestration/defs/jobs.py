@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.defs.campaigns.assets import CAMPAIGN_MARTS_JOB, EMAIL_SENDS
 from orchestration.defs.transform.dbt import mailtrail_dbt_models
 
 # dbt's tests on its sources run in the dbt step but are checks on the ingestion assets
@@ -47,4 +48,16 @@ def provider_pipeline(
     )
 
 
-defs = dg.Definitions(jobs=[ingest_and_build, build_marts])
+def _rebuild_downstream_of(key: dg.AssetKey) -> dg.AssetSelection:
+    """The dbt models reading ``key``, and every dbt node those need - not ``key`` itself."""
+    downstream = dg.AssetSelection.assets(key).downstream() - dg.AssetSelection.assets(key)
+    return downstream | (downstream.upstream() & DBT_MODELS)
+
+
+campaign_marts = dg.define_asset_job(
+    CAMPAIGN_MARTS_JOB,
+    selection=_rebuild_downstream_of(EMAIL_SENDS),
+    description="Rebuild the dbt models that read the send ledger (after a dispatch).",
+)
+
+defs = dg.Definitions(jobs=[ingest_and_build, build_marts, campaign_marts])

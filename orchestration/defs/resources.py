@@ -1,4 +1,4 @@
-"""Dagster resources shared by every domain; configured from the environment with ``dg.EnvVar``."""
+"""Dagster resources shared by every domain, and how a setting becomes a resource field."""
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -7,6 +7,7 @@ import dagster as dg
 import psycopg
 
 from orchestration.landing import LandingObject, list_objects, list_paths
+from orchestration.settings import Settings
 from orchestration.warehouse.connection import connect, dbt_env
 
 
@@ -36,8 +37,9 @@ class LandingResource(dg.ConfigurableResource):
         return list(list_objects(self.url, provider))
 
 
-def default_resources() -> dict[str, dg.ConfigurableResource]:
-    return {
-        "warehouse": WarehouseResource(database_url=dg.EnvVar("MAILTRAIL_DATABASE_URL")),
-        "landing": LandingResource(url=dg.EnvVar("MAILTRAIL_LANDING_URL")),
-    }
+def secret(settings: Settings, field: str) -> dg.EnvVar | str | None:
+    """A secret setting as a resource field: ``dg.EnvVar`` when it is set, so the UI and the
+    run's stored config show the variable's name and never its value; else unset."""
+    if getattr(settings, field) is None:
+        return None
+    return dg.EnvVar(Settings.env_name(field))

@@ -1,14 +1,12 @@
 """Senders: ses (boto3 sesv2), smtp, outbox (.eml files) and simulator (SES events, offline).
 
-``make_sender`` builds one from a ``SenderConfig``; ``sender_config_from_env`` reads the
-``MAILTRAIL_SENDER`` family of variables (the Dagster resource reads the same ones through
-``dg.EnvVar``).
+``make_sender`` builds one from a ``SenderConfig``; ``SenderConfig.from_settings`` is the one
+mapping from the settings schema to a sender, used by the Dagster ``sender`` resource and the
+Python API alike.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from orchestration.senders.base import (
     SendResult,
     ThrottledError,
 )
-from orchestration.settings import ConfigError
+from orchestration.settings import SENDER_KINDS, ConfigError, Settings
 
 __all__ = [
     "SENDER_KINDS",
@@ -37,24 +35,38 @@ __all__ = [
     "ThrottledError",
     "check_sender_kind",
     "make_sender",
-    "sender_config_from_env",
 ]
-
-SENDER_KINDS = ("ses", "smtp", "outbox", "simulator")
 
 
 @dataclass(frozen=True)
 class SenderConfig:
+    landing_url: str  # simulator output
+    outbox_dir: str
     kind: str = "simulator"
-    landing_url: str = ".mailtrail/landing"  # simulator output
-    outbox_dir: str = ".mailtrail/outbox"
     ses_configuration_set: str | None = None
+    aws_endpoint_url: str | None = None
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
-    simulator_seed: int = 0
+    simulator_seed: int = 7
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SenderConfig:
+        return cls(
+            kind=settings.sender,
+            landing_url=settings.landing,
+            outbox_dir=str(settings.outbox),
+            ses_configuration_set=settings.ses_configuration_set,
+            aws_endpoint_url=settings.aws_endpoint_url,
+            smtp_host=settings.smtp_host,
+            smtp_port=settings.smtp_port,
+            smtp_username=settings.smtp_username,
+            smtp_password=settings.smtp_password,
+            smtp_starttls=settings.smtp_starttls,
+            simulator_seed=settings.simulator_seed,
+        )
 
 
 def check_sender_kind(kind: str) -> str:
@@ -76,7 +88,9 @@ def make_sender(config: SenderConfig) -> Sender:
     if kind == "ses":
         from orchestration.senders.ses import SesSender
 
-        return SesSender(configuration_set=config.ses_configuration_set)
+        return SesSender(
+            configuration_set=config.ses_configuration_set, endpoint_url=config.aws_endpoint_url
+        )
     if kind == "smtp":
         from orchestration.senders.smtp import SmtpSender
 
@@ -92,25 +106,3 @@ def make_sender(config: SenderConfig) -> Sender:
 
         return OutboxSender(Path(config.outbox_dir))
     raise AssertionError(kind)  # check_sender_kind admits only the kinds above
-
-
-def sender_config_from_env(environ: Mapping[str, str] | None = None) -> SenderConfig:
-    env = os.environ if environ is None else environ
-    home = Path(env.get("MAILTRAIL_HOME") or ".mailtrail")
-    try:
-        port = int(env.get("MAILTRAIL_SMTP_PORT") or 25)
-        seed = int(env.get("MAILTRAIL_SIMULATOR_SEED") or 0)
-    except ValueError as exc:
-        raise ConfigError(f"MAILTRAIL_SMTP_PORT / MAILTRAIL_SIMULATOR_SEED: {exc}") from None
-    return SenderConfig(
-        kind=env.get("MAILTRAIL_SENDER") or "simulator",
-        landing_url=env.get("MAILTRAIL_LANDING_URL") or str(home / "landing"),
-        outbox_dir=env.get("MAILTRAIL_OUTBOX_DIR") or str(home / "outbox"),
-        ses_configuration_set=env.get("MAILTRAIL_SES_CONFIGURATION_SET") or None,
-        smtp_host=env.get("MAILTRAIL_SMTP_HOST") or "localhost",
-        smtp_port=port,
-        smtp_username=env.get("MAILTRAIL_SMTP_USERNAME") or None,
-        smtp_password=env.get("MAILTRAIL_SMTP_PASSWORD") or None,
-        smtp_starttls=(env.get("MAILTRAIL_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
-        simulator_seed=seed,
-    )

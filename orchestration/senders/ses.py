@@ -5,8 +5,8 @@ Messages go out as raw MIME through ``sesv2.send_email`` so that our own headers
 and the configuration set whose event destination (Firehose -> ``<landing>/ses/``) feeds the
 analytics side: those tags come back in every event and join it to the ledger.
 
-boto3 clients are thread-safe, so one client serves every dispatch worker. boto3 honours
-``AWS_ENDPOINT_URL`` itself, which is how tests point it at moto_server.
+boto3 clients are thread-safe, so one client serves every dispatch worker. The endpoint comes
+from the settings (``AWS_ENDPOINT_URL``), which is how tests point it at moto_server.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def tag_value(value: str) -> str:
 class SesSender:
     configuration_set: str | None = None
     region_name: str | None = None
+    endpoint_url: str | None = None
     name: str = "ses"
     _client: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -54,7 +55,9 @@ class SesSender:
             if self._client is None:
                 import boto3
 
-                self._client = boto3.client("sesv2", region_name=self.region_name)
+                self._client = boto3.client(
+                    "sesv2", region_name=self.region_name, endpoint_url=self.endpoint_url
+                )
             return self._client
 
     def send(self, message: OutgoingEmail) -> SendResult:

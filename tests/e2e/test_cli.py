@@ -127,20 +127,36 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     # the runs went through Dagster and are in its storage
     (runs,) = db.execute("select count(*) from public.runs where status = 'SUCCESS'").fetchone()
     assert runs >= 3
+    # ... as runs of the code location's jobs, so each job's page lists them after the demo
+    jobs = dict(
+        db.execute(
+            "select r.pipeline_name, count(*) from runs r join run_tags t on t.run_id = r.run_id"
+            " where t.key = '.dagster/repository' and t.value = '__repository__@mailtrail'"
+            " group by r.pipeline_name"
+        ).fetchall()
+    )
+    assert jobs["plan_campaigns"] == 2 and jobs["dispatch_shoot"] == 2
+    assert jobs["ingest_and_build"] == 2 and jobs["tracker_pipeline"] == 1
 
 
 def test_plan_then_dispatch_sends_each_contact_once_through_the_configured_sender(
     database_url: str, db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    from orchestration.campaigns.demo import seed_demo_contacts
+    from orchestration.demo.campaign import seed_demo_contacts
 
     seed_demo_contacts(db, count=6)
     subscribed = db.execute("select count(*) from app.contacts where is_subscribed").fetchone()[0]
     home, outbox = tmp_path / "home", tmp_path / "outbox"
-    env = {"MAILTRAIL_SENDER": "outbox", "MAILTRAIL_OUTBOX_DIR": str(outbox)}
+    env = {
+        "MAILTRAIL_SENDER": "outbox",
+        "MAILTRAIL_OUTBOX_DIR": str(outbox),
+        "MAILTRAIL_CAMPAIGNS": "orchestration.demo.campaign:register_demo",
+    }
 
     # the last two days' 09:00 Paris digests, both already due
-    planned = mailtrail(home, database_url, "plan", "--days", "0", "--backfill-days", "2")
+    planned = mailtrail(
+        home, database_url, "plan", "--days", "0", "--backfill-days", "2", extra_env=env
+    )
     assert planned.returncode == 0, planned.stderr[-3000:]
     summary = ast.literal_eval(planned.stdout.strip().splitlines()[-1])
     created = summary["shoots_created"]
@@ -153,6 +169,25 @@ def test_plan_then_dispatch_sends_each_contact_once_through_the_configured_sende
     again = mailtrail(home, database_url, "dispatch", extra_env=env)
     assert "dispatched 0 shoot(s)" in again.stdout
     assert len(list(outbox.rglob("*.eml"))) == subscribed * created  # nobody got one twice
+
+
+def test_a_fresh_deployment_plans_nothing_nobody_registered(
+    database_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    """No MAILTRAIL_CAMPAIGNS: the demo campaign is not there, so nothing is planned or sent."""
+    planned = mailtrail(tmp_path / "home", database_url, "plan", "--backfill-days", "3")
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    summary = ast.literal_eval(planned.stdout.strip().splitlines()[-1])
+    assert summary["shoots_created"] == 0 and summary["campaigns"] == ""
+    assert db.execute("select count(*) from app.shoots").fetchone()[0] == 0
+    # the run is on the plan_campaigns job's page: created from the code location, tagged
+    (label, command) = db.execute(
+        "select max(t.value) filter (where t.key = '.dagster/repository'),"
+        " max(t.value) filter (where t.key = 'mailtrail/command')"
+        " from runs r join run_tags t on t.run_id = r.run_id"
+        " where r.pipeline_name = 'plan_campaigns'"
+    ).fetchone()
+    assert (label, command) == ("__repository__@mailtrail", "plan")
 
 
 def test_dispatch_with_an_unknown_sender_fails_before_sending(

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration.commands import load
+from orchestration.cli.commands import provider_asset
 from orchestration.settings import ConfigError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -84,4 +84,4 @@ def test_load_saved_provider_files_prints_counts(
 
 def test_unknown_provider_lists_every_loadable_one() -> None:
     with pytest.raises(ConfigError, match="expected one of emailit, pinpoint, ses, tracker"):
-        load("sendgrid", ["x"])
+        provider_asset("sendgrid")

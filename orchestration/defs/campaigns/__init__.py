@@ -1,21 +1,12 @@
-"""Campaign orchestration in Dagster: plan (schedule), dispatch (sensor, one run per shoot),
-webhooks (sensor), the ``emailing`` resource, and the demo campaign's registration.
+"""Campaign orchestration in Dagster: the campaign tables as assets, planning (job + schedule),
+dispatch (job + sensor, one run per shoot) and webhooks (job + sensor).
 
-Campaign code registers into ``orchestration.campaigns.registry`` when imported; importing it here
-means every Dagster process (webserver, daemon, run workers) knows the same campaigns.
+Which campaigns exist is configuration: the code location imports the modules named in
+``MAILTRAIL_CAMPAIGNS`` (``orchestration.campaigns.modules``); nothing is registered here.
 """
 
 import dagster as dg
 
-from orchestration.campaigns.demo import register_demo
-from orchestration.defs.campaigns import dispatch, planning, webhooks
-from orchestration.defs.campaigns.resources import emailing_resource
+from orchestration.defs.campaigns import assets, dispatch, planning, webhooks
 
-register_demo()
-
-defs = dg.Definitions.merge(
-    planning.defs,
-    dispatch.defs,
-    webhooks.defs,
-    dg.Definitions(resources={"emailing": emailing_resource()}),
-)
+defs = dg.Definitions.merge(assets.defs, planning.defs, dispatch.defs, webhooks.defs)

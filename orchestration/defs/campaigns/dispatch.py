@@ -10,9 +10,11 @@ import json
 from datetime import UTC, datetime
 
 import dagster as dg
+from pydantic import Field
 
 from orchestration.campaigns.dispatch import list_due_shoots
 from orchestration.campaigns.errors import EmailingError
+from orchestration.defs.campaigns.assets import EMAIL_SENDS, report
 from orchestration.defs.campaigns.resources import EmailingResource
 from orchestration.defs.resources import WarehouseResource
 
@@ -22,13 +24,21 @@ DISPATCH_OP = "send_shoot"
 class DispatchConfig(dg.Config):
     shoot_id: str
     dry_run: bool = False
+    as_of: str | None = Field(
+        default=None,
+        description=(
+            "ISO-8601 moment to dispatch as of (replays and the demo): the ledger's send times "
+            "start there, and a simulator sender writes no event later than the real now."
+        ),
+    )
 
 
 @dg.op(name=DISPATCH_OP, description="Send one shoot to its audience (at most once each).")
 def dispatch_shoot_op(
     context: dg.OpExecutionContext, config: DispatchConfig, emailing: EmailingResource
 ) -> dg.Output[None]:
-    service = emailing.emailing()
+    as_of = datetime.fromisoformat(config.as_of) if config.as_of else None
+    service = emailing.emailing(as_of=as_of)
     try:
         outcome = service.send_shoot(config.shoot_id, dry_run=config.dry_run)
     except EmailingError as exc:
@@ -54,6 +64,8 @@ def dispatch_shoot_op(
     }
     if shoot is not None:
         metadata["campaign_name"] = shoot.campaign_name
+        metadata["shoot_state"] = shoot.state
+    report(context, EMAIL_SENDS, metadata, wrote=outcome.claimed and not outcome.rehearsal)
     return dg.Output(None, metadata=metadata)
 
 

@@ -8,6 +8,7 @@ import dagster as dg
 from orchestration.campaigns.dispatch import recover_orphan_sends
 from orchestration.campaigns.registry import registry
 from orchestration.campaigns.shoots import plan_shoots
+from orchestration.defs.campaigns.assets import SHOOTS, report
 from orchestration.defs.campaigns.resources import EmailingResource
 
 
@@ -38,15 +39,19 @@ def plan_campaign_shoots(
     )  # fmt: skip
     if result.errors and not result.created and not result.existing:
         raise dg.Failure(description="; ".join(result.errors))
-    return dg.Output(
-        None,
-        metadata={
-            **result.as_metadata(),
-            "window_start": start.isoformat(),
-            "window_end": end.isoformat(),
-            "campaigns": ", ".join(c.campaign_name for c in registry.list_recurring_campaigns()),
-        },
-    )
+    campaigns = [c.campaign_name for c in registry.list_recurring_campaigns()]
+    if not campaigns:
+        context.log.info(
+            "no recurring campaign is registered (MAILTRAIL_CAMPAIGNS): nothing to plan"
+        )
+    metadata = {
+        **result.as_metadata(),
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "campaigns": ", ".join(campaigns),
+    }
+    report(context, SHOOTS, metadata, wrote=bool(result.created))
+    return dg.Output(None, metadata=metadata)
 
 
 class RecoverConfig(dg.Config):

@@ -1,18 +1,14 @@
 """Resources and the poll sensor of the provider APIs (Emailit, the open tracker).
 
-Resources are configured with ``dg.EnvVar``.
-
-They hold what a client needs - base URL, credential, timeout, retry policy - and build the pure
-clients of :mod:`orchestration.providers`. Assets that read an API also load files of saved
-responses; for that mode :func:`file_mode_resources` gives placeholders, so that ``mailtrail load
-emailit PATH`` works on a machine where the API variables are not set (Dagster refuses to start a
-run whose resources name an unset ``dg.EnvVar``, even if the run never calls the API).
+They hold what a client needs - base URL, credential, timeout, retry policy - and build the
+clients; they are declared from the settings in :mod:`orchestration.defs.deployment`. An API that
+is not configured has empty fields: its poll sensor skips saying which variables to set, and its
+asset still loads files of saved responses (``mailtrail load emailit PATH``).
 """
 
 import logging
-import os
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 from pydantic import Field
@@ -63,9 +59,15 @@ class _JsonApiResource(dg.ConfigurableResource):
 class EmailitResource(_JsonApiResource):
     """Emailit's events API: ``GET {base_url}/v1/events`` with ``Authorization: Bearer``."""
 
-    base_url: str = Field(description="e.g. https://api.emailit.com (EMAILIT_BASE_URL)")
-    api_key: str = Field(description="Emailit API key (EMAILIT_API_KEY)")
+    base_url: str = Field(default="", description="e.g. https://api.emailit.com (EMAILIT_BASE_URL)")
+    api_key: str = Field(default="", description="Emailit API key (EMAILIT_API_KEY)")
     per_page: int = Field(default=100, description="Events per page requested.")
+
+    env_vars: ClassVar[tuple[str, ...]] = ("EMAILIT_BASE_URL", "EMAILIT_API_KEY")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url and self.api_key)
 
     def client(
         self, event_type: str | None = None, log: logging.Logger | None = None
@@ -77,8 +79,15 @@ class EmailitResource(_JsonApiResource):
 class TrackerResource(_JsonApiResource):
     """The open-tracking service: ``GET {base_url}/dashboard/api/open-events``, bearer token."""
 
-    base_url: str = Field(description="The tracker's URL (TRACKER_BASE_URL)")
-    api_token: str = Field(description="Dashboard API token (TRACKER_API_TOKEN)")
+    base_url: str = Field(default="", description="The tracker's URL (TRACKER_BASE_URL)")
+    api_token: str = Field(default="", description="Dashboard API token (TRACKER_API_TOKEN)")
+
+    env_vars: ClassVar[tuple[str, ...]] = ("TRACKER_BASE_URL", "TRACKER_API_TOKEN")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url and self.api_token)
+
     # one unpaged response holds every open event: allow it longer than a page of Emailit's
     timeout_seconds: float = Field(default=60.0, description="Timeout of every HTTP call.")
 
@@ -106,36 +115,10 @@ def api_load_events(
         context.log_event(dg.AssetObservation(asset_key=asset_key, metadata=counts.as_metadata()))
 
 
-def emailit_from_env() -> EmailitResource:
-    return EmailitResource(
-        base_url=dg.EnvVar("EMAILIT_BASE_URL"), api_key=dg.EnvVar("EMAILIT_API_KEY")
-    )
-
-
-def tracker_from_env() -> TrackerResource:
-    return TrackerResource(
-        base_url=dg.EnvVar("TRACKER_BASE_URL"), api_token=dg.EnvVar("TRACKER_API_TOKEN")
-    )
-
-
-# Resource key -> placeholder used when an API asset loads files (it never calls the API then).
-_FILE_MODE = {
-    "emailit": {"emailit": EmailitResource(base_url="", api_key="")},
-    "tracker": {"tracker": TrackerResource(base_url="", api_token="")},
-}
-
-
-def file_mode_resources(provider: str) -> dict[str, dg.ConfigurableResource]:
-    """Placeholders for ``provider``'s API resource, for runs that load saved files only."""
-    return dict(_FILE_MODE.get(provider, {}))
-
-
 POLL_SECONDS = 15 * 60
 
 
-def poll_sensor(
-    *, name: str, job: Any, provider: str, env_vars: tuple[str, ...]
-) -> dg.SensorDefinition:
+def poll_sensor(*, name: str, job: Any, provider: str, resource_key: str) -> dg.SensorDefinition:
     """Start ``job`` every 15 minutes while ``provider`` is configured and no run is in flight.
 
     A sensor rather than a schedule so that an unconfigured provider shows *why* nothing runs
@@ -148,12 +131,15 @@ def poll_sensor(
         job=job,
         minimum_interval_seconds=POLL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Polls the {provider} API every 15 minutes when {', '.join(env_vars)} are set.",
+        description=f"Polls the {provider} API every 15 minutes when it is configured.",
+        required_resource_keys={resource_key},
     )
     def _sensor(context: dg.SensorEvaluationContext):
-        missing = [var for var in env_vars if not os.environ.get(var)]
-        if missing:
-            return dg.SkipReason(f"{provider} ingestion is off: {', '.join(missing)} not set")
+        api = getattr(context.resources, resource_key)
+        if not api.configured:
+            return dg.SkipReason(
+                f"{provider} ingestion is off: set {' and '.join(api.env_vars)} to turn it on"
+            )
         in_flight = context.instance.get_run_records(
             dg.RunsFilter(job_name=job.name, statuses=IN_FLIGHT), limit=1
         )

@@ -14,7 +14,6 @@ from orchestration.api_ingestion import EMAILIT, ingest_emailit, ingest_saved_re
 from orchestration.defs.ingestion.api_resources import (
     EmailitResource,
     api_load_events,
-    emailit_from_env,
     poll_sensor,
 )
 from orchestration.defs.jobs import provider_pipeline
@@ -22,7 +21,6 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.landing import list_paths
 
 ASSET_KEY = dg.AssetKey(["raw", "emailit_events"])
-ENV_VARS = ("EMAILIT_BASE_URL", "EMAILIT_API_KEY")
 
 
 class EmailitLoadConfig(dg.Config):
@@ -53,6 +51,10 @@ def emailit_events(
     warehouse: WarehouseResource,
     emailit: EmailitResource,
 ):
+    if not config.paths and not emailit.configured:
+        raise dg.Failure(
+            description=f"Emailit is not configured: set {' and '.join(emailit.env_vars)}"
+        )
     with warehouse.connect(autocommit=True) as conn:
         if config.paths:
             counts = ingest_saved_responses(conn, EMAILIT, list_paths(config.paths), context.log)
@@ -72,12 +74,11 @@ emailit_pipeline = provider_pipeline(
 )
 
 emailit_poll_sensor = poll_sensor(
-    name="emailit_poll_sensor", job=emailit_pipeline, provider="Emailit", env_vars=ENV_VARS
+    name="emailit_poll_sensor", job=emailit_pipeline, provider="Emailit", resource_key="emailit"
 )
 
 defs = dg.Definitions(
     assets=[emailit_events],
     jobs=[emailit_pipeline],
     sensors=[emailit_poll_sensor],
-    resources={"emailit": emailit_from_env()},
 )

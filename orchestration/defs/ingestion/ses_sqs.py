@@ -8,7 +8,6 @@ The guarantees (delete only after commit, duplicates counted, bad bodies quarant
 :mod:`orchestration.sqs_ingestion`.
 """
 
-import os
 import time
 
 import boto3
@@ -26,20 +25,19 @@ SENSOR_SECONDS = 60
 class SesQueueResource(dg.ConfigurableResource):
     """The SQS queue an SNS topic of SES notifications delivers to."""
 
-    queue_url: str = Field(description=f"The queue URL ({QUEUE_ENV}).")
+    queue_url: str = Field(default="", description=f"The queue URL ({QUEUE_ENV}); empty: off.")
+    endpoint_url: str | None = Field(
+        default=None, description="SQS endpoint override (AWS_ENDPOINT_URL; tests: moto_server)."
+    )
     wait_time_seconds: int = Field(
         default=20, description="Long-poll wait of each ReceiveMessage (0-20 s)."
     )
     max_polls: int = Field(default=10, description="ReceiveMessage calls per run, at most.")
 
     def client(self):
-        """boto3 honours AWS_ENDPOINT_URL itself (tests point it at moto_server)."""
-        return sqs_client(self.queue_url)
-
-
-def sqs_client(queue_url: str):
-    region = queue_region(queue_url)
-    return boto3.client("sqs", region_name=region) if region else boto3.client("sqs")
+        return boto3.client(
+            "sqs", region_name=queue_region(self.queue_url), endpoint_url=self.endpoint_url
+        )
 
 
 class SesQueuePollConfig(dg.Config):
@@ -96,8 +94,8 @@ def ses_sqs_ingest() -> None:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=f"Starts ses_sqs_ingest when the queue in {QUEUE_ENV} has messages waiting.",
 )
-def ses_sqs_sensor(context: dg.SensorEvaluationContext):
-    queue_url = os.environ.get(QUEUE_ENV)
+def ses_sqs_sensor(context: dg.SensorEvaluationContext, ses_queue: SesQueueResource):
+    queue_url = ses_queue.queue_url
     if not queue_url:
         return dg.SkipReason(f"SES queue ingestion is off: {QUEUE_ENV} not set")
     in_flight = context.instance.get_run_records(
@@ -114,7 +112,7 @@ def ses_sqs_sensor(context: dg.SensorEvaluationContext):
     )
     if in_flight:
         return dg.SkipReason("the previous ses_sqs_ingest run is still draining the queue")
-    depth = approximate_depth(sqs_client(queue_url), queue_url)
+    depth = approximate_depth(ses_queue.client(), queue_url)
     if depth == 0:
         return dg.SkipReason(f"no messages waiting in {queue_name(queue_url)}")
     # One run per sensor interval at most: the run key is the interval window.
@@ -125,8 +123,4 @@ def ses_sqs_sensor(context: dg.SensorEvaluationContext):
     )
 
 
-defs = dg.Definitions(
-    jobs=[ses_sqs_ingest],
-    sensors=[ses_sqs_sensor],
-    resources={"ses_queue": SesQueueResource(queue_url=dg.EnvVar(QUEUE_ENV))},
-)
+defs = dg.Definitions(jobs=[ses_sqs_ingest], sensors=[ses_sqs_sensor])

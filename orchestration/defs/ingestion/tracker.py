@@ -17,14 +17,12 @@ from orchestration.defs.ingestion.api_resources import (
     TrackerResource,
     api_load_events,
     poll_sensor,
-    tracker_from_env,
 )
 from orchestration.defs.jobs import provider_pipeline
 from orchestration.defs.resources import WarehouseResource
 from orchestration.landing import list_paths
 
 ASSET_KEY = dg.AssetKey(["raw", "tracker_open_events"])
-ENV_VARS = ("TRACKER_BASE_URL", "TRACKER_API_TOKEN")
 
 
 class TrackerLoadConfig(dg.Config):
@@ -57,6 +55,10 @@ def tracker_open_events(
     warehouse: WarehouseResource,
     tracker: TrackerResource,
 ):
+    if not config.paths and not tracker.configured:
+        raise dg.Failure(
+            description=f"the tracker is not configured: set {' and '.join(tracker.env_vars)}"
+        )
     with warehouse.connect(autocommit=True) as conn:
         if config.paths:
             counts = ingest_saved_responses(conn, TRACKER, list_paths(config.paths), context.log)
@@ -80,12 +82,11 @@ tracker_pipeline = provider_pipeline(
 )
 
 tracker_poll_sensor = poll_sensor(
-    name="tracker_poll_sensor", job=tracker_pipeline, provider="Tracker", env_vars=ENV_VARS
+    name="tracker_poll_sensor", job=tracker_pipeline, provider="Tracker", resource_key="tracker"
 )
 
 defs = dg.Definitions(
     assets=[tracker_open_events],
     jobs=[tracker_pipeline],
     sensors=[tracker_poll_sensor],
-    resources={"tracker": tracker_from_env()},
 )

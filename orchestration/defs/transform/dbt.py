@@ -1,6 +1,5 @@
 """dbt models as Dagster assets; dbt tests surface as asset checks on them."""
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ from dagster_dbt import (
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
+from orchestration.settings import export_environment
 
 
 class MailtrailDbtTranslator(DagsterDbtTranslator):
@@ -52,7 +52,7 @@ def mailtrail_dbt_models(
 ):
     # profiles.yml reads the connection from MAILTRAIL_PG_*; derive them from the warehouse
     # resource so a run always builds into the database its ingestion assets loaded.
-    os.environ.update(warehouse.dbt_env())
+    export_environment(warehouse.dbt_env())
     yield from dbt.cli(["build"], context=context).stream()
 
 

@@ -19,7 +19,7 @@ from orchestration.campaigns.demo import (
 )
 from orchestration.defs.campaigns.dispatch import dispatch_shoot_job, shoot_dispatch_sensor
 from orchestration.defs.campaigns.planning import plan_campaigns_job, plan_campaigns_schedule
-from orchestration.defs.campaigns.resources import EmailingResource
+from orchestration.defs.campaigns.resources import EmailingResource, SenderResource
 from orchestration.defs.resources import WarehouseResource
 
 pytestmark = pytest.mark.integration
@@ -28,25 +28,29 @@ pytestmark = pytest.mark.integration
 def _resources(database_url: str, tmp_path: Path) -> dict[str, object]:
     return {
         "emailing": EmailingResource(
-            database_url=database_url,
-            landing_url=str(tmp_path / "landing"),
-            sender="outbox",
-            outbox_dir=str(tmp_path / "outbox"),
+            warehouse=WarehouseResource(database_url=database_url),
+            sender=SenderResource(
+                kind="outbox",
+                landing_url=str(tmp_path / "landing"),
+                outbox_dir=str(tmp_path / "outbox"),
+            ),
+            drafts_dir=str(tmp_path / "drafts"),
         ),
         "warehouse": WarehouseResource(database_url=database_url),
     }
 
 
-def test_campaign_code_location_has_the_campaign_jobs_and_the_demo_campaign() -> None:
+def test_campaign_code_location_has_the_campaign_jobs_and_no_demo_campaign() -> None:
     from orchestration.definitions import defs
 
     dg.Definitions.validate_loadable(defs)
     for job in ("plan_campaigns", "dispatch_shoot", "campaign_webhooks"):
         assert defs.resolve_job_def(job)
-    for sensor in ("shoot_dispatch_sensor", "campaign_webhooks_sensor"):
+    for sensor in ("shoot_dispatch_sensor", "campaign_webhooks_sensor", "campaign_marts_sensor"):
         assert defs.resolve_sensor_def(sensor)
     assert defs.resolve_schedule_def("plan_campaigns_hourly")
-    assert global_registry.has_recurring_campaign(DEMO_CAMPAIGN)
+    # a deployment registers only the campaign modules its settings name: none by default
+    assert not global_registry.has_recurring_campaign(DEMO_CAMPAIGN)
 
 
 def test_campaign_plan_job_then_dispatch_sensor_then_dispatch_run(

@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from orchestration.providers.ses import parse_ses_record
-from orchestration.senders import SenderConfig, make_sender, sender_config_from_env
+from orchestration.senders import SenderConfig, make_sender
 from orchestration.senders.base import OutgoingEmail
 from orchestration.senders.outbox import OutboxSender
 from orchestration.senders.simulator import SimulatorSender, simulator_behaviour
-from orchestration.settings import ConfigError
+from orchestration.settings import ConfigError, load_settings
 
 SENT_AT = datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
 
@@ -41,20 +41,22 @@ def test_campaign_mime_carries_tracking_headers_and_both_parts() -> None:
     assert [p.get_content_type() for p in mime.walk()][1:] == ["text/plain", "text/html"]
 
 
-def test_campaign_sender_config_from_env_and_factory(tmp_path: Path) -> None:
-    config = sender_config_from_env(
-        {
-            "MAILTRAIL_HOME": str(tmp_path),
-            "MAILTRAIL_SENDER": "outbox",
-            "MAILTRAIL_SMTP_PORT": "2525",
-        }
+def test_campaign_sender_config_from_settings_and_factory(tmp_path: Path) -> None:
+    config = SenderConfig.from_settings(
+        load_settings(
+            {
+                "MAILTRAIL_HOME": str(tmp_path),
+                "MAILTRAIL_SENDER": "outbox",
+                "MAILTRAIL_SMTP_PORT": "2525",
+            }
+        )
     )
     assert config.kind == "outbox" and config.smtp_port == 2525
     assert config.outbox_dir == str(tmp_path / "outbox")
     assert isinstance(make_sender(config), OutboxSender)
-    assert sender_config_from_env({}).kind == "simulator"
+    assert SenderConfig.from_settings(load_settings({})).kind == "simulator"
     with pytest.raises(ConfigError, match="MAILTRAIL_SENDER must be one of"):
-        make_sender(SenderConfig(kind="pigeon"))
+        make_sender(SenderConfig(landing_url="x", outbox_dir="y", kind="pigeon"))
 
 
 def test_campaign_outbox_writes_one_eml_per_message(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The ``mailtrail`` command: every action goes through Dagster, so its runs show in the UI."""
+"""The ``mailtrail`` command: every action runs a job of the code location, so its runs show in
+the UI on their job's page."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from orchestration.settings import ConfigError
+from orchestration.settings import ConfigError, prepend_path
 
 USAGE_ERROR = 2
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mailtrail", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="mailtrail", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("demo", help="generate demo data, ingest it, build the marts, print stats")
     load = commands.add_parser("load", help="load files or folders of provider records")
     load.add_argument(
@@ -30,20 +31,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--days", type=int, default=7, help="horizon ahead (default 7)")
     plan.add_argument("--backfill-days", type=int, default=1, help="days back (default 1)")
     commands.add_parser("dispatch", help="send the shoots that are due now (MAILTRAIL_SENDER)")
-    args = parser.parse_args(argv)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     # Dagster's own sensor copies pass `owners` to a beta parameter and warn about it on every
     # run; nothing in this project sets it, so the warning only hides the output that matters.
     warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition")
-
     try:
-        return _dispatch(args)
+        return _run(args)
     except ConfigError as exc:
         print(f"mailtrail: {exc}", file=sys.stderr)
         return USAGE_ERROR
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    from orchestration.bootstrap import bootstrap
+def _run(args: argparse.Namespace) -> int:
+    from orchestration.cli.bootstrap import bootstrap
 
     runtime = bootstrap()
     if args.command == "warehouse-url":
@@ -52,39 +56,37 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "dev":
         # dagster-dbt's prepare_if_dev() runs `dbt` from PATH in the code server: put this
         # environment's bin first, as an activated venv would (`make dev` does not activate it).
-        bin_dir = os.path.dirname(sys.executable)
-        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+        prepend_path(os.path.dirname(sys.executable))
         os.execvp(
             sys.executable,
             [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
              "--host", "127.0.0.1", "--port", str(args.port)],
         )  # fmt: skip
-    from orchestration import commands
+    from orchestration.cli import commands, tables
 
     if args.command == "load":
-        counts = commands.load(args.provider, args.paths)
-        print(
-            f"loaded={counts['records_loaded']} duplicate={counts['records_duplicate']} "
-            f"rejected={counts['records_rejected']}"
-        )
-        return 0
+        loaded = commands.load(runtime, args.provider, args.paths)
+        print(loaded.line())
+        print(tables.load_counts(loaded.metadata))
+        return 0 if loaded.success else 1
     if args.command == "build":
-        return 0 if commands.build() else 1
+        built = commands.build(runtime)
+        print(built.line())
+        return 0 if built.success else 1
     if args.command == "demo":
-        return 0 if commands.demo(runtime) else 1
-    if args.command in ("plan", "dispatch"):
-        from orchestration.defs.campaigns import commands as campaign_commands
+        from orchestration.cli.demo import demo
 
-        if args.command == "plan":
-            print(campaign_commands.plan(args.days, args.backfill_days))
-            return 0
-        runs = campaign_commands.dispatch(runtime.database_url)
+        return 0 if demo(runtime) else 1
+    if args.command == "plan":
+        planned = commands.plan(runtime, args.days, args.backfill_days)
+        print(planned.line())
+        print(planned.metadata)
+        return 0 if planned.success else 1
+    if args.command == "dispatch":
+        runs = commands.dispatch(runtime)
         for run in runs:
-            print(run)
+            print(run.line())
+            print(run.metadata)
         print(f"dispatched {len(runs)} shoot(s)")
-        return 0 if all(run["success"] for run in runs) else 1
+        return 0 if all(run.success for run in runs) else 1
     raise AssertionError(args.command)  # argparse rejects unknown commands
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,16 +1,16 @@
-"""Prepare a process to run Mailtrail: database up and migrated, env vars and ``dagster.yaml`` set.
+"""Prepare a process to run Mailtrail: database up and migrated, ``dagster.yaml`` written, and the
+resolved settings exported to the environment this process's children inherit.
 
-Every entry point (CLI, ``make dev``, tests' fixtures) calls :func:`bootstrap` once, so the Dagster
-code location itself only reads ``dg.EnvVar``s and never starts servers as an import side effect.
+Every entry point of the CLI calls :func:`bootstrap` once, so the Dagster code location itself
+only reads ``dg.EnvVar``s and never starts servers as an import side effect.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.settings import Settings, load_settings
+from orchestration.settings import Settings, export_environment, load_settings
 from orchestration.warehouse.connection import (
     connect,
     dbt_env,
@@ -46,20 +46,20 @@ class Runtime:
         return self.settings.dagster_home
 
 
-def bootstrap(environ: dict[str, str] | None = None) -> Runtime:
-    settings = load_settings(environ)
+def bootstrap(settings: Settings | None = None) -> Runtime:
+    settings = settings or load_settings()
     database_url = resolve_database_url(settings)
     with connect(database_url) as conn:
         migrate(conn)
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
-    if not settings.landing_url.startswith("s3://"):
-        Path(settings.landing_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
-    os.environ.update(
+    if not settings.landing.startswith("s3://"):
+        Path(settings.landing).mkdir(parents=True, exist_ok=True)
+    export_environment(
         {
-            "MAILTRAIL_HOME": str(settings.home),
+            "MAILTRAIL_HOME": str(settings.home_dir),
             "MAILTRAIL_DATABASE_URL": database_url,
-            "MAILTRAIL_LANDING_URL": settings.landing_url,
+            "MAILTRAIL_LANDING_URL": settings.landing,
             "MAILTRAIL_DAGSTER_PG_URL": sqlalchemy_url(database_url),
             "DAGSTER_HOME": str(settings.dagster_home),
             **dbt_env(database_url),

@@ -1,0 +1,128 @@
+"""What the CLI's commands do, as functions (``main`` only parses arguments and prints).
+
+Every command runs a job of the code location through the Dagster instance (:mod:`.runs`), so a
+CLI run is the same run the daemon would launch, on the same job page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.cli.bootstrap import Runtime
+from orchestration.cli.runs import RunOutcome, run_job
+from orchestration.settings import ConfigError
+from orchestration.warehouse.connection import connect
+
+DISPATCH_OP = "send_shoot"
+
+
+def provider_asset(provider: str) -> dg.AssetKey:
+    """The ``raw/*`` asset of a loadable provider; a clear error naming the others."""
+    from orchestration.api_ingestion import API_SOURCES
+    from orchestration.ingestion import FILE_SOURCES
+
+    sources = {**FILE_SOURCES, **API_SOURCES}
+    if provider not in sources:
+        raise ConfigError(
+            f"unknown provider {provider!r}: expected one of {', '.join(sorted(sources))}"
+        )
+    return dg.AssetKey(sources[provider].table.split("."))  # raw.tracker_open_events -> raw/...
+
+
+def load(runtime: Runtime, provider: str, paths: Sequence[str]) -> RunOutcome:
+    """Load explicit files, folders or s3:// URLs of ``provider``'s records: a run of the
+    provider's pipeline job selecting only its ``raw/*`` asset."""
+    from orchestration.landing import list_paths
+
+    key = provider_asset(provider)
+    resolved = [p if "://" in p else str(Path(p).expanduser().resolve()) for p in paths]
+    for _ in list_paths(resolved):  # a missing path is a usage error, before any run starts
+        break
+    return run_job(
+        f"{provider}_pipeline",
+        command="load",
+        logs_dir=runtime.settings.logs_dir,
+        asset_selection=[key],
+        with_checks=False,  # the dbt source tests run with the next build
+        run_config={"ops": {key.to_python_identifier(): {"config": {"paths": resolved}}}},
+    )
+
+
+def build(runtime: Runtime) -> RunOutcome:
+    """``dbt build`` of every model through the ``build_marts`` job."""
+    return run_job("build_marts", command="build", logs_dir=runtime.settings.logs_dir)
+
+
+def ensure_marts(runtime: Runtime) -> RunOutcome | None:
+    """Build the marts once on a fresh warehouse (dispatch reads ``marts.suppression_list``)."""
+    with connect(runtime.database_url) as conn:
+        (exists,) = conn.execute("select to_regclass('marts.suppression_list') is not null").one()
+    return None if exists else build(runtime)
+
+
+def ingest_and_build(runtime: Runtime, command: str) -> RunOutcome:
+    return run_job("ingest_and_build", command=command, logs_dir=runtime.settings.logs_dir)
+
+
+def plan(
+    runtime: Runtime,
+    horizon_days: int = 7,
+    backfill_days: int = 1,
+    *,
+    now: datetime | None = None,
+    campaign_name: str | None = None,
+    command: str = "plan",
+) -> RunOutcome:
+    """Run ``plan_campaigns``: shoots of every registered recurring campaign for the window."""
+    config: dict[str, object] = {"horizon_days": horizon_days, "backfill_days": backfill_days}
+    if now is not None:
+        config["now"] = now.isoformat()
+    if campaign_name is not None:
+        config["campaign_name"] = campaign_name
+    return run_job(
+        "plan_campaigns",
+        command=command,
+        logs_dir=runtime.settings.logs_dir,
+        run_config={"ops": {"plan_campaign_shoots": {"config": config}}},
+    )
+
+
+def dispatch(
+    runtime: Runtime,
+    limit: int = 100,
+    *,
+    now: datetime | None = None,
+    campaign_name: str | None = None,
+    command: str = "dispatch",
+) -> list[RunOutcome]:
+    """One ``dispatch_shoot`` run per shoot due at ``now`` (as the sensor would launch them).
+
+    ``now`` in the past replays a dispatch as of that moment (the demo sends its earlier days
+    this way); the send timestamps then follow that moment."""
+    from orchestration.campaigns.dispatch import list_due_shoots
+
+    ensure_marts(runtime)
+    moment = now or datetime.now(UTC)
+    with connect(runtime.database_url, autocommit=True) as conn:
+        due = list_due_shoots(conn, moment, limit)
+    outcomes = []
+    for shoot in due:
+        if campaign_name is not None and shoot.campaign_name != campaign_name:
+            continue
+        config: dict[str, object] = {"shoot_id": str(shoot.shoot_id)}
+        if now is not None:
+            config["as_of"] = now.isoformat()
+        outcomes.append(
+            run_job(
+                "dispatch_shoot",
+                command=command,
+                logs_dir=runtime.settings.logs_dir,
+                run_config={"ops": {DISPATCH_OP: {"config": config}}},
+                tags={"campaign": shoot.campaign_name, "shoot_id": str(shoot.shoot_id)},
+            )
+        )
+    return outcomes
