@@ -9,8 +9,11 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+import psycopg
+
 from orchestration.settings import ConfigError, prepend_path
 
+FAILURE = 1
 USAGE_ERROR = 2
 
 
@@ -44,6 +47,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mailtrail: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except psycopg.OperationalError as exc:
+        # e.g. the server is down or refuses the login: say so in one line, without the URL's
+        # password (libpq's message names host and port only)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"mailtrail: cannot use the database: {first}", file=sys.stderr)
+        return FAILURE
+    except Exception as exc:
+        log = _crash_log(exc)
+        print(
+            f"mailtrail: {args.command} failed: {type(exc).__name__}: {exc}"
+            + (f" (details: {log})" if log else ""),
+            file=sys.stderr,
+        )
+        return FAILURE
+
+
+def _crash_log(exc: BaseException) -> str | None:
+    """Write the traceback to ``<home>/logs/mailtrail-error.log``; its path, or None."""
+    import traceback
+
+    from orchestration.settings import load_settings
+
+    try:
+        path = load_settings().logs_dir / "mailtrail-error.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as log:
+            log.write("".join(traceback.format_exception(exc)))
+        return str(path)
+    except (ConfigError, OSError):
+        return None
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import psycopg
 
-from orchestration.settings import ConfigError, Settings
+from orchestration.settings import ConfigError, Settings, mask_url
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -26,7 +26,7 @@ def libpq_params(url: str) -> dict[str, str]:
     if parts.scheme not in ("postgresql", "postgres") and not parts.scheme.startswith(
         "postgresql+"
     ):
-        raise ConfigError(f"not a PostgreSQL URL: {url!r}")
+        raise ConfigError(f"not a PostgreSQL URL: {mask_url(url)!r}")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     host = query.get("host") or parts.hostname or "localhost"
     dbname = unquote(parts.path.lstrip("/")) or query.get("dbname") or "postgres"

@@ -1,6 +1,9 @@
 """dbt models as Dagster assets; dbt tests surface as asset checks on them."""
 
+import shutil
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -53,7 +56,13 @@ def mailtrail_dbt_models(
     # profiles.yml reads the connection from MAILTRAIL_PG_*; derive them from the warehouse
     # resource so a run always builds into the database its ingestion assets loaded.
     export_environment(warehouse.dbt_env())
-    yield from dbt.cli(["build"], context=context).stream()
+    # Each invocation's artifacts (manifest, run results, dbt.log: ~9 MB) in a folder of its own
+    # outside the repository, removed when the run is done: what matters is in the run's logs.
+    target = Path(tempfile.mkdtemp(prefix=f"mailtrail-dbt-{context.run.run_id[:8]}-"))
+    try:
+        yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
 
 
 defs = dg.Definitions(
