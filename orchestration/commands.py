@@ -65,17 +65,12 @@ def run_job(job_name: str) -> bool:
 
 def load(provider: str, paths: Sequence[str]) -> dict[str, int]:
     """Materialise ``raw/<provider>_events`` from explicit paths; return its count metadata."""
-    from orchestration.api_ingestion import API_SOURCES
     from orchestration.defs.ingestion.api_resources import file_mode_resources
-    from orchestration.ingestion import FILE_SOURCES
+    from orchestration.ingestion.sources import source
 
-    sources = {**FILE_SOURCES, **API_SOURCES}
-    if provider not in sources:
-        raise ConfigError(
-            f"unknown provider {provider!r}: expected one of {', '.join(sorted(sources))}"
-        )
+    table = source(provider).table  # ConfigError naming the known providers if unknown
     defs = _definitions()
-    key = dg.AssetKey(sources[provider].table.split("."))  # raw.tracker_open_events -> raw/...
+    key = dg.AssetKey(table.split("."))  # raw.tracker_open_events -> raw/...
     result = dg.materialize(
         # get_, not resolve_assets_def: a resolved asset has its resources bound already and
         # materialize() refuses to bind the ones below on top of them.
@@ -105,7 +100,7 @@ def demo(runtime: Runtime) -> bool:
     from orchestration.demo.generator import generate_ses_landing
     from orchestration.demo.pinpoint_generator import generate_pinpoint_landing
     from orchestration.demo.tracker_generator import generate_tracker_pages
-    from orchestration.landing import list_objects
+    from orchestration.ingestion.landing import list_objects
 
     landing = runtime.settings.landing_url
     if landing.startswith("s3://"):

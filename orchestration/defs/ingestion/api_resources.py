@@ -3,7 +3,7 @@
 Resources are configured with ``dg.EnvVar``.
 
 They hold what a client needs - base URL, credential, timeout, retry policy - and build the pure
-clients of :mod:`orchestration.providers`. Assets that read an API also load files of saved
+clients of :mod:`orchestration.ingestion.clients`. Assets that read an API also load files of saved
 responses; for that mode :func:`file_mode_resources` gives placeholders, so that ``mailtrail load
 emailit PATH`` works on a machine where the API variables are not set (Dagster refuses to start a
 run whose resources name an unset ``dg.EnvVar``, even if the run never calls the API).
@@ -12,15 +12,14 @@ run whose resources name an unset ``dg.EnvVar``, even if the run never calls the
 import logging
 import os
 import time
-from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from orchestration.providers.emailit_client import EmailitClient
-from orchestration.providers.http_json import JsonHttpClient
-from orchestration.providers.tracker_client import TrackerClient
-from orchestration.warehouse.loader import LoadCounts
+from orchestration.ingestion.clients.emailit import EmailitClient
+from orchestration.ingestion.clients.http_json import JsonHttpClient
+from orchestration.ingestion.clients.tracker import TrackerClient
+from orchestration.ingestion.loader import LoadCounts
 
 _RETRY_HELP = "Attempts per request on 429/5xx/network errors before the run fails."
 
@@ -134,9 +133,10 @@ POLL_SECONDS = 15 * 60
 
 
 def poll_sensor(
-    *, name: str, job: Any, provider: str, env_vars: tuple[str, ...]
+    *, name: str, job_name: str, provider: str, env_vars: tuple[str, ...]
 ) -> dg.SensorDefinition:
-    """Start ``job`` every 15 minutes while ``provider`` is configured and no run is in flight.
+    """Start the job ``job_name`` (defined in :mod:`orchestration.defs.jobs`) every 15 minutes
+    while ``provider`` is configured and no run of it is in flight.
 
     A sensor rather than a schedule so that an unconfigured provider shows *why* nothing runs
     (a SkipReason naming the unset variables), and a slow run is never overlapped by the next.
@@ -145,7 +145,7 @@ def poll_sensor(
 
     @dg.sensor(
         name=name,
-        job=job,
+        job_name=job_name,
         minimum_interval_seconds=POLL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Polls the {provider} API every 15 minutes when {', '.join(env_vars)} are set.",
@@ -155,14 +155,14 @@ def poll_sensor(
         if missing:
             return dg.SkipReason(f"{provider} ingestion is off: {', '.join(missing)} not set")
         in_flight = context.instance.get_run_records(
-            dg.RunsFilter(job_name=job.name, statuses=IN_FLIGHT), limit=1
+            dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1
         )
         if in_flight:
             return dg.SkipReason(
-                f"{job.name} run {in_flight[0].dagster_run.run_id} is still in progress"
+                f"{job_name} run {in_flight[0].dagster_run.run_id} is still in progress"
             )
         window = int(time.time() // POLL_SECONDS)
-        return dg.RunRequest(run_key=f"{job.name}:{window}", tags={"provider": provider.lower()})
+        return dg.RunRequest(run_key=f"{job_name}:{window}", tags={"provider": provider.lower()})
 
     return _sensor
 
