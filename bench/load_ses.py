@@ -25,9 +25,10 @@ import orjson
 import psycopg
 
 from orchestration.demo.generator import iter_ses_records
-from orchestration.ingestion import SES, ingest_objects
-from orchestration.landing import list_paths
-from orchestration.providers.jsonstream import iter_documents, open_maybe_gzip
+from orchestration.ingestion.landing import list_paths
+from orchestration.ingestion.objects import ingest_objects
+from orchestration.ingestion.parsers.jsonstream import iter_documents, open_maybe_gzip
+from orchestration.ingestion.sources import SES
 from orchestration.warehouse.connection import connect, with_database
 from orchestration.warehouse.embedded import ensure_embedded_postgres
 from orchestration.warehouse.migrations import migrate

@@ -14,7 +14,8 @@ import dagster as dg
 
 from orchestration.cli.bootstrap import Runtime
 from orchestration.cli.runs import RunOutcome, run_job
-from orchestration.settings import ConfigError
+from orchestration.ingestion.landing import list_paths
+from orchestration.ingestion.sources import source
 from orchestration.warehouse.connection import connect
 
 DISPATCH_OP = "send_shoot"
@@ -22,22 +23,13 @@ DISPATCH_OP = "send_shoot"
 
 def provider_asset(provider: str) -> dg.AssetKey:
     """The ``raw/*`` asset of a loadable provider; a clear error naming the others."""
-    from orchestration.api_ingestion import API_SOURCES
-    from orchestration.ingestion import FILE_SOURCES
-
-    sources = {**FILE_SOURCES, **API_SOURCES}
-    if provider not in sources:
-        raise ConfigError(
-            f"unknown provider {provider!r}: expected one of {', '.join(sorted(sources))}"
-        )
-    return dg.AssetKey(sources[provider].table.split("."))  # raw.tracker_open_events -> raw/...
+    table = source(provider).table
+    return dg.AssetKey(table.split("."))  # raw.tracker_open_events -> raw/tracker_open_events
 
 
 def load(runtime: Runtime, provider: str, paths: Sequence[str]) -> RunOutcome:
     """Load explicit files, folders or s3:// URLs of ``provider``'s records: a run of the
     provider's pipeline job selecting only its ``raw/*`` asset."""
-    from orchestration.landing import list_paths
-
     key = provider_asset(provider)
     resolved = [p if "://" in p else str(Path(p).expanduser().resolve()) for p in paths]
     for _ in list_paths(resolved):  # a missing path is a usage error, before any run starts

@@ -15,6 +15,7 @@ from pathlib import Path
 from orchestration.cli import commands, tables
 from orchestration.cli.bootstrap import Runtime
 from orchestration.cli.runs import RunOutcome
+from orchestration.ingestion.landing import list_objects
 from orchestration.settings import ConfigError, export_environment
 from orchestration.warehouse.connection import connect
 
@@ -36,7 +37,6 @@ def write_demo_landing(landing: Path) -> None:
     from orchestration.demo.generator import generate_ses_landing
     from orchestration.demo.pinpoint_generator import generate_pinpoint_landing
     from orchestration.demo.tracker_generator import generate_tracker_pages
-    from orchestration.landing import list_objects
 
     if any(True for _ in list_objects(str(landing), "ses")):
         return
@@ -60,7 +60,6 @@ def write_demo_landing(landing: Path) -> None:
 
 def demo(runtime: Runtime) -> bool:
     from orchestration.demo.campaign import DEMO_CAMPAIGN, demo_send_times, seed_demo_contacts
-    from orchestration.landing import list_objects
 
     landing = runtime.settings.landing
     if landing.startswith("s3://"):

@@ -1,11 +1,19 @@
-"""Jobs spanning domains: the whole analytics pipeline and the dbt-only rebuild."""
+"""Every job that spans domains: the whole analytics pipeline, the dbt-only rebuild, and one
+pipeline per provider (load it, then rebuild the dbt models downstream).
+
+The ingestion sensors start the provider pipelines by name (``<provider>_pipeline``), so that
+nothing under ``defs/ingestion`` depends on the jobs or on the dbt assets.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from orchestration.defs.campaigns.assets import CAMPAIGN_MARTS_JOB, EMAIL_SENDS
+from orchestration.defs.ingestion import emailit, tracker
+from orchestration.defs.ingestion.landing_source import landing_asset_key, pipeline_job_name
 from orchestration.defs.transform.dbt import mailtrail_dbt_models
+from orchestration.ingestion.sources import PINPOINT, SES, RecordSource
 
 # dbt's tests on its sources run in the dbt step but are checks on the ingestion assets
 # (raw/*, app/*); a job selecting the dbt models selects them too, so the dbt step stays whole
@@ -60,4 +68,37 @@ campaign_marts = dg.define_asset_job(
     description="Rebuild the dbt models that read the send ledger (after a dispatch).",
 )
 
-defs = dg.Definitions(jobs=[ingest_and_build, build_marts, campaign_marts])
+
+def landing_pipeline(source: RecordSource) -> dg.UnresolvedAssetJobDefinition:
+    """The job a landing sensor starts."""
+    return provider_pipeline(
+        pipeline_job_name(source),
+        landing_asset_key(source),
+        f"Load new {source.name} objects and rebuild the dbt models that read them.",
+    )
+
+
+ses_pipeline = landing_pipeline(SES)
+pinpoint_pipeline = landing_pipeline(PINPOINT)
+emailit_pipeline = provider_pipeline(
+    emailit.PIPELINE_JOB,
+    emailit.ASSET_KEY,
+    "Load new Emailit events and rebuild the dbt models that read them.",
+)
+tracker_pipeline = provider_pipeline(
+    tracker.PIPELINE_JOB,
+    tracker.ASSET_KEY,
+    "Load new open events from the tracker and rebuild the dbt models that read them.",
+)
+
+defs = dg.Definitions(
+    jobs=[
+        ingest_and_build,
+        build_marts,
+        ses_pipeline,
+        pinpoint_pipeline,
+        emailit_pipeline,
+        tracker_pipeline,
+        campaign_marts,
+    ]
+)

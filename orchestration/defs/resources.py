@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import dagster as dg
 import psycopg
 
-from orchestration.landing import LandingObject, list_objects, list_paths
+from orchestration.ingestion.landing import LandingObject, list_objects, list_paths
 from orchestration.settings import Settings
 from orchestration.warehouse.connection import connect, dbt_env
 

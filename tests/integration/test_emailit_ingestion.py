@@ -19,8 +19,8 @@ from orchestration.defs.ingestion.api_resources import EmailitResource
 from orchestration.defs.ingestion.emailit import defs as emailit_defs
 from orchestration.defs.ingestion.emailit import emailit_poll_sensor
 from orchestration.defs.resources import WarehouseResource
-from orchestration.providers.emailit_client import EmailitClient
-from orchestration.providers.http_json import ApiAuthError, ApiError, JsonHttpClient
+from orchestration.ingestion.clients.emailit import EmailitClient
+from orchestration.ingestion.clients.http_json import ApiAuthError, ApiError, JsonHttpClient
 from tests.fakes.emailit_server import EmailitFake, Fault
 from tests.integration.asset_events import counts_of
 

@@ -11,7 +11,7 @@ import psycopg
 
 from orchestration.defs.ingestion.pinpoint import defs as pinpoint_defs
 from orchestration.defs.resources import LandingResource, WarehouseResource
-from orchestration.providers.pinpoint import EVENT_OBJECTS
+from orchestration.ingestion.parsers.pinpoint import EVENT_OBJECTS
 
 KEY = dg.AssetKey(["raw", "pinpoint_events"])
 NODE = KEY.to_python_identifier()

@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.ingestion.ses import defs as ses_defs
+from orchestration.defs.jobs import ses_pipeline
 from orchestration.defs.resources import LandingResource, WarehouseResource
 from tests.integration.ses_records import bounce, delivery, line
 
@@ -91,7 +92,10 @@ def test_sensor_requests_a_run_for_new_objects_only(tmp_path: Path) -> None:
     landing = LandingResource(url=str(tmp_path))
     # the sensor reads only the landing location; its job's other resources are never touched
     resources = {"landing": landing, "warehouse": WarehouseResource(database_url="postgresql://")}
-    defs = dg.Definitions.merge(ses_defs, dg.Definitions(resources=resources))
+    # the sensor starts ses_pipeline by name; that job is defined with the other jobs
+    defs = dg.Definitions.merge(
+        ses_defs, dg.Definitions(jobs=[ses_pipeline]), dg.Definitions(resources=resources)
+    )
     sensor = defs.resolve_sensor_def("ses_landing_sensor")
     context = dg.build_sensor_context(resources=resources)
     assert isinstance(sensor(context), dg.SkipReason)

@@ -9,10 +9,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration.ingestion import SES, ingest_objects
-from orchestration.landing import list_objects
+from orchestration.ingestion.landing import list_objects
+from orchestration.ingestion.objects import ingest_objects
+from orchestration.ingestion.sources import SES, RecordSource
 from orchestration.warehouse.connection import connect
-from orchestration.warehouse.loader import RecordSource
 from tests.integration.ses_records import bounce, delivery, line
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from orchestration.defs.ingestion.ses_sqs import SesQueueResource, ses_sqs_ingest, ses_sqs_sensor
 from orchestration.defs.resources import WarehouseResource
-from orchestration.sqs_ingestion import drain_queue
+from orchestration.ingestion.sqs import drain_queue
 from orchestration.warehouse.connection import connect
 from tests.integration.ses_records import bounce, delivery
 

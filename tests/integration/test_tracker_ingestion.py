@@ -13,7 +13,7 @@ import pytest
 from orchestration.defs.ingestion.api_resources import TrackerResource
 from orchestration.defs.ingestion.tracker import defs as tracker_defs
 from orchestration.defs.resources import WarehouseResource
-from orchestration.providers.http_json import ApiAuthError
+from orchestration.ingestion.clients.http_json import ApiAuthError
 from tests.fakes.tracker_server import Fault, TrackerFake
 from tests.integration.asset_events import counts_of
 

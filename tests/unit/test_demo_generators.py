@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 import pytest
 
-from orchestration.api_ingestion import saved_response_documents, tracker_response_events
 from orchestration.demo.generator import (
     BOT_CLICK_WINDOW,
     METRICS,
@@ -41,14 +40,15 @@ from orchestration.demo.tracker_generator import (
     device_type,
     generate_tracker_pages,
 )
-from orchestration.providers.jsonstream import iter_documents, open_maybe_gzip
-from orchestration.providers.pinpoint import (
+from orchestration.ingestion.apis import saved_response_documents, tracker_response_events
+from orchestration.ingestion.parsers.jsonstream import iter_documents, open_maybe_gzip
+from orchestration.ingestion.parsers.pinpoint import (
     EVENT_OBJECTS,
     PINPOINT_COLUMNS,
     RecordError,
     parse_pinpoint_record,
 )
-from orchestration.providers.tracker import TRACKER_COLUMNS, parse_tracker_record
+from orchestration.ingestion.parsers.tracker import TRACKER_COLUMNS, parse_tracker_record
 
 NAME = re.compile(
     r"^mailtrail-pinpoint-1-(\d{4})-(\d{2})-(\d{2})-(\d{2})-\d{2}-\d{2}-[0-9a-f-]{36}(\.gz)?$"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from orchestration.providers.emailit_client import EmailitCursor
-from orchestration.providers.http_json import retry_after_seconds
+from orchestration.ingestion.clients.emailit import EmailitCursor
+from orchestration.ingestion.clients.http_json import retry_after_seconds
 
 
 def event(event_id: str, second: int) -> dict:
@@ -56,7 +56,7 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
 
 
 def test_listing_order_is_read_from_the_page_timestamps() -> None:
-    from orchestration.providers.emailit_client import listing_order
+    from orchestration.ingestion.clients.emailit import listing_order
 
     older = {"id": "a", "created_at": "2025-12-01T10:00:00Z"}
     newer = {"id": "b", "created_at": "2025-12-01T10:00:05Z"}

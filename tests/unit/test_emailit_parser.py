@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from orchestration.providers.emailit import (
+from orchestration.ingestion.parsers.emailit import (
     DELIVERY_TYPES,
     EMAILIT_COLUMNS,
     RecordError,

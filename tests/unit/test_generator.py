@@ -29,8 +29,8 @@ from orchestration.demo.generator import (
     ses_send_record,
     ses_subscription_record,
 )
-from orchestration.providers.jsonstream import iter_documents, open_maybe_gzip
-from orchestration.providers.ses import SES_COLUMNS, RecordError, parse_ses_record
+from orchestration.ingestion.parsers.jsonstream import iter_documents, open_maybe_gzip
+from orchestration.ingestion.parsers.ses import SES_COLUMNS, RecordError, parse_ses_record
 
 NAME = re.compile(
     r"^mailtrail-ses-1-(\d{4})-(\d{2})-(\d{2})-(\d{2})-\d{2}-\d{2}-[0-9a-f-]{36}(\.gz)?$"

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from orchestration.providers.jsonstream import Document, iter_documents, open_maybe_gzip
+from orchestration.ingestion.parsers.jsonstream import Document, iter_documents, open_maybe_gzip
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ses"
 CHUNK_SIZES = (1, 2, 7, 64, 1 << 20)

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.landing import LandingObject, list_objects, list_paths, new_objects_since
+from orchestration.ingestion.landing import (
+    LandingObject,
+    list_objects,
+    list_paths,
+    new_objects_since,
+)
 from orchestration.settings import ConfigError
 
 

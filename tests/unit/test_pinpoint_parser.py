@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from orchestration.providers.pinpoint import (
+from orchestration.ingestion.parsers.pinpoint import (
     EVENT_OBJECTS,
     PINPOINT_COLUMNS,
     RecordError,

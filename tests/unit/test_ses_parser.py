@@ -11,14 +11,14 @@ from typing import Any
 import orjson
 import pytest
 
-from orchestration.providers.common import (
+from orchestration.ingestion.parsers.common import (
     event_key,
     key_timestamp,
     normalize_address,
     normalize_ip,
     parse_timestamp,
 )
-from orchestration.providers.ses import SES_COLUMNS, RecordError, parse_ses_record
+from orchestration.ingestion.parsers.ses import SES_COLUMNS, RecordError, parse_ses_record
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ses"
 MESSAGE_ID = "0100019aa1b2c3d4-7f3e2a1b-9c8d-4e5f-a6b7-c8d9e0f1a2b3-000000"

@@ -10,7 +10,11 @@ from typing import Any
 import orjson
 import pytest
 
-from orchestration.providers.tracker import TRACKER_COLUMNS, RecordError, parse_tracker_record
+from orchestration.ingestion.parsers.tracker import (
+    TRACKER_COLUMNS,
+    RecordError,
+    parse_tracker_record,
+)
 
 EVENTS = Path(__file__).parents[1] / "fixtures" / "tracker" / "open_events.json"
 

@@ -8,15 +8,15 @@ asset still loads files of saved responses (``mailtrail load emailit PATH``).
 
 import logging
 import time
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import dagster as dg
 from pydantic import Field
 
-from orchestration.providers.emailit_client import EmailitClient
-from orchestration.providers.http_json import JsonHttpClient
-from orchestration.providers.tracker_client import TrackerClient
-from orchestration.warehouse.loader import LoadCounts
+from orchestration.ingestion.clients.emailit import EmailitClient
+from orchestration.ingestion.clients.http_json import JsonHttpClient
+from orchestration.ingestion.clients.tracker import TrackerClient
+from orchestration.ingestion.loader import LoadCounts
 
 _RETRY_HELP = "Attempts per request on 429/5xx/network errors before the run fails."
 
@@ -118,8 +118,11 @@ def api_load_events(
 POLL_SECONDS = 15 * 60
 
 
-def poll_sensor(*, name: str, job: Any, provider: str, resource_key: str) -> dg.SensorDefinition:
-    """Start ``job`` every 15 minutes while ``provider`` is configured and no run is in flight.
+def poll_sensor(
+    *, name: str, job_name: str, provider: str, resource_key: str
+) -> dg.SensorDefinition:
+    """Start the job ``job_name`` (defined in :mod:`orchestration.defs.jobs`) every 15 minutes
+    while ``provider`` is configured and no run of it is in flight.
 
     A sensor rather than a schedule so that an unconfigured provider shows *why* nothing runs
     (a SkipReason naming the unset variables), and a slow run is never overlapped by the next.
@@ -128,7 +131,7 @@ def poll_sensor(*, name: str, job: Any, provider: str, resource_key: str) -> dg.
 
     @dg.sensor(
         name=name,
-        job=job,
+        job_name=job_name,
         minimum_interval_seconds=POLL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Polls the {provider} API every 15 minutes when it is configured.",
@@ -141,14 +144,14 @@ def poll_sensor(*, name: str, job: Any, provider: str, resource_key: str) -> dg.
                 f"{provider} ingestion is off: set {' and '.join(api.env_vars)} to turn it on"
             )
         in_flight = context.instance.get_run_records(
-            dg.RunsFilter(job_name=job.name, statuses=IN_FLIGHT), limit=1
+            dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1
         )
         if in_flight:
             return dg.SkipReason(
-                f"{job.name} run {in_flight[0].dagster_run.run_id} is still in progress"
+                f"{job_name} run {in_flight[0].dagster_run.run_id} is still in progress"
             )
         window = int(time.time() // POLL_SECONDS)
-        return dg.RunRequest(run_key=f"{job.name}:{window}", tags={"provider": provider.lower()})
+        return dg.RunRequest(run_key=f"{job_name}:{window}", tags={"provider": provider.lower()})
 
     return _sensor
 

@@ -1,7 +1,8 @@
-"""Emailit events API -> ``raw.emailit_events``: asset, job and a 15-minute poll sensor.
+"""Emailit events API -> ``raw.emailit_events``: asset and a 15-minute poll sensor (starting
+``emailit_pipeline``, defined in :mod:`orchestration.defs.jobs`).
 
 The asset reads only what is new since the cursor in ``raw.api_cursors`` (see
-:mod:`orchestration.api_ingestion`); with ``paths`` it loads files of saved ``/v1/events`` pages
+:mod:`orchestration.ingestion.apis`); with ``paths`` it loads files of saved ``/v1/events`` pages
 instead (``mailtrail load emailit PATH...``). It materialises only when rows were loaded, so the
 asset's last update is the last time Emailit had something new - which is what the freshness
 check watches; a poll that finds nothing records an observation with its counts instead.
@@ -10,16 +11,17 @@ check watches; a poll that finds nothing records an observation with its counts 
 import dagster as dg
 from pydantic import Field
 
-from orchestration.api_ingestion import EMAILIT, ingest_emailit, ingest_saved_responses
 from orchestration.defs.ingestion.api_resources import (
     EmailitResource,
     api_load_events,
     poll_sensor,
 )
-from orchestration.defs.jobs import provider_pipeline
 from orchestration.defs.resources import WarehouseResource
-from orchestration.landing import list_paths
+from orchestration.ingestion.apis import ingest_emailit, ingest_saved_responses
+from orchestration.ingestion.landing import list_paths
+from orchestration.ingestion.sources import EMAILIT
 
+PIPELINE_JOB = "emailit_pipeline"  # defined in orchestration.defs.jobs
 ASSET_KEY = dg.AssetKey(["raw", "emailit_events"])
 
 
@@ -67,18 +69,11 @@ def emailit_events(
     )
 
 
-emailit_pipeline = provider_pipeline(
-    "emailit_pipeline",
-    ASSET_KEY,
-    "Load new Emailit events and rebuild the dbt models that read them.",
-)
-
 emailit_poll_sensor = poll_sensor(
-    name="emailit_poll_sensor", job=emailit_pipeline, provider="Emailit", resource_key="emailit"
+    name="emailit_poll_sensor", job_name=PIPELINE_JOB, provider="Emailit", resource_key="emailit"
 )
 
 defs = dg.Definitions(
     assets=[emailit_events],
-    jobs=[emailit_pipeline],
     sensors=[emailit_poll_sensor],
 )

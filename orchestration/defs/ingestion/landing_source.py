@@ -1,7 +1,8 @@
-"""Asset, job and sensor for a provider whose events land as Firehose objects.
+"""Asset and sensor for a provider whose events land as Firehose objects.
 
-Every such provider (SES, Pinpoint) gets the same three pieces, so adding one is a parser plus
-one call of :func:`landing_source_defs` in its own module.
+Every such provider (SES, Pinpoint) gets the same pieces, so adding one is a parser, its entry in
+:mod:`orchestration.ingestion.sources`, one call of :func:`landing_source_defs` in its own module
+and its ``<provider>_pipeline`` job in :mod:`orchestration.defs.jobs`, which the sensor starts.
 """
 
 import hashlib
@@ -10,11 +11,11 @@ import json
 import dagster as dg
 from pydantic import Field
 
-from orchestration.defs.jobs import provider_pipeline
 from orchestration.defs.resources import LandingResource, WarehouseResource
-from orchestration.ingestion import ingest_objects
-from orchestration.landing import new_objects_since
-from orchestration.warehouse.loader import RecordSource, last_delivery_at
+from orchestration.ingestion.landing import new_objects_since
+from orchestration.ingestion.loader import last_delivery_at
+from orchestration.ingestion.objects import ingest_objects
+from orchestration.ingestion.sources import RecordSource
 
 # The metadata key Dagster's freshness checks read as an asset's last update time.
 LAST_UPDATED = "dagster/last_updated_timestamp"
@@ -26,8 +27,20 @@ class LandingLoadConfig(dg.Config):
     paths: list[str] = Field(default_factory=list)
 
 
+def landing_asset_key(source: RecordSource) -> dg.AssetKey:
+    return dg.AssetKey(["raw", f"{source.name}_events"])
+
+
+def pipeline_job_name(source: RecordSource) -> str:
+    """The job the landing sensor starts (defined in :mod:`orchestration.defs.jobs`)."""
+    return f"{source.name}_pipeline"
+
+
 def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definitions:
-    asset_key = dg.AssetKey(["raw", f"{source.name}_events"])
+    """The asset loading ``source``'s landing objects, and the sensor starting its pipeline job
+    when new objects land."""
+    asset_key = landing_asset_key(source)
+    job_name = pipeline_job_name(source)
 
     @dg.asset(
         key=asset_key,
@@ -55,18 +68,12 @@ def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definit
             metadata[LAST_UPDATED] = dg.MetadataValue.timestamp(last_delivery)
         return dg.MaterializeResult(metadata=metadata)
 
-    job = provider_pipeline(
-        f"{source.name}_pipeline",
-        asset_key,
-        f"Load new {source.name} objects and rebuild the dbt models that read them.",
-    )
-
     @dg.sensor(
         name=f"{source.name}_landing_sensor",
-        job=job,
+        job_name=job_name,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Starts {job.name} when new objects land under <landing>/{source.name}/.",
+        description=f"Starts {job_name} when new objects land under <landing>/{source.name}/.",
     )
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
         cursor = json.loads(context.cursor) if context.cursor else None
@@ -80,4 +87,4 @@ def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definit
             tags={"provider": source.name, "new_objects": str(len(new))},
         )
 
-    return dg.Definitions(assets=[_asset], jobs=[job], sensors=[_sensor])
+    return dg.Definitions(assets=[_asset], sensors=[_sensor])

@@ -1,7 +1,7 @@
 """Amazon Pinpoint email event stream (Firehose objects) -> ``raw.pinpoint_events``."""
 
 from orchestration.defs.ingestion.landing_source import landing_source_defs
-from orchestration.ingestion import PINPOINT
+from orchestration.ingestion.sources import PINPOINT
 
 defs = landing_source_defs(
     PINPOINT,

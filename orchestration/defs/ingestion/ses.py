@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestration.defs.ingestion.landing_source import landing_source_defs
-from orchestration.ingestion import SES
+from orchestration.ingestion.sources import SES
 
 defs = landing_source_defs(
     SES,

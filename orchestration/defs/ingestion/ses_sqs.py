@@ -5,7 +5,7 @@ Why a job with an op and not a second asset: ``raw.ses_events`` is already the a
 landing path, and one table has one asset. The op reports an ``AssetMaterialization`` of that
 same asset when it loaded rows, so the asset's history and its freshness check see both paths.
 The guarantees (delete only after commit, duplicates counted, bad bodies quarantined) are in
-:mod:`orchestration.sqs_ingestion`.
+:mod:`orchestration.ingestion.sqs`.
 """
 
 import time
@@ -15,7 +15,7 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration.defs.resources import WarehouseResource
-from orchestration.sqs_ingestion import approximate_depth, drain_queue, queue_name, queue_region
+from orchestration.ingestion.sqs import approximate_depth, drain_queue, queue_name, queue_region
 
 SES_ASSET_KEY = dg.AssetKey(["raw", "ses_events"])
 QUEUE_ENV = "MAILTRAIL_SES_QUEUE_URL"

@@ -1,4 +1,5 @@
-"""Open-tracking service API -> ``raw.tracker_open_events``: asset, job and a 15-minute poll sensor.
+"""Open-tracking service API -> ``raw.tracker_open_events``: asset and a 15-minute poll sensor
+(starting ``tracker_pipeline``, defined in :mod:`orchestration.defs.jobs`).
 
 The asset loads the open events with an id above the cursor in ``raw.api_cursors``, and with
 ``email_ids`` every open of those emails (the API lists duplicate and sender-suppressed opens only
@@ -12,16 +13,17 @@ reads the ``config`` parameter's annotation at decoration time and cannot resolv
 import dagster as dg
 from pydantic import Field
 
-from orchestration.api_ingestion import TRACKER, ingest_saved_responses, ingest_tracker
 from orchestration.defs.ingestion.api_resources import (
     TrackerResource,
     api_load_events,
     poll_sensor,
 )
-from orchestration.defs.jobs import provider_pipeline
 from orchestration.defs.resources import WarehouseResource
-from orchestration.landing import list_paths
+from orchestration.ingestion.apis import ingest_saved_responses, ingest_tracker
+from orchestration.ingestion.landing import list_paths
+from orchestration.ingestion.sources import TRACKER
 
+PIPELINE_JOB = "tracker_pipeline"  # defined in orchestration.defs.jobs
 ASSET_KEY = dg.AssetKey(["raw", "tracker_open_events"])
 
 
@@ -75,18 +77,11 @@ def tracker_open_events(
     )
 
 
-tracker_pipeline = provider_pipeline(
-    "tracker_pipeline",
-    ASSET_KEY,
-    "Load new open events from the tracker and rebuild the dbt models that read them.",
-)
-
 tracker_poll_sensor = poll_sensor(
-    name="tracker_poll_sensor", job=tracker_pipeline, provider="Tracker", resource_key="tracker"
+    name="tracker_poll_sensor", job_name=PIPELINE_JOB, provider="Tracker", resource_key="tracker"
 )
 
 defs = dg.Definitions(
     assets=[tracker_open_events],
-    jobs=[tracker_pipeline],
     sensors=[tracker_poll_sensor],
 )

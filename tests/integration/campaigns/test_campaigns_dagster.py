@@ -143,8 +143,9 @@ def test_campaign_plan_schedule_requests_a_keyed_run() -> None:
 def test_campaign_demo_loop_sends_three_days_then_nothing(
     database_url: str, db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    from orchestration.ingestion import SES, ingest_objects
-    from orchestration.landing import list_objects
+    from orchestration.ingestion.landing import list_objects
+    from orchestration.ingestion.objects import ingest_objects
+    from orchestration.ingestion.sources import SES
 
     landing = tmp_path / "landing"
     now = datetime(2024, 4, 3, 15, 0, tzinfo=UTC)  # 17:00 in Paris: today's 09:00 shoot is due

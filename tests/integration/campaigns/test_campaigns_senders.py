@@ -148,8 +148,9 @@ def test_campaign_smtp_sender_against_a_local_smtp_server(
 def test_campaign_simulator_events_are_ingested_and_join_back_to_the_ledger(
     database_url: str, registry: Registry, db: psycopg.Connection, tmp_path: Path, now
 ) -> None:
-    from orchestration.ingestion import SES, ingest_objects
-    from orchestration.landing import list_objects
+    from orchestration.ingestion.landing import list_objects
+    from orchestration.ingestion.objects import ingest_objects
+    from orchestration.ingestion.sources import SES
 
     addresses = add_contacts(db, 40, prefix="sim")
     db.execute(

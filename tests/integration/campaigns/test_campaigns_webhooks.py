@@ -12,8 +12,9 @@ import pytest
 
 from orchestration.campaigns import Registry
 from orchestration.campaigns.webhooks import dispatch_webhooks
-from orchestration.ingestion import SES, ingest_objects
-from orchestration.landing import list_objects
+from orchestration.ingestion.landing import list_objects
+from orchestration.ingestion.objects import ingest_objects
+from orchestration.ingestion.sources import SES
 from tests.integration.ses_records import bounce, delivery, line
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

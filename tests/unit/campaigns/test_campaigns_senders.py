@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from orchestration.providers.ses import parse_ses_record
+from orchestration.ingestion.parsers.ses import parse_ses_record
 from orchestration.senders import SenderConfig, make_sender
 from orchestration.senders.base import OutgoingEmail
 from orchestration.senders.outbox import OutboxSender

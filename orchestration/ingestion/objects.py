@@ -8,31 +8,17 @@ from typing import IO
 
 import psycopg
 
-from orchestration.landing import LandingObject, open_object
-from orchestration.providers.jsonstream import Document, iter_documents, open_maybe_gzip
-from orchestration.providers.pinpoint import PINPOINT_COLUMNS, parse_pinpoint_record
-from orchestration.providers.ses import SES_COLUMNS, parse_ses_record
-from orchestration.warehouse.loader import (
+from orchestration.ingestion.landing import LandingObject, open_object
+from orchestration.ingestion.loader import (
     LoadCounts,
-    RecordSource,
     already_loaded,
     load_documents,
     require_autocommit,
 )
+from orchestration.ingestion.parsers.jsonstream import Document, iter_documents, open_maybe_gzip
+from orchestration.ingestion.sources import RecordSource
 
 logger = logging.getLogger(__name__)
-
-SES = RecordSource(name="ses", table="raw.ses_events", columns=SES_COLUMNS, parse=parse_ses_record)
-
-PINPOINT = RecordSource(
-    name="pinpoint",
-    table="raw.pinpoint_events",
-    columns=PINPOINT_COLUMNS,
-    parse=parse_pinpoint_record,
-)
-
-# Providers whose events arrive as Firehose-style objects in the landing location.
-FILE_SOURCES: dict[str, RecordSource] = {SES.name: SES, PINPOINT.name: PINPOINT}
 
 
 def stream_documents(raw: IO[bytes]) -> Iterable[Document]:

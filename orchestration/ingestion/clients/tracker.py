@@ -4,14 +4,14 @@ The documented endpoint has no paging and no "since" parameter: without paramete
 counted opens (neither duplicate nor sender-suppressed), with ``email_id`` every open of that
 email, flags included. Incremental reading is therefore by id on our side: the service assigns
 ids with an auto-increment, so "new" is simply ``id`` greater than the highest id loaded
-(see :mod:`orchestration.api_ingestion`).
+(see :mod:`orchestration.ingestion.apis`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from orchestration.providers.http_json import ApiError, JsonHttpClient
+from orchestration.ingestion.clients.http_json import ApiError, JsonHttpClient
 
 __all__ = ["OPEN_EVENTS_PATH", "TrackerClient", "open_event_id"]
 

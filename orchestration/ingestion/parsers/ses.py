@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from orchestration.providers.common import (
+from orchestration.ingestion.parsers.common import (
+    RecordError,
     event_key,
     has_nul_escape,
     key_timestamp,
@@ -91,10 +92,6 @@ _RECIPIENT_LISTS = {
     "deliveryDelay": ("delayedRecipients", True),
 }
 SUBSCRIPTION_OPT_IN = "SubscriptionOptIn"
-
-
-class RecordError(ValueError):
-    """A record that cannot become rows; the message is the reason kept with its quarantined text."""
 
 
 def parse_ses_record(value: Any, text: bytes) -> list[SesRow]:

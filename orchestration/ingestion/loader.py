@@ -9,19 +9,16 @@ the table's unique ``event_key`` and counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from orchestration.providers.common import has_nul_escape
-from orchestration.providers.jsonstream import Document
-
-# A record parser: parsed JSON value + raw bytes -> rows (one per recipient) in ``columns`` order.
-Parser = Callable[[Any, bytes], list[tuple]]
+from orchestration.ingestion.parsers.common import has_nul_escape
+from orchestration.ingestion.parsers.jsonstream import Document
+from orchestration.ingestion.sources import RecordSource
 
 # Parser failures that reject one record instead of failing the run: the parser's own
 # ``RecordError`` (a ValueError) and the lookup errors a shape it never saw can raise.
@@ -29,17 +26,6 @@ _RECORD_FAILURES = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 
 
 _NUL_REASON = "record contains \\u0000, which PostgreSQL jsonb cannot store"
-
-
-@dataclass(frozen=True)
-class RecordSource:
-    """How one provider's records land: which table, which columns, which parser."""
-
-    name: str
-    table: str  # schema-qualified, e.g. raw.ses_events
-    columns: tuple[str, ...]  # what ``parse`` returns; source_object/source_line are appended
-    parse: Parser
-    key_column: str = "event_key"
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Provider APIs -> ``raw.*``: incremental, exactly-once loading of the Emailit and tracker APIs,
 and of files of saved API responses (``mailtrail load emailit|tracker PATH...``).
 
-Same guarantees as the landing path (:mod:`orchestration.ingestion`), with an API response page
+Same guarantees as the landing path (:mod:`orchestration.ingestion.objects`), with an API response page
 in place of a landing object: each page is one :func:`load_documents` transaction, under an object
 key naming the request and an etag hashing the events loaded from it, so the manifest, the
 rejected-records quarantine and the ``read = loaded + duplicate + rejected`` counts work the same.
@@ -29,34 +29,15 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from orchestration.ingestion import ingest_objects
-from orchestration.landing import LandingObject
-from orchestration.providers.emailit import EMAILIT_COLUMNS, parse_emailit_record
-from orchestration.providers.emailit_client import EmailitClient, EmailitCursor, listing_order
-from orchestration.providers.jsonstream import Document, iter_documents, open_maybe_gzip
-from orchestration.providers.tracker import TRACKER_COLUMNS, parse_tracker_record
-from orchestration.providers.tracker_client import TrackerClient, open_event_id
-from orchestration.warehouse.loader import (
-    LoadCounts,
-    RecordSource,
-    load_documents,
-    require_autocommit,
-)
+from orchestration.ingestion.clients.emailit import EmailitClient, EmailitCursor, listing_order
+from orchestration.ingestion.clients.tracker import TrackerClient, open_event_id
+from orchestration.ingestion.landing import LandingObject
+from orchestration.ingestion.loader import LoadCounts, load_documents, require_autocommit
+from orchestration.ingestion.objects import ingest_objects
+from orchestration.ingestion.parsers.jsonstream import Document, iter_documents, open_maybe_gzip
+from orchestration.ingestion.sources import EMAILIT, TRACKER, RecordSource
 
 logger = logging.getLogger(__name__)
-
-EMAILIT = RecordSource(
-    name="emailit", table="raw.emailit_events", columns=EMAILIT_COLUMNS, parse=parse_emailit_record
-)
-TRACKER = RecordSource(
-    name="tracker",
-    table="raw.tracker_open_events",
-    columns=TRACKER_COLUMNS,
-    parse=parse_tracker_record,
-)
-
-# Providers read from an HTTP API (also loadable from files of saved responses).
-API_SOURCES: dict[str, RecordSource] = {EMAILIT.name: EMAILIT, TRACKER.name: TRACKER}
 
 # Emailit pages are read until the old cursor or an empty page; this only stops an API that
 # ignores ``page`` from looping forever.
@@ -92,7 +73,7 @@ def ingest_emailit(
     conn: psycopg.Connection, client: EmailitClient, log: logging.Logger | None = None
 ) -> LoadCounts:
     """Load every Emailit event newer than the saved cursor, page by page (see
-    :mod:`orchestration.providers.emailit_client` for why this skips and repeats nothing)."""
+    :mod:`orchestration.ingestion.clients.emailit` for why this skips and repeats nothing)."""
     log = log or logger
     cursor_name = "emailit" + (f"?filter[type]={client.event_type}" if client.event_type else "")
     total = LoadCounts()

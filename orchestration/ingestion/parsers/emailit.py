@@ -22,14 +22,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from orchestration.providers.common import (
+from orchestration.ingestion.parsers.common import (
+    RecordError,
     event_key,
     normalize_address,
     normalize_ip,
     parse_epoch,
     parse_timestamp,
 )
-from orchestration.providers.ses import RecordError
 
 __all__ = ["DELIVERY_TYPES", "EMAILIT_COLUMNS", "RecordError", "parse_emailit_record"]
 

@@ -11,7 +11,7 @@ after it. Why this never skips and never duplicates:
 * The cursor is the newest ``created_at`` read plus the ids seen at exactly that instant, so an
   event created in the same microsecond as the cursor but listed later is still new.
 * The cursor only moves once the run has read down to the old cursor (see
-  :mod:`orchestration.api_ingestion`), so a run that dies half-way leaves it where it was and the
+  :mod:`orchestration.ingestion.apis`), so a run that dies half-way leaves it where it was and the
   next run reads the same window again.
 
 Events whose ``created_at`` cannot be read are passed on as new (the parser then rejects them
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from orchestration.providers.common import parse_timestamp
-from orchestration.providers.http_json import ApiError, JsonHttpClient
+from orchestration.ingestion.clients.http_json import ApiError, JsonHttpClient
+from orchestration.ingestion.parsers.common import parse_timestamp
 
 __all__ = ["EVENTS_PATH", "EmailitClient", "EmailitCursor", "EventsPage"]
 

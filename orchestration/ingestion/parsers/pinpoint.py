@@ -26,8 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestration.providers.common import event_key, normalize_address, normalize_ip, parse_epoch
-from orchestration.providers.ses import RecordError
+from orchestration.ingestion.parsers.common import (
+    RecordError,
+    event_key,
+    normalize_address,
+    normalize_ip,
+    parse_epoch,
+)
 
 __all__ = ["EVENT_OBJECTS", "PINPOINT_COLUMNS", "RecordError", "parse_pinpoint_record"]
 

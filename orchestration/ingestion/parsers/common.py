@@ -1,4 +1,5 @@
-"""Helpers shared by the provider parsers: addresses, IP addresses, timestamps, event keys.
+"""Helpers shared by the provider parsers: addresses, IP addresses, timestamps, event keys, and
+the ``RecordError`` every parser raises for a record it cannot use.
 
 Every provider parser normalises the same things the same way, so that rows from different
 providers (and the dbt models on top of them) agree: lower-cased bare addresses, IPv4 written as
@@ -15,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "KEY_SEPARATOR",
+    "RecordError",
     "event_key",
     "has_nul_escape",
     "key_timestamp",
@@ -27,6 +29,10 @@ __all__ = [
 # Joins the parts of an event key. A control character, so that no URL, user agent or address
 # can shift text from one part into the next and make two different events hash alike.
 KEY_SEPARATOR = "\x1f"
+
+
+class RecordError(ValueError):
+    """A record that cannot become rows; the message is the reason kept with its quarantined text."""
 
 
 def normalize_address(value: Any) -> str | None:

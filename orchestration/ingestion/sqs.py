@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 import orjson
 import psycopg
 
-from orchestration.ingestion import SES
-from orchestration.providers.jsonstream import Document
-from orchestration.warehouse.loader import LoadCounts, load_documents
+from orchestration.ingestion.loader import LoadCounts, load_documents
+from orchestration.ingestion.parsers.jsonstream import Document
+from orchestration.ingestion.sources import SES
 
 logger = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestration.providers.common import (
+from orchestration.ingestion.parsers.common import (
+    RecordError,
     event_key,
     normalize_address,
     normalize_ip,
     parse_timestamp,
 )
-from orchestration.providers.ses import RecordError
 
 __all__ = ["DEVICE_TYPES", "TRACKER_COLUMNS", "RecordError", "parse_tracker_record"]
 
