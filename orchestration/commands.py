@@ -138,7 +138,7 @@ def demo(runtime: Runtime) -> bool:
     # The campaign loop: the demo's recurring campaign plans and dispatches the last two days'
     # shoots through the SES simulator; after each day the events it wrote are ingested and the
     # marts rebuilt, so the second day's dispatch already skips who bounced or complained.
-    from orchestration.campaigns.demo import DEMO_CAMPAIGN, run_demo_campaign, shoot_stats_table
+    from orchestration.demo.campaign import DEMO_CAMPAIGN, run_demo_campaign, shoot_stats_table
 
     builds: list[bool] = []
     run_demo_campaign(

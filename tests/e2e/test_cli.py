@@ -132,7 +132,7 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
 def test_plan_then_dispatch_sends_each_contact_once_through_the_configured_sender(
     database_url: str, db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    from orchestration.campaigns.demo import seed_demo_contacts
+    from orchestration.demo.campaign import seed_demo_contacts
 
     seed_demo_contacts(db, count=6)
     subscribed = db.execute("select count(*) from app.contacts where is_subscribed").fetchone()[0]

@@ -7,9 +7,9 @@ means every Dagster process (webserver, daemon, run workers) knows the same camp
 
 import dagster as dg
 
-from orchestration.campaigns.demo import register_demo
 from orchestration.defs.campaigns import dispatch, planning, webhooks
 from orchestration.defs.campaigns.resources import emailing_resource
+from orchestration.demo.campaign import register_demo
 
 register_demo()
 

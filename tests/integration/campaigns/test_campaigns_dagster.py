@@ -11,16 +11,16 @@ import psycopg
 import pytest
 
 from orchestration.campaigns import registry as global_registry
-from orchestration.campaigns.demo import (
+from orchestration.defs.campaigns.dispatch import dispatch_shoot_job, shoot_dispatch_sensor
+from orchestration.defs.campaigns.planning import plan_campaigns_job, plan_campaigns_schedule
+from orchestration.defs.campaigns.resources import EmailingResource
+from orchestration.defs.resources import WarehouseResource
+from orchestration.demo.campaign import (
     DEMO_CAMPAIGN,
     run_demo_campaign,
     seed_demo_contacts,
     shoot_stats_table,
 )
-from orchestration.defs.campaigns.dispatch import dispatch_shoot_job, shoot_dispatch_sensor
-from orchestration.defs.campaigns.planning import plan_campaigns_job, plan_campaigns_schedule
-from orchestration.defs.campaigns.resources import EmailingResource
-from orchestration.defs.resources import WarehouseResource
 
 pytestmark = pytest.mark.integration
 
