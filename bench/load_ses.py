@@ -24,7 +24,7 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from orchestration.demo.generator import iter_ses_records
+from bench.generators import iter_ses_records
 from orchestration.ingestion import SES, ingest_objects
 from orchestration.landing import list_paths
 from orchestration.providers.jsonstream import iter_documents, open_maybe_gzip

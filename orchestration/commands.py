@@ -102,8 +102,8 @@ def run_pipeline() -> bool:
 
 
 def demo(runtime: Runtime) -> bool:
-    from orchestration.demo.generator import generate_ses_landing
     from orchestration.demo.pinpoint_generator import generate_pinpoint_landing
+    from orchestration.demo.ses_generator import generate_ses_landing
     from orchestration.demo.tracker_generator import generate_tracker_pages
     from orchestration.landing import list_objects
 
