@@ -178,31 +178,7 @@ def generate_tracker_pages(
         if any(e["is_duplicate"] or e["is_sender_suppressed"] for e in group)
     ]
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    number = 0
-    for start in range(0, len(listing), page_size):
-        number += 1
-        page = listing[start : start + page_size]
-        _write(
-            folder / f"open-events-{number}.json", orjson.dumps(page, option=orjson.OPT_INDENT_2)
-        )
-        summary.pages.append(folder / f"open-events-{number}.json")
-        summary.events_written += len(page)
-    if special:
-        number += 1
-        body = b"".join(orjson.dumps(by_email[email_id]) + b"\n" for email_id in special)
-        _write(folder / f"open-events-{number}.json", body)
-        summary.pages.append(folder / f"open-events-{number}.json")
-        per_email = sum(len(by_email[email_id]) for email_id in special)
-        summary.events_written += per_email
-        summary.repeated_events = sum(
-            1
-            for email_id in special
-            for e in by_email[email_id]
-            if not e["is_duplicate"] and not e["is_sender_suppressed"]
-        )
-
+    _write_pages(summary, listing, [by_email[email_id] for email_id in special], page_size)
     summary.distinct_events = len(events)
     summary.first_id = first_id if events else 0
     summary.last_id = first_id + len(events) - 1 if events else 0
@@ -214,6 +190,38 @@ def generate_tracker_pages(
     summary.device_counts = dict(sorted(Counter(e["device_type"] for e in events).items()))
     summary.truth = _truth(opens)
     return summary
+
+
+def _write_pages(
+    summary: TrackerSummary,
+    listing: list[dict[str, Any]],
+    per_email: list[list[dict[str, Any]]],
+    page_size: int,
+) -> None:
+    """The listing's pages, then one file of the per-email responses (when there are any)."""
+    folder = summary.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    number = 0
+    for start in range(0, len(listing), page_size):
+        number += 1
+        page = listing[start : start + page_size]
+        _write(
+            folder / f"open-events-{number}.json", orjson.dumps(page, option=orjson.OPT_INDENT_2)
+        )
+        summary.pages.append(folder / f"open-events-{number}.json")
+        summary.events_written += len(page)
+    if per_email:
+        number += 1
+        body = b"".join(orjson.dumps(events) + b"\n" for events in per_email)
+        _write(folder / f"open-events-{number}.json", body)
+        summary.pages.append(folder / f"open-events-{number}.json")
+        summary.events_written += sum(len(events) for events in per_email)
+        summary.repeated_events = sum(
+            1
+            for events in per_email
+            for e in events
+            if not e["is_duplicate"] and not e["is_sender_suppressed"]
+        )
 
 
 def _message_opens(
