@@ -24,7 +24,7 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from orchestration.demo.generator import iter_ses_records
+from bench.generators import iter_ses_records
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.parsers.jsonstream import iter_documents, open_maybe_gzip

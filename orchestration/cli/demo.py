@@ -34,8 +34,8 @@ def enable_demo_campaign(runtime: Runtime) -> None:
 
 def write_demo_landing(landing: Path) -> None:
     """Generate the demo's provider data once (a landing folder with SES objects is kept)."""
-    from orchestration.demo.generator import generate_ses_landing
     from orchestration.demo.pinpoint_generator import generate_pinpoint_landing
+    from orchestration.demo.ses_generator import generate_ses_landing
     from orchestration.demo.tracker_generator import generate_tracker_pages
 
     if any(True for _ in list_objects(str(landing), "ses")):

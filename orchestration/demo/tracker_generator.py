@@ -38,14 +38,9 @@ from typing import Any
 
 import orjson
 
-from orchestration.demo.generator import (
-    MPP_USER_AGENT,
-    DeliveredMessage,
-    GenerationSummary,
-    _apple_proxy_ip,
-    _human_ip,
-    _ms,
-)
+from orchestration.demo.summary import DeliveredMessage, GenerationSummary
+from orchestration.simulation.clients import MPP_USER_AGENT, apple_proxy_ip, human_ip
+from orchestration.simulation.message_life import ms
 
 __all__ = [
     "CITIES",
@@ -183,31 +178,7 @@ def generate_tracker_pages(
         if any(e["is_duplicate"] or e["is_sender_suppressed"] for e in group)
     ]
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    number = 0
-    for start in range(0, len(listing), page_size):
-        number += 1
-        page = listing[start : start + page_size]
-        _write(
-            folder / f"open-events-{number}.json", orjson.dumps(page, option=orjson.OPT_INDENT_2)
-        )
-        summary.pages.append(folder / f"open-events-{number}.json")
-        summary.events_written += len(page)
-    if special:
-        number += 1
-        body = b"".join(orjson.dumps(by_email[email_id]) + b"\n" for email_id in special)
-        _write(folder / f"open-events-{number}.json", body)
-        summary.pages.append(folder / f"open-events-{number}.json")
-        per_email = sum(len(by_email[email_id]) for email_id in special)
-        summary.events_written += per_email
-        summary.repeated_events = sum(
-            1
-            for email_id in special
-            for e in by_email[email_id]
-            if not e["is_duplicate"] and not e["is_sender_suppressed"]
-        )
-
+    _write_pages(summary, listing, [by_email[email_id] for email_id in special], page_size)
     summary.distinct_events = len(events)
     summary.first_id = first_id if events else 0
     summary.last_id = first_id + len(events) - 1 if events else 0
@@ -219,6 +190,38 @@ def generate_tracker_pages(
     summary.device_counts = dict(sorted(Counter(e["device_type"] for e in events).items()))
     summary.truth = _truth(opens)
     return summary
+
+
+def _write_pages(
+    summary: TrackerSummary,
+    listing: list[dict[str, Any]],
+    per_email: list[list[dict[str, Any]]],
+    page_size: int,
+) -> None:
+    """The listing's pages, then one file of the per-email responses (when there are any)."""
+    folder = summary.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    number = 0
+    for start in range(0, len(listing), page_size):
+        number += 1
+        page = listing[start : start + page_size]
+        _write(
+            folder / f"open-events-{number}.json", orjson.dumps(page, option=orjson.OPT_INDENT_2)
+        )
+        summary.pages.append(folder / f"open-events-{number}.json")
+        summary.events_written += len(page)
+    if per_email:
+        number += 1
+        body = b"".join(orjson.dumps(events) + b"\n" for events in per_email)
+        _write(folder / f"open-events-{number}.json", body)
+        summary.pages.append(folder / f"open-events-{number}.json")
+        summary.events_written += sum(len(events) for events in per_email)
+        summary.repeated_events = sum(
+            1
+            for events in per_email
+            for e in events
+            if not e["is_duplicate"] and not e["is_sender_suppressed"]
+        )
 
 
 def _message_opens(
@@ -237,14 +240,14 @@ def _message_opens(
         return home if located else (None, None, None, None, None)
 
     if message.first_machine_opened_at is not None and rng.random() < 0.85:
-        moment = _ms(message.first_machine_opened_at + timedelta(seconds=rng.uniform(0.05, 2)))
+        moment = ms(message.first_machine_opened_at + timedelta(seconds=rng.uniform(0.05, 2)))
         # Apple's proxies egress in the user's region: country and region, no city.
         coarse = (home[0], home[1], None, None, None)
         out.append(
             _Open(
                 message,
                 moment,
-                _apple_proxy_ip(rng),
+                apple_proxy_ip(rng),
                 MPP_USER_AGENT,
                 coarse,
                 is_suppressed=rng.random() < 0.05,  # the sender announced the prefetch
@@ -257,17 +260,17 @@ def _message_opens(
     if ":" not in ip and rng.random() < 0.06:  # seen through a dual-stack proxy
         ip = f"::ffff:{ip}"
     located = ":" not in ip.removeprefix("::ffff:") or rng.random() < 0.5
-    moment = _ms(message.first_opened_at + timedelta(seconds=rng.uniform(0.05, 1.5)))
+    moment = ms(message.first_opened_at + timedelta(seconds=rng.uniform(0.05, 1.5)))
     for number in range(1 + (rng.randint(1, 2) if rng.random() < 0.3 else 0)):
         if number and rng.random() < 0.3:  # a re-open on another device
             agent = rng.choice(_OTHER_DEVICE_AGENTS)
-            ip = _human_ip(rng)
+            ip = human_ip(rng)
             located = ":" not in ip.removeprefix("::ffff:") or rng.random() < 0.5
         out.append(_Open(message, moment, ip, agent, geo(located and rng.random() > 0.03)))
         if rng.random() < 0.05:  # the client fetched the pixel again at once
-            again = _ms(moment + timedelta(seconds=rng.uniform(2, 40)))
+            again = ms(moment + timedelta(seconds=rng.uniform(2, 40)))
             out.append(_Open(message, again, ip, agent, out[-1].geo, is_duplicate=True))
-        moment = _ms(moment + timedelta(minutes=rng.uniform(5, 1800)))
+        moment = ms(moment + timedelta(minutes=rng.uniform(5, 1800)))
 
 
 def _event(event_id: int, o: _Open, user_id: str) -> dict[str, Any]:

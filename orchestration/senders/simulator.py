@@ -1,19 +1,20 @@
 """Simulator sender: behaves like Amazon SES with event publishing to Firehose, offline.
 
 For each message it writes the SES events a real send would produce into the landing location,
-``<landing>/ses/YYYY/MM/DD/HH/<object>`` (the hour of each event, as Firehose files them), built
-with the demo generator's SES record builders so the SES ingestion asset loads them like any
-other SES data:
+``<landing>/ses/YYYY/MM/DD/HH/<object>`` (the hour of each event, as Firehose files them), so the
+SES ingestion asset loads them like any other SES data. Each message lives its life by
+``orchestration.simulation.message_life``, as SES reports it:
 
 * a ``Send`` for every message;
 * SES mailbox-simulator addresses at ``simulator.amazonses.com`` (labels allowed:
   ``bounce+anything@...``) behave as SES documents them: ``bounce`` hard-bounces,
-  ``complaint`` is delivered then complained about, ``suppressionlist`` bounces as on the
-  account suppression list, ``ooto`` and ``success`` are delivered;
-* other addresses are delivered within seconds, except a small share of hard and soft bounces;
-  delivered ones are opened by some recipients (minutes to days later, several times for some),
-  clicked by some openers, prefetched by Apple Mail Privacy Protection for some, followed by a
-  link scanner now and then, and rarely unsubscribed.
+  ``complaint`` is delivered then complained about within a minute, ``suppressionlist`` bounces
+  as on the account suppression list, ``ooto`` and ``success`` are delivered; nothing else
+  happens to them;
+* other addresses are delivered within seconds, except a small share of hard and soft bounces
+  (soft ones after delivery delays); delivered ones are opened by some recipients (minutes to
+  days later, several times for some), clicked by some openers, prefetched by Apple Mail Privacy
+  Protection for some, followed by a link scanner now and then, and rarely unsubscribed.
 
 Outcomes are a pure function of ``seed`` and the message (recipient, campaign, subject, send
 time), so a demo is reproducible. Events are timestamped from ``message.requested_at`` - the
@@ -29,40 +30,41 @@ import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from orchestration.demo.generator import (
-    MPP_USER_AGENT,
-    ses_bounce_record,
-    ses_click_record,
-    ses_complaint_record,
-    ses_delivery_record,
-    ses_message_id,
-    ses_open_record,
-    ses_send_record,
-    ses_subscription_record,
-)
 from orchestration.senders.base import OutgoingEmail, SendResult
+from orchestration.simulation.clients import HUMAN_AGENTS, human_ip
+from orchestration.simulation.message_life import (
+    Habits,
+    Recipient,
+    draw_outcome,
+    message_life,
+    ms,
+)
+from orchestration.simulation.objects import object_key, put_object
+from orchestration.simulation.ses_events import SES_REPORTING, ses_event_record
+from orchestration.simulation.ses_records import ses_message_id
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 STREAM_NAME = "mailtrail-simulator"
 
 _HREF = re.compile(r'href="(https?://[^"]+)"', re.IGNORECASE)
-_HUMAN_AGENTS = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.6478.71 Mobile Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.5 Safari/605.1.15",
-)
-_SCANNER_AGENT = "Mozilla/5.0 (compatible; SafeLinksScanner/1.0)"
+# Mailbox-simulator behaviour -> the message's outcome and forced roles.
+_MAILBOX_SIMULATOR = {
+    "bounce": ("hard", ()),
+    "suppressionlist": ("suppressed", ()),
+    "complaint": ("delivered", ("complaint",)),
+    "ooto": ("delivered", ()),
+    "success": ("delivered", ()),
+}
+# A mailbox-simulator address does nothing of its own; its complaint comes within a minute.
+_SCRIPTED = Habits(
+    scanner_rate=0.0, unsubscribe_rate=0.0, complaint_rate=0.0,
+    complaint_after_hours=(1 / 3600, 60 / 3600),
+)  # fmt: skip
 
 
 def simulator_behaviour(address: str) -> str | None:
@@ -71,7 +73,7 @@ def simulator_behaviour(address: str) -> str | None:
     if domain != SIMULATOR_DOMAIN:
         return None
     local = local.split("+", 1)[0]
-    return local if local in {"success", "bounce", "ooto", "complaint", "suppressionlist"} else None
+    return local if local in _MAILBOX_SIMULATOR else None
 
 
 @dataclass
@@ -102,7 +104,7 @@ class SimulatorSender:
     # -- the sender protocol -----------------------------------------------------------------
 
     def send(self, message: OutgoingEmail) -> SendResult:
-        sent_at = _ms(message.requested_at.astimezone(UTC))
+        sent_at = ms(message.requested_at.astimezone(UTC))
         id_rng = random.Random(f"{self.seed}|id|{message.email_log_id}")
         message_id = ses_message_id(sent_at, id_rng)
         records = self.events_for(message, message_id, sent_at)
@@ -144,127 +146,50 @@ class SimulatorSender:
             f"{self.seed}|{message.to_address.lower()}|{message.campaign_name}|"
             f"{message.subject}|{sent_at.isoformat()}"
         )
-        common = {
+        to = message.to_address
+        behaviour = simulator_behaviour(to)
+        if behaviour is None:
+            rates = (("hard", self.hard_bounce_rate), ("soft", self.soft_bounce_rate))
+            outcome, roles = draw_outcome(rng, rates), ()
+            recipient, habits = self._recipient(to), self._habits()
+        else:
+            outcome, roles = _MAILBOX_SIMULATOR[behaviour]
+            recipient, habits = _scripted_recipient(to), _SCRIPTED
+        links = _HREF.findall(message.html) or ["https://mailtrail.example/"]
+        life = message_life(
+            rng, outcome, sent_at, recipient, links, reporting=SES_REPORTING, habits=habits,
+            roles=roles, template=message.template_name or "",
+        )  # fmt: skip
+        options = {
             "sent_at": sent_at,
+            "topic": message.campaign_name or "newsletter",
             "tags": message.tags(),
             "sender": message.from_address,
             "subject": message.subject,
             "configuration_set": self.configuration_set,
         }
-        to = message.to_address
-        events: list[tuple[datetime, dict[str, Any]]] = [
-            (sent_at, ses_send_record(message_id, to, **common))
-        ]
-        behaviour = simulator_behaviour(to)
-        if behaviour == "bounce" or (behaviour is None and rng.random() < self.hard_bounce_rate):
-            moment = _ms(sent_at + timedelta(seconds=rng.uniform(0.4, 4)))
-            events.append((moment, ses_bounce_record(message_id, to, bounced_at=moment, **common)))
-            return events
-        if behaviour == "suppressionlist":
-            moment = _ms(sent_at + timedelta(milliseconds=rng.randrange(50, 400)))
-            record = ses_bounce_record(
-                message_id,
-                to,
-                bounced_at=moment,
-                bounce_subtype="OnAccountSuppressionList",
-                **common,
-            )
-            events.append((moment, record))
-            return events
-        if behaviour is None and rng.random() < self.soft_bounce_rate:
-            moment = _ms(sent_at + timedelta(hours=rng.uniform(1, 12)))
-            record = ses_bounce_record(
-                message_id,
-                to,
-                bounced_at=moment,
-                bounce_type="Transient",
-                bounce_subtype="MailboxFull",
-                **common,
-            )
-            events.append((moment, record))
-            return events
+        return [(event.at, ses_event_record(event, message_id, to, **options)) for event in life]
 
-        delivered_at = _ms(sent_at + timedelta(milliseconds=rng.randrange(300, 9000)))
-        events.append(
-            (
-                delivered_at,
-                ses_delivery_record(message_id, to, delivered_at=delivered_at, **common),
-            )
+    def _recipient(self, address: str) -> Recipient:
+        """An ordinary recipient: their device and Apple Mail Privacy Protection are theirs
+        (drawn from the address), their open and click rates the sender's."""
+        person = random.Random(f"{self.seed}|person|{address.lower()}")
+        mpp = person.random() < self.mpp_rate
+        return Recipient(
+            address=address,
+            mpp=mpp,
+            open_p=self.open_rate,
+            click_p=self.click_rate,
+            agent=HUMAN_AGENTS[0] if mpp else person.choice(HUMAN_AGENTS),
+            ip=human_ip(person),
         )
-        if behaviour == "complaint":
-            moment = _ms(delivered_at + timedelta(seconds=rng.uniform(1, 60)))
-            events.append(
-                (moment, ses_complaint_record(message_id, to, complained_at=moment, **common))
-            )
-            return events
-        if behaviour is not None:  # success, ooto: delivered, nothing else
-            return events
 
-        links = _HREF.findall(message.html) or ["https://mailtrail.example/"]
-        person = random.Random(f"{self.seed}|person|{to.lower()}")
-        ip = f"203.0.113.{person.randrange(1, 255)}"
-        agent = person.choice(_HUMAN_AGENTS)
-        if person.random() < self.mpp_rate:
-            moment = _ms(delivered_at + timedelta(seconds=rng.uniform(20, 900)))
-            record = ses_open_record(
-                message_id,
-                to,
-                opened_at=moment,
-                ip_address=f"17.58.{person.randrange(0, 255)}.{person.randrange(1, 255)}",
-                user_agent=MPP_USER_AGENT,
-                **common,
-            )
-            events.append((moment, record))
-        if rng.random() < self.scanner_rate:
-            moment = _ms(delivered_at + timedelta(milliseconds=rng.randrange(150, 950)))
-            record = ses_click_record(
-                message_id,
-                to,
-                clicked_at=moment,
-                link=links[0],
-                ip_address=f"198.51.100.{rng.randrange(1, 255)}",
-                user_agent=_SCANNER_AGENT,
-                **common,
-            )
-            events.append((moment, record))
-        opens: list[datetime] = []
-        if rng.random() < self.open_rate:
-            moment = delivered_at + _open_delay(rng)
-            for _ in range(1 + (rng.randint(1, 2) if rng.random() < 0.3 else 0)):
-                moment = _ms(moment)
-                opens.append(moment)
-                record = ses_open_record(
-                    message_id, to, opened_at=moment, ip_address=ip, user_agent=agent, **common
-                )
-                events.append((moment, record))
-                moment += timedelta(minutes=rng.uniform(5, 600))
-        if opens and rng.random() < self.click_rate:
-            moment = opens[0]
-            for _ in range(rng.randint(1, 2)):
-                moment = _ms(moment + timedelta(seconds=rng.uniform(3, 300)))
-                record = ses_click_record(
-                    message_id,
-                    to,
-                    clicked_at=moment,
-                    link=rng.choice(links[:3]),
-                    ip_address=ip,
-                    user_agent=agent,
-                    **common,
-                )
-                events.append((moment, record))
-        if rng.random() < self.unsubscribe_rate:
-            moment = _ms(
-                (opens[0] if opens else delivered_at) + timedelta(seconds=rng.uniform(5, 600))
-            )
-            record = ses_subscription_record(
-                message_id,
-                to,
-                changed_at=moment,
-                topic=message.campaign_name or "newsletter",
-                **common,
-            )
-            events.append((moment, record))
-        return events
+    def _habits(self) -> Habits:
+        return Habits(
+            scanner_rate=self.scanner_rate,
+            unsubscribe_rate=self.unsubscribe_rate,
+            complaint_rate=0.0,  # complaints come from complaint@ simulator addresses only
+        )
 
     # -- output -------------------------------------------------------------------------------
 
@@ -272,32 +197,10 @@ class SimulatorSender:
         body = b"\n".join(entries) + b"\n"
         digest = hashlib.blake2b(body, digest_size=8).hexdigest()
         self._objects += 1
-        name = f"{STREAM_NAME}-1-{hour:%Y-%m-%d-%H-%M-%S}-{self._objects:06d}-{digest}"
-        relative = f"ses/{hour:%Y}/{hour:%m}/{hour:%d}/{hour:%H}/{name}"
-        if self.landing.startswith("s3://"):
-            import boto3
-
-            bucket, _, prefix = self.landing.removeprefix("s3://").partition("/")
-            key = f"{prefix.rstrip('/')}/{relative}" if prefix else relative
-            boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
-            return
-        path = Path(self.landing.removeprefix("file://")) / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{name}.part")  # hidden: the landing lister skips it
-        partial.write_bytes(body)
-        partial.replace(path)
+        key = object_key("ses", STREAM_NAME, hour, f"{self._objects:06d}-{digest}")
+        put_object(self.landing, key, body)
 
 
-def _open_delay(rng: random.Random) -> timedelta:
-    """Most opens within hours, a tail over the next days."""
-    pick = rng.random()
-    if pick < 0.55:
-        return timedelta(minutes=rng.uniform(1, 120))
-    if pick < 0.9:
-        return timedelta(hours=rng.uniform(2, 24))
-    return timedelta(hours=rng.uniform(24, 72))
-
-
-def _ms(moment: datetime) -> datetime:
-    """SES timestamps have millisecond precision."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+def _scripted_recipient(address: str) -> Recipient:
+    """A mailbox-simulator address: it opens and clicks nothing."""
+    return Recipient(address, mpp=False, open_p=0.0, click_p=0.0, agent="", ip="")

@@ -13,7 +13,7 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.defs.resources import LandingResource, WarehouseResource
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
-from orchestration.demo.generator import generate_ses_landing
+from orchestration.demo.ses_generator import generate_ses_landing
 
 pytestmark = pytest.mark.e2e
 

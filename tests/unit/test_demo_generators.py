@@ -12,28 +12,10 @@ from typing import Any
 import orjson
 import pytest
 
-from orchestration.demo.generator import (
-    BOT_CLICK_WINDOW,
-    METRICS,
-    MPP_USER_AGENT,
-    GenerationSummary,
-    generate_ses_landing,
-)
-from orchestration.demo.generator import _campaigns as ses_campaigns
-from orchestration.demo.pinpoint_generator import (
-    PINPOINT_CAMPAIGNS,
-    PinpointMessage,
-    generate_pinpoint_landing,
-    pinpoint_bounce_record,
-    pinpoint_click_record,
-    pinpoint_complaint_record,
-    pinpoint_delivered_record,
-    pinpoint_open_record,
-    pinpoint_rejected_record,
-    pinpoint_rendering_failure_record,
-    pinpoint_send_record,
-    pinpoint_unsubscribe_record,
-)
+from orchestration.demo.pinpoint_generator import PINPOINT_CAMPAIGNS, generate_pinpoint_landing
+from orchestration.demo.ses_generator import campaign_specs as ses_campaigns
+from orchestration.demo.ses_generator import generate_ses_landing
+from orchestration.demo.summary import METRICS, GenerationSummary
 from orchestration.demo.tracker_generator import (
     SUPPRESSION_REASON,
     TrackerSummary,
@@ -49,6 +31,20 @@ from orchestration.ingestion.parsers.pinpoint import (
     parse_pinpoint_record,
 )
 from orchestration.ingestion.parsers.tracker import TRACKER_COLUMNS, parse_tracker_record
+from orchestration.simulation.clients import MPP_USER_AGENT
+from orchestration.simulation.message_life import BOT_CLICK_WINDOW
+from orchestration.simulation.pinpoint_records import (
+    PinpointMessage,
+    pinpoint_bounce_record,
+    pinpoint_click_record,
+    pinpoint_complaint_record,
+    pinpoint_delivered_record,
+    pinpoint_open_record,
+    pinpoint_rejected_record,
+    pinpoint_rendering_failure_record,
+    pinpoint_send_record,
+    pinpoint_unsubscribe_record,
+)
 
 NAME = re.compile(
     r"^mailtrail-pinpoint-1-(\d{4})-(\d{2})-(\d{2})-(\d{2})-\d{2}-\d{2}-[0-9a-f-]{36}(\.gz)?$"

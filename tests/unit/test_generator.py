@@ -11,13 +11,14 @@ from typing import Any
 import orjson
 import pytest
 
-from orchestration.demo.generator import (
-    BOT_CLICK_WINDOW,
-    METRICS,
-    MPP_USER_AGENT,
-    GenerationSummary,
-    generate_ses_landing,
-    iter_ses_records,
+from bench.generators import iter_ses_records
+from orchestration.demo.ses_generator import generate_ses_landing
+from orchestration.demo.summary import METRICS, GenerationSummary
+from orchestration.ingestion.parsers.jsonstream import iter_documents, open_maybe_gzip
+from orchestration.ingestion.parsers.ses import SES_COLUMNS, RecordError, parse_ses_record
+from orchestration.simulation.clients import MPP_USER_AGENT
+from orchestration.simulation.message_life import BOT_CLICK_WINDOW
+from orchestration.simulation.ses_records import (
     ses_bounce_record,
     ses_click_record,
     ses_complaint_record,
@@ -29,8 +30,6 @@ from orchestration.demo.generator import (
     ses_send_record,
     ses_subscription_record,
 )
-from orchestration.ingestion.parsers.jsonstream import iter_documents, open_maybe_gzip
-from orchestration.ingestion.parsers.ses import SES_COLUMNS, RecordError, parse_ses_record
 
 NAME = re.compile(
     r"^mailtrail-ses-1-(\d{4})-(\d{2})-(\d{2})-(\d{2})-\d{2}-\d{2}-[0-9a-f-]{36}(\.gz)?$"

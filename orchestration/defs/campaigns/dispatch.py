@@ -64,7 +64,6 @@ def dispatch_shoot_op(
     }
     if shoot is not None:
         metadata["campaign_name"] = shoot.campaign_name
-        metadata["shoot_state"] = shoot.state
     report(context, EMAIL_SENDS, metadata, wrote=outcome.claimed and not outcome.rehearsal)
     return dg.Output(None, metadata=metadata)
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,16 +15,17 @@ import psycopg
 import pytest
 
 from orchestration.campaigns import registry as global_registry
-from orchestration.campaigns.demo import (
-    DEMO_CAMPAIGN,
-    run_demo_campaign,
-    seed_demo_contacts,
-    shoot_stats_table,
-)
+from orchestration.cli.tables import shoot_table
 from orchestration.defs.campaigns.dispatch import dispatch_shoot_job, shoot_dispatch_sensor
 from orchestration.defs.campaigns.planning import plan_campaigns_job, plan_campaigns_schedule
 from orchestration.defs.campaigns.resources import EmailingResource, SenderResource
 from orchestration.defs.resources import WarehouseResource
+from orchestration.demo.campaign import (
+    DEMO_CAMPAIGN,
+    register_demo,
+    run_demo_campaign,
+    seed_demo_contacts,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -40,21 +45,55 @@ def _resources(database_url: str, tmp_path: Path) -> dict[str, object]:
     }
 
 
-def test_campaign_code_location_has_the_campaign_jobs_and_no_demo_campaign() -> None:
+@pytest.fixture
+def demo_registered() -> Iterator[None]:
+    """The demo campaign in the global registry, as ``MAILTRAIL_CAMPAIGNS`` naming it would do."""
+    register_demo()
+    try:
+        yield
+    finally:
+        global_registry.unregister_recurring(DEMO_CAMPAIGN)
+
+
+def test_campaign_code_location_has_the_campaign_jobs() -> None:
     from orchestration.definitions import defs
 
     dg.Definitions.validate_loadable(defs)
-    for job in ("plan_campaigns", "dispatch_shoot", "campaign_webhooks"):
+    for job in ("plan_campaigns", "dispatch_shoot", "campaign_webhooks", "campaign_marts"):
         assert defs.resolve_job_def(job)
     for sensor in ("shoot_dispatch_sensor", "campaign_webhooks_sensor", "campaign_marts_sensor"):
         assert defs.resolve_sensor_def(sensor)
     assert defs.resolve_schedule_def("plan_campaigns_hourly")
-    # a deployment registers only the campaign modules its settings name: none by default
-    assert not global_registry.has_recurring_campaign(DEMO_CAMPAIGN)
+
+
+def _campaigns_of_a_fresh_code_location(**env: str) -> list[str]:
+    """Load the code location in a new process (as the webserver, daemon and run workers do)
+    and list the recurring campaigns it registered."""
+    script = (
+        "import orchestration.definitions\n"
+        "from orchestration.campaigns import registry\n"
+        "print(','.join(c.campaign_name for c in registry.list_recurring_campaigns()))\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MAILTRAIL_")}
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script],
+        env={**clean, "MAILTRAIL_DATABASE_URL": "postgresql://unused/x", **env},
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[3],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [name for name in done.stdout.strip().split(",") if name]
+
+
+def test_a_deployment_registers_only_the_campaign_modules_it_names() -> None:
+    assert _campaigns_of_a_fresh_code_location() == []
+    named = _campaigns_of_a_fresh_code_location(
+        MAILTRAIL_CAMPAIGNS="orchestration.demo.campaign:register_demo"
+    )
+    assert named == [DEMO_CAMPAIGN]
 
 
 def test_campaign_plan_job_then_dispatch_sensor_then_dispatch_run(
-    database_url: str, db: psycopg.Connection, tmp_path: Path
+    database_url: str, db: psycopg.Connection, tmp_path: Path, demo_registered: None
 ) -> None:
     seed_demo_contacts(db, 15)
     resources = _resources(database_url, tmp_path)
@@ -109,7 +148,7 @@ def test_campaign_plan_job_then_dispatch_sensor_then_dispatch_run(
 
 
 def test_plan_job_settles_direct_sends_a_dead_process_left_queued(
-    database_url: str, db: psycopg.Connection, tmp_path: Path
+    database_url: str, db: psycopg.Connection, tmp_path: Path, demo_registered: None
 ) -> None:
     db.execute(
         "insert into app.email_sends (email_log_id, recipient, status, created_at) values"
@@ -175,5 +214,5 @@ def test_campaign_demo_loop_sends_three_days_then_nothing(
         database_url, str(landing), now=now + timedelta(minutes=5), days=3, contacts=60
     )
     assert second.outcomes == [] and second.messages_sent == 0
-    table = shoot_stats_table(database_url)
+    table = shoot_table(database_url)
     assert "demo_daily_digest" in table and "completed" in table

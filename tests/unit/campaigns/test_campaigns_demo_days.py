@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestration.campaigns.demo import demo_send_times
+from orchestration.demo.campaign import demo_send_times
 
 
 @pytest.mark.parametrize(

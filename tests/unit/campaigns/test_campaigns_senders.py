@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import email
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -132,3 +132,12 @@ def test_campaign_simulator_records_parse_with_the_ses_parser_and_join_back(tmp_
         assert row[6] == "weekly" and row[7] == "shop"
         assert row[8] == "5d2f6c1e-0000-4000-8000-000000000001"
         assert row[9].startswith("00000000-0000-4000-8000-")
+
+
+def test_campaign_simulator_complaint_address_complains_within_a_minute() -> None:
+    sim = SimulatorSender(landing="/unused", seed=2)
+    events = dict(_events(sim, "complaint+x@simulator.amazonses.com"))
+    delivered = events["Delivery"]["delivery"]["timestamp"]
+    complained = events["Complaint"]["complaint"]["timestamp"]
+    gap = datetime.fromisoformat(complained) - datetime.fromisoformat(delivered)
+    assert timedelta(0) < gap <= timedelta(minutes=1)

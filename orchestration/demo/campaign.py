@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.campaign import EmailSendingOptions, RecurringCampaign
+from orchestration.campaigns.clock import ReplayClock
 from orchestration.campaigns.dispatch import DispatchSettings, ShootOutcome
 from orchestration.campaigns.entities import EmailLog, EmailShootConfig
 from orchestration.campaigns.recurrence import Occurrence
@@ -175,25 +174,6 @@ def seed_demo_contacts(conn: psycopg.Connection, count: int = 120, seed: int = 7
     return int(inserted)
 
 
-class SimulatedClock:
-    """A clock that starts at a given instant and advances a little at each reading, like a
-    sender working through a list at ~14 messages per second (SES's default rate)."""
-
-    def __init__(self, start: datetime, step: timedelta = timedelta(milliseconds=70)) -> None:
-        self._now = start
-        self._step = step
-        self._lock = threading.Lock()
-
-    def set(self, moment: datetime) -> None:
-        with self._lock:
-            self._now = moment
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            self._now += self._step
-            return self._now
-
-
 @dataclass
 class DemoResult:
     contacts: int
@@ -243,7 +223,7 @@ def run_demo_campaign(
     now = now or datetime.now(UTC)
     with psycopg.connect(database_url, autocommit=True) as conn:
         seeded = seed_demo_contacts(conn, contacts, seed)
-    clock = SimulatedClock(now)
+    clock = ReplayClock(now)
     emailing = Emailing(
         database_url=database_url,
         sender=sender or SimulatorSender(landing=landing_url, seed=seed, not_after=now),
@@ -269,31 +249,3 @@ def run_demo_campaign(
     finally:
         emailing.close()
     return result
-
-
-SHOOT_COLUMNS = [
-    "campaign_name",
-    "config_id",
-    "state",
-    "recipient_count",
-    "sent_count",
-    "failed_count",
-    "skipped_count",
-    "dropped_count",
-    "unknown_count",
-]
-
-
-def shoot_stats_table(database_url: str, campaign_name: str | None = None) -> str:
-    """The shoots and their ledger counters, as a text table for the CLI."""
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            f"select {', '.join(SHOOT_COLUMNS)} from app.shoots"
-            " where %(c)s::text is null or campaign_name = %(c)s::text"
-            " order by scheduled_at, campaign_name",
-            {"c": campaign_name},
-        ).fetchall()
-    frame = pd.DataFrame(rows, columns=SHOOT_COLUMNS)
-    if frame.empty:
-        return "(no shoots yet)"
-    return frame.to_string(index=False)
