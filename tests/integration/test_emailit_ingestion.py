@@ -15,12 +15,14 @@ import dagster as dg
 import psycopg
 import pytest
 
+from orchestration.defs.deployment import build_resources
 from orchestration.defs.ingestion.api_resources import EmailitResource
 from orchestration.defs.ingestion.emailit import defs as emailit_defs
 from orchestration.defs.ingestion.emailit import emailit_poll_sensor
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingestion.clients.emailit import EmailitClient
 from orchestration.ingestion.clients.http_json import ApiAuthError, ApiError, JsonHttpClient
+from orchestration.settings import load_settings
 from tests.fakes.emailit_server import EmailitFake, Fault
 from tests.integration.asset_events import counts_of
 
@@ -322,12 +324,21 @@ def test_poll_sensor_skips_until_configured_then_requests_one_run_per_window(
     sensor = emailit_poll_sensor
     monkeypatch.delenv("EMAILIT_API_KEY", raising=False)
     monkeypatch.setenv("EMAILIT_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("MAILTRAIL_DATABASE_URL", "postgresql://unused/x")
+
+    def context(instance: dg.DagsterInstance) -> dg.SensorEvaluationContext:
+        # the resources a deployment declares from its settings
+        declared = build_resources(load_settings())
+        return dg.build_sensor_context(
+            instance=instance, resources={"emailit": declared["emailit"]}
+        )
+
     with dg.instance_for_test() as instance:
-        skipped = sensor(dg.build_sensor_context(instance=instance))
+        skipped = sensor(context(instance))
         assert isinstance(skipped, dg.SkipReason)
         assert "EMAILIT_API_KEY not set" in skipped.skip_message
         monkeypatch.setenv("EMAILIT_API_KEY", "k")
-        first = sensor(dg.build_sensor_context(instance=instance))
-        second = sensor(dg.build_sensor_context(instance=instance))
+        first = sensor(context(instance))
+        second = sensor(context(instance))
         assert isinstance(first, dg.RunRequest) and first.run_key.startswith("emailit_pipeline:")
         assert second.run_key == first.run_key or second.run_key > first.run_key

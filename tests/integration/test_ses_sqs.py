@@ -11,9 +11,11 @@ import dagster as dg
 import psycopg
 import pytest
 
+from orchestration.defs.deployment import build_resources
 from orchestration.defs.ingestion.ses_sqs import SesQueueResource, ses_sqs_ingest, ses_sqs_sensor
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingestion.sqs import drain_queue
+from orchestration.settings import load_settings
 from orchestration.warehouse.connection import connect
 from tests.integration.ses_records import bounce, delivery
 
@@ -151,14 +153,23 @@ def test_a_malformed_body_is_quarantined_and_deleted(
 def test_sensor_skips_without_a_queue_or_messages_and_requests_a_run_otherwise(
     queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("MAILTRAIL_DATABASE_URL", "postgresql://unused/x")
+
+    def context(instance: dg.DagsterInstance) -> dg.SensorEvaluationContext:
+        # the resources a deployment declares from its settings
+        declared = build_resources(load_settings())
+        return dg.build_sensor_context(
+            instance=instance, resources={"ses_queue": declared["ses_queue"]}
+        )
+
     with dg.instance_for_test() as instance:
         monkeypatch.delenv("MAILTRAIL_SES_QUEUE_URL", raising=False)
-        off = ses_sqs_sensor(dg.build_sensor_context(instance=instance))
+        off = ses_sqs_sensor(context(instance))
         assert "MAILTRAIL_SES_QUEUE_URL not set" in off.skip_message
         monkeypatch.setenv("MAILTRAIL_SES_QUEUE_URL", queue)
-        empty = ses_sqs_sensor(dg.build_sensor_context(instance=instance))
+        empty = ses_sqs_sensor(context(instance))
         assert isinstance(empty, dg.SkipReason) and "no messages waiting" in empty.skip_message
         send(queue, [sns_envelope(delivery("m-1", ["a@example.com"]), 1)])
-        request = ses_sqs_sensor(dg.build_sensor_context(instance=instance))
+        request = ses_sqs_sensor(context(instance))
         assert isinstance(request, dg.RunRequest)
         assert request.run_key.startswith("ses_sqs_ingest:")

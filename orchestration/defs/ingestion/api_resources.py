@@ -8,7 +8,7 @@ asset still loads files of saved responses (``mailtrail load emailit PATH``).
 
 import logging
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import dagster as dg
 from pydantic import Field
@@ -23,6 +23,17 @@ _RETRY_HELP = "Attempts per request on 429/5xx/network errors before the run fai
 
 class _JsonApiResource(dg.ConfigurableResource):
     """What every provider API resource shares: timeouts and the retry policy of its client."""
+
+    env_vars: ClassVar[dict[str, str]] = {}  # field -> the variable that sets it
+
+    @property
+    def missing(self) -> list[str]:
+        """The variables whose settings are empty: the API is off until they are set."""
+        return [env for field, env in self.env_vars.items() if not getattr(self, field)]
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing
 
     timeout_seconds: float = Field(default=30.0, description="Timeout of every HTTP call.")
     max_attempts: int = Field(default=6, description=_RETRY_HELP)
@@ -63,11 +74,10 @@ class EmailitResource(_JsonApiResource):
     api_key: str = Field(default="", description="Emailit API key (EMAILIT_API_KEY)")
     per_page: int = Field(default=100, description="Events per page requested.")
 
-    env_vars: ClassVar[tuple[str, ...]] = ("EMAILIT_BASE_URL", "EMAILIT_API_KEY")
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.base_url and self.api_key)
+    env_vars: ClassVar[dict[str, str]] = {
+        "base_url": "EMAILIT_BASE_URL",
+        "api_key": "EMAILIT_API_KEY",
+    }
 
     def client(
         self, event_type: str | None = None, log: logging.Logger | None = None
@@ -82,11 +92,10 @@ class TrackerResource(_JsonApiResource):
     base_url: str = Field(default="", description="The tracker's URL (TRACKER_BASE_URL)")
     api_token: str = Field(default="", description="Dashboard API token (TRACKER_API_TOKEN)")
 
-    env_vars: ClassVar[tuple[str, ...]] = ("TRACKER_BASE_URL", "TRACKER_API_TOKEN")
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.base_url and self.api_token)
+    env_vars: ClassVar[dict[str, str]] = {
+        "base_url": "TRACKER_BASE_URL",
+        "api_token": "TRACKER_API_TOKEN",
+    }
 
     # one unpaged response holds every open event: allow it longer than a page of Emailit's
     timeout_seconds: float = Field(default=60.0, description="Timeout of every HTTP call.")
@@ -118,42 +127,36 @@ def api_load_events(
 POLL_SECONDS = 15 * 60
 
 
-def poll_sensor(
-    *, name: str, job_name: str, provider: str, resource_key: str
-) -> dg.SensorDefinition:
+def poll_options(provider: str) -> dict[str, Any]:
+    """The ``dg.sensor`` options every API poll sensor shares."""
+    return {
+        "minimum_interval_seconds": POLL_SECONDS,
+        "default_status": dg.DefaultSensorStatus.RUNNING,
+        "description": f"Polls the {provider} API every 15 minutes when it is configured.",
+    }
+
+
+def poll(
+    context: dg.SensorEvaluationContext, api: _JsonApiResource, *, job_name: str, provider: str
+) -> dg.SkipReason | dg.RunRequest:
     """Start the job ``job_name`` (defined in :mod:`orchestration.defs.jobs`) every 15 minutes
-    while ``provider`` is configured and no run of it is in flight.
+    while ``api`` is configured and no run of it is in flight.
 
     A sensor rather than a schedule so that an unconfigured provider shows *why* nothing runs
     (a SkipReason naming the unset variables), and a slow run is never overlapped by the next.
     The run key is the 15-minute window: a sensor re-evaluated within it never starts a second run.
     """
-
-    @dg.sensor(
-        name=name,
-        job_name=job_name,
-        minimum_interval_seconds=POLL_SECONDS,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Polls the {provider} API every 15 minutes when it is configured.",
-        required_resource_keys={resource_key},
+    if not api.configured:
+        return dg.SkipReason(f"{provider} ingestion is off: {', '.join(api.missing)} not set")
+    in_flight = context.instance.get_run_records(
+        dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1
     )
-    def _sensor(context: dg.SensorEvaluationContext):
-        api = getattr(context.resources, resource_key)
-        if not api.configured:
-            return dg.SkipReason(
-                f"{provider} ingestion is off: set {' and '.join(api.env_vars)} to turn it on"
-            )
-        in_flight = context.instance.get_run_records(
-            dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1
+    if in_flight:
+        return dg.SkipReason(
+            f"{job_name} run {in_flight[0].dagster_run.run_id} is still in progress"
         )
-        if in_flight:
-            return dg.SkipReason(
-                f"{job_name} run {in_flight[0].dagster_run.run_id} is still in progress"
-            )
-        window = int(time.time() // POLL_SECONDS)
-        return dg.RunRequest(run_key=f"{job_name}:{window}", tags={"provider": provider.lower()})
-
-    return _sensor
+    window = int(time.time() // POLL_SECONDS)
+    return dg.RunRequest(run_key=f"{job_name}:{window}", tags={"provider": provider.lower()})
 
 
 IN_FLIGHT = [

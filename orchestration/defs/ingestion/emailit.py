@@ -14,7 +14,8 @@ from pydantic import Field
 from orchestration.defs.ingestion.api_resources import (
     EmailitResource,
     api_load_events,
-    poll_sensor,
+    poll,
+    poll_options,
 )
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingestion.apis import ingest_emailit, ingest_saved_responses
@@ -54,9 +55,7 @@ def emailit_events(
     emailit: EmailitResource,
 ):
     if not config.paths and not emailit.configured:
-        raise dg.Failure(
-            description=f"Emailit is not configured: set {' and '.join(emailit.env_vars)}"
-        )
+        raise dg.Failure(description=f"Emailit is not configured: set {', '.join(emailit.missing)}")
     with warehouse.connect(autocommit=True) as conn:
         if config.paths:
             counts = ingest_saved_responses(conn, EMAILIT, list_paths(config.paths), context.log)
@@ -69,9 +68,10 @@ def emailit_events(
     )
 
 
-emailit_poll_sensor = poll_sensor(
-    name="emailit_poll_sensor", job_name=PIPELINE_JOB, provider="Emailit", resource_key="emailit"
-)
+@dg.sensor(name="emailit_poll_sensor", job_name=PIPELINE_JOB, **poll_options("Emailit"))
+def emailit_poll_sensor(context: dg.SensorEvaluationContext, emailit: EmailitResource):
+    return poll(context, emailit, job_name=PIPELINE_JOB, provider="Emailit")
+
 
 defs = dg.Definitions(
     assets=[emailit_events],

@@ -16,7 +16,8 @@ from pydantic import Field
 from orchestration.defs.ingestion.api_resources import (
     TrackerResource,
     api_load_events,
-    poll_sensor,
+    poll,
+    poll_options,
 )
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingestion.apis import ingest_saved_responses, ingest_tracker
@@ -59,7 +60,7 @@ def tracker_open_events(
 ):
     if not config.paths and not tracker.configured:
         raise dg.Failure(
-            description=f"the tracker is not configured: set {' and '.join(tracker.env_vars)}"
+            description=f"the tracker is not configured: set {', '.join(tracker.missing)}"
         )
     with warehouse.connect(autocommit=True) as conn:
         if config.paths:
@@ -77,9 +78,10 @@ def tracker_open_events(
     )
 
 
-tracker_poll_sensor = poll_sensor(
-    name="tracker_poll_sensor", job_name=PIPELINE_JOB, provider="Tracker", resource_key="tracker"
-)
+@dg.sensor(name="tracker_poll_sensor", job_name=PIPELINE_JOB, **poll_options("Tracker"))
+def tracker_poll_sensor(context: dg.SensorEvaluationContext, tracker: TrackerResource):
+    return poll(context, tracker, job_name=PIPELINE_JOB, provider="Tracker")
+
 
 defs = dg.Definitions(
     assets=[tracker_open_events],
