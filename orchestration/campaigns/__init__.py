@@ -11,7 +11,6 @@ Import the public API from this package::
 from __future__ import annotations
 
 from orchestration.campaigns.campaign import Campaign, EmailSendingOptions, RecurringCampaign
-from orchestration.campaigns.dispatch import DispatchSettings, RecipientResult, ShootOutcome
 from orchestration.campaigns.entities import (
     NOT_SET,
     Audience,
@@ -46,6 +45,7 @@ from orchestration.campaigns.registry import (
     registry,
 )
 from orchestration.campaigns.segments import Segment, SqlSegment
+from orchestration.campaigns.sending import DispatchSettings, RecipientResult, ShootOutcome
 from orchestration.campaigns.service import Emailing
 from orchestration.campaigns.shoots import PlanResult
 from orchestration.campaigns.templates import EmailContent, Template, TemplateSettings

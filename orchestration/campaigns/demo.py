@@ -23,12 +23,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.campaign import EmailSendingOptions, RecurringCampaign
-from orchestration.campaigns.dispatch import DispatchSettings, ShootOutcome
 from orchestration.campaigns.entities import EmailLog, EmailShootConfig
 from orchestration.campaigns.recurrence import Occurrence
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.registry import registry as default_registry
 from orchestration.campaigns.segments import SqlSegment
+from orchestration.campaigns.sending import DispatchSettings, ShootOutcome
 from orchestration.campaigns.service import Emailing
 from orchestration.campaigns.templates import Template
 from orchestration.senders.base import Sender

@@ -22,19 +22,6 @@ from uuid import UUID
 import psycopg
 
 from orchestration.campaigns import email_logs, shoots, webhooks
-from orchestration.campaigns.dispatch import (
-    DispatchSettings,
-    MessageSpec,
-    RateLimiter,
-    RecipientResult,
-    SendContext,
-    ShootOutcome,
-    dispatch_due_shoots,
-    process_recipient,
-    run_recipients,
-    send_shoot,
-    suppression_reasons,
-)
 from orchestration.campaigns.entities import (
     NOT_SET,
     Audience,
@@ -50,6 +37,19 @@ from orchestration.campaigns.entities import (
 from orchestration.campaigns.errors import EmailingError, SendFailedError
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.registry import registry as default_registry
+from orchestration.campaigns.sending import (
+    DispatchSettings,
+    MessageSpec,
+    RateLimiter,
+    RecipientResult,
+    SendContext,
+    ShootOutcome,
+    dispatch_due_shoots,
+    process_recipient,
+    run_recipients,
+    send_shoot,
+    suppression_reasons,
+)
 from orchestration.campaigns.templates import EmailContent
 from orchestration.senders.base import Sender
 from orchestration.senders.outbox import OutboxSender

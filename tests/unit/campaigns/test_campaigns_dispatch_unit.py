@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from orchestration.campaigns import Audience, EmailRecipient, EmailShootState
-from orchestration.campaigns.dispatch import DispatchSettings, RateLimiter
 from orchestration.campaigns.entities import EmailShootConfig, is_plausible_address
+from orchestration.campaigns.sending import DispatchSettings, RateLimiter
 from orchestration.campaigns.shoots import ConfigOverride, apply_override
 
 

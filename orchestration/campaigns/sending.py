@@ -1,4 +1,4 @@
-"""Dispatch: claim due shoots, stream their audience, and send each recipient at most once.
+"""Sending: claim due shoots, stream their audience, and send each recipient at most once.
 
 The guarantees, and what provides each:
 
