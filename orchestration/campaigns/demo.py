@@ -23,12 +23,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.campaign import EmailSendingOptions, RecurringCampaign
+from orchestration.campaigns.context import DispatchSettings
+from orchestration.campaigns.dispatch import ShootOutcome
 from orchestration.campaigns.entities import EmailLog, EmailShootConfig
 from orchestration.campaigns.recurrence import Occurrence
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.registry import registry as default_registry
 from orchestration.campaigns.segments import SqlSegment
-from orchestration.campaigns.sending import DispatchSettings, ShootOutcome
 from orchestration.campaigns.service import Emailing
 from orchestration.campaigns.templates import Template
 from orchestration.senders.base import Sender

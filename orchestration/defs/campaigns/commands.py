@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.campaigns.sending import list_due_shoots
+from orchestration.campaigns.dispatch import list_due_shoots
 from orchestration.commands import CONSOLE_LOGGING
 from orchestration.defs.campaigns.dispatch import DISPATCH_OP
 from orchestration.senders import check_sender_kind, sender_config_from_env

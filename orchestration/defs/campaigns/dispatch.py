@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from orchestration.campaigns.dispatch import list_due_shoots
 from orchestration.campaigns.errors import EmailingError
-from orchestration.campaigns.sending import list_due_shoots
 from orchestration.defs.campaigns.resources import EmailingResource
 from orchestration.defs.resources import WarehouseResource
 

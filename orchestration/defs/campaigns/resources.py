@@ -9,8 +9,8 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration.campaigns.context import DispatchSettings
 from orchestration.campaigns.registry import registry
-from orchestration.campaigns.sending import DispatchSettings
 from orchestration.campaigns.service import DEFAULT_FROM, Emailing
 from orchestration.senders import SenderConfig, make_sender
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from orchestration.campaigns import Audience, DispatchSettings, Emailing, EmailShootState, Registry
-from orchestration.campaigns.sending import list_due_shoots
+from orchestration.campaigns.dispatch import list_due_shoots
 from tests.integration.campaigns.helpers import RecordingSender, add_contacts, ledger
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,8 @@ from orchestration.campaigns import (
     Template,
     TemplateSettingsMissingKeyError,
 )
+from orchestration.campaigns.dispatch import list_due_shoots
 from orchestration.campaigns.frequency import message_count
-from orchestration.campaigns.sending import list_due_shoots
 from tests.integration.campaigns.conftest import create_suppression_mart
 from tests.integration.campaigns.helpers import RecordingSender, add_contacts, ledger
 

@@ -15,7 +15,8 @@ from orchestration.campaigns import (
     Registry,
     ShootStateError,
 )
-from orchestration.campaigns.shoots import list_shoots, plan_shoots
+from orchestration.campaigns.planning import plan_shoots
+from orchestration.campaigns.shoots import list_shoots
 from tests.integration.campaigns.helpers import add_contacts
 
 pytestmark = pytest.mark.integration
