@@ -16,13 +16,15 @@ The guarantees, and what provides each:
   (``ratelimit``).
 
 Suppressed recipients (``suppression``) are recorded as ``dropped``, recipients over their
-frequency limit as ``skipped``, each with the reason.
+frequency limit as ``skipped``, each with the reason. The suppression list is dbt's
+``marts.suppression_list``: without it nothing is claimed or sent (``MartMissingError``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,6 +44,7 @@ from orchestration.campaigns.errors import EmailingError, TemplateSettingsMissin
 from orchestration.campaigns.ledger import mark_in_flight_unknown
 from orchestration.campaigns.sending import run_recipients
 from orchestration.campaigns.shoots import get_shoot, set_shoot_error
+from orchestration.campaigns.suppression import require_suppression_list
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +70,16 @@ class ShootOutcome:
         return out
 
 
-def _lease(ctx: SendContext) -> psycopg.Connection:
-    """A dispatcher's own connection: it holds the claim lock of the shoot being sent."""
-    return psycopg.connect(ctx.database_url, autocommit=True, application_name="mailtrail-dispatch")
+@contextmanager
+def _lease(ctx: SendContext) -> Iterator[psycopg.Connection]:
+    """A dispatcher's own connection: it holds the claim lock of the shoot being sent. Nothing is
+    claimed before dbt has built the suppression list (``MartMissingError``), so a warehouse that
+    is not ready leaves its shoots as they are."""
+    with psycopg.connect(
+        ctx.database_url, autocommit=True, application_name="mailtrail-dispatch"
+    ) as lease:
+        require_suppression_list(lease)
+        yield lease
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ deliver (the provider call, its answer recorded on the row). Because the reserva
 before the provider is called, a recipient is sent at most once per shoot (see ``ledger``).
 
 A stream keeps at most ``2 x concurrency`` recipients in flight, reads the audience page by page
-(constant memory) and drops the suppressed ones (see ``suppression``).
+(constant memory) and drops the suppressed ones (see ``suppression``: it needs dbt's
+``marts.suppression_list``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from orchestration.campaigns.ledger import (
 )
 from orchestration.campaigns.pool import ConnectionPool
 from orchestration.campaigns.ratelimit import RateLimiter, send_with_backoff
-from orchestration.campaigns.suppression import suppression_mart_exists, suppression_reasons
+from orchestration.campaigns.suppression import suppression_reasons
 from orchestration.campaigns.templates import EmailContent
 from orchestration.senders.base import (
     OutgoingEmail,
@@ -297,7 +298,6 @@ class _Stream:
         self.inflight: set[Future[RecipientResult | None]] = set()
         # Set when a worker fails hard: queued work is abandoned at once, as a dead process would.
         self.abort = threading.Event()
-        self.include_marts: bool | None = None
 
     def submit_page(self, reader: psycopg.Connection, page: list[EmailRecipient]) -> None:
         """Submit one (deduplicated) page: recipients in the ledger already are only counted."""
@@ -305,9 +305,7 @@ class _Stream:
         already: set[str] = set()
         if self.spec.shoot_id is not None and self.spec.persist:
             already = recorded_recipients(reader, self.spec.shoot_id, addresses)
-        if self.include_marts is None:
-            self.include_marts = suppression_mart_exists(reader)
-        suppressed = suppression_reasons(reader, addresses, include_marts=self.include_marts)
+        suppressed = suppression_reasons(reader, addresses)
         for recipient in page:
             address = recipient.normalized_address
             if address in already:

@@ -92,9 +92,10 @@ def test_warehouse_url_starts_the_embedded_server_under_home(tmp_path: Path) -> 
 
 
 def test_demo_runs_the_campaign_loop_and_prints_the_stats(
-    database_url: str, db: psycopg.Connection, tmp_path: Path
+    built_database_url: str, built_db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    done = mailtrail(tmp_path / "home", database_url, "demo")
+    # a warehouse after its first `mailtrail build`: dispatch reads dbt's suppression list
+    done = mailtrail(tmp_path / "home", built_database_url, "demo")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Shoots of demo_daily_digest" in done.stdout
     assert "weekly_digest" in done.stdout and "spring_sale_pinpoint" in done.stdout
@@ -104,13 +105,13 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     assert "Completed successfully" in run_log.read_text()
     assert f"step output: {run_log}" in done.stdout
 
-    shoots = db.execute(
+    shoots = built_db.execute(
         "select shoot_id, state from app.shoots where campaign_name = 'demo_daily_digest'"
         " order by scheduled_at"
     ).fetchall()
     assert [state for _, state in shoots] == ["completed", "completed"]
     # day two skipped whoever bounced or complained on day one: the loop is closed
-    (dropped, suppressed) = db.execute(
+    (dropped, suppressed) = built_db.execute(
         "select count(*), count(*) filter (where s.recipient in"
         "  (select recipient from marts.suppression_list))"
         " from app.email_sends as s where s.shoot_id = %s and s.status = 'dropped'",
@@ -118,39 +119,43 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     ).fetchone()
     assert dropped > 0 and dropped == suppressed
     # our sends and the provider's events meet in email_logs
-    (joined,) = db.execute(
+    (joined,) = built_db.execute(
         "select count(*) from marts.email_logs"
         " where campaign_name = 'demo_daily_digest' and user_id is not null"
         " and state in ('delivered', 'bounced')"
     ).fetchone()
     assert joined > 0
     # the runs went through Dagster and are in its storage
-    (runs,) = db.execute("select count(*) from public.runs where status = 'SUCCESS'").fetchone()
+    (runs,) = built_db.execute(
+        "select count(*) from public.runs where status = 'SUCCESS'"
+    ).fetchone()
     assert runs >= 3
 
 
 def test_plan_then_dispatch_sends_each_contact_once_through_the_configured_sender(
-    database_url: str, db: psycopg.Connection, tmp_path: Path
+    built_database_url: str, built_db: psycopg.Connection, tmp_path: Path
 ) -> None:
     from orchestration.campaigns.demo import seed_demo_contacts
 
-    seed_demo_contacts(db, count=6)
-    subscribed = db.execute("select count(*) from app.contacts where is_subscribed").fetchone()[0]
+    seed_demo_contacts(built_db, count=6)  # on a warehouse whose marts dbt has built
+    subscribed = built_db.execute(
+        "select count(*) from app.contacts where is_subscribed"
+    ).fetchone()[0]
     home, outbox = tmp_path / "home", tmp_path / "outbox"
     env = {"MAILTRAIL_SENDER": "outbox", "MAILTRAIL_OUTBOX_DIR": str(outbox)}
 
     # the last two days' 09:00 Paris digests, both already due
-    planned = mailtrail(home, database_url, "plan", "--days", "0", "--backfill-days", "2")
+    planned = mailtrail(home, built_database_url, "plan", "--days", "0", "--backfill-days", "2")
     assert planned.returncode == 0, planned.stderr[-3000:]
     summary = ast.literal_eval(planned.stdout.strip().splitlines()[-1])
     created = summary["shoots_created"]
     assert created >= 1 and summary["sends_marked_unknown"] == 0
 
-    sent = mailtrail(home, database_url, "dispatch", extra_env=env)
+    sent = mailtrail(home, built_database_url, "dispatch", extra_env=env)
     assert sent.returncode == 0, sent.stderr[-3000:]
     assert f"dispatched {created} shoot(s)" in sent.stdout
     assert len(list(outbox.rglob("*.eml"))) == subscribed * created > 0
-    again = mailtrail(home, database_url, "dispatch", extra_env=env)
+    again = mailtrail(home, built_database_url, "dispatch", extra_env=env)
     assert "dispatched 0 shoot(s)" in again.stdout
     assert len(list(outbox.rglob("*.eml"))) == subscribed * created  # nobody got one twice
 
