@@ -1,14 +1,17 @@
 """Shared fixtures: a real PostgreSQL (embedded pgserver unless MAILTRAIL_TEST_DATABASE_URL names a
-server), one fresh database per test, and loopback HTTP servers."""
+server), one fresh database per test (migrated, or also built by dbt), and loopback HTTP servers."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,6 +21,8 @@ from orchestration.warehouse.connection import connect, dbt_env, with_database
 from orchestration.warehouse.migrations import migrate
 
 FIXTURES = Path(__file__).parent / "fixtures"
+DBT_PROJECT = Path(__file__).parents[1] / "dbt_project"
+DBT = str(Path(sys.executable).with_name("dbt"))  # beside this interpreter, as Dagster runs it
 
 
 @pytest.fixture(scope="session")
@@ -40,17 +45,34 @@ def pg_admin_url() -> Iterator[str]:
         shutil.rmtree(pg_root, ignore_errors=True)
 
 
+def _create_database(admin_url: str, name: str, template: str | None = None) -> None:
+    sql = f'create database "{name}"' + (f' template "{template}"' if template else "")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for attempt in range(50):
+            try:
+                conn.execute(sql)
+                return
+            except psycopg.errors.ObjectInUse:
+                # the template's last session (dbt's) may still be closing
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture
 def empty_database_url(pg_admin_url: str) -> Iterator[str]:
     """A brand-new, empty database, dropped after the test."""
     name = f"mt_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
+    _create_database(pg_admin_url, name)
     try:
         yield with_database(pg_admin_url, name)
     finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        _drop_database(pg_admin_url, name)
 
 
 @pytest.fixture
@@ -65,6 +87,75 @@ def database_url(empty_database_url: str) -> str:
 def db(database_url: str) -> Iterator[psycopg.Connection]:
     with connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+def run_dbt(database_url: str, *args: str, target_path: Path) -> None:
+    """Run dbt (``dbt <args>``) against one database; a failure fails the test with dbt's log.
+
+    ``target_path`` keeps dbt's artifacts out of ``dbt_project/target``, whose manifest the
+    Dagster definitions read.
+    """
+    command = [DBT, *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
+    command += ["--target-path", str(target_path), "--log-path", str(target_path / "logs")]
+    done = subprocess.run(
+        command,
+        env={**os.environ, **dbt_env(database_url)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{done.stdout[-6000:]}{done.stderr}")
+
+
+@pytest.fixture(scope="session")
+def dbt_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dbt's target folder for the session (its partial parse is reused from run to run)."""
+    return tmp_path_factory.mktemp("dbt-target")
+
+
+@pytest.fixture(scope="session")
+def built_template(pg_admin_url: str, dbt_target: Path) -> Iterator[str]:
+    """The name of a database built once per session: migrations, then ``dbt build`` of the empty
+    warehouse (every seed, model and data test; not dbt's unit tests: they check dbt's SQL, not
+    the warehouse). The ``built_database_url`` fixture copies it."""
+    name = f"mt_template_{uuid.uuid4().hex[:12]}"
+    _create_database(pg_admin_url, name)
+    try:
+        url = with_database(pg_admin_url, name)
+        with connect(url) as conn:
+            migrate(conn)
+        run_dbt(url, "build", "--exclude-resource-type", "unit_test", target_path=dbt_target)
+        yield name
+    finally:
+        _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def built_database_url(pg_admin_url: str, built_template: str) -> Iterator[str]:
+    """A fresh database as a warehouse is after its first ``mailtrail build``: migrated, and every
+    dbt mart built (empty). A copy of ``built_template`` (CREATE DATABASE ... TEMPLATE: fast)."""
+    name = f"mt_test_{uuid.uuid4().hex[:12]}"
+    _create_database(pg_admin_url, name, template=built_template)
+    try:
+        yield with_database(pg_admin_url, name)
+    finally:
+        _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def built_db(built_database_url: str) -> Iterator[psycopg.Connection]:
+    with connect(built_database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def build_marts(built_database_url: str, dbt_target: Path) -> Callable[[], None]:
+    """Rebuild this test's marts from what is in raw now (``dbt run`` of fct_email_events and
+    every model after it), as the build_marts job does after an ingestion."""
+    return lambda: run_dbt(
+        built_database_url, "run", "--select", "fct_email_events+", target_path=dbt_target
+    )
 
 
 @pytest.fixture

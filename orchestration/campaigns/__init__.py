@@ -11,7 +11,8 @@ Import the public API from this package::
 from __future__ import annotations
 
 from orchestration.campaigns.campaign import Campaign, EmailSendingOptions, RecurringCampaign
-from orchestration.campaigns.dispatch import DispatchSettings, RecipientResult, ShootOutcome
+from orchestration.campaigns.context import DispatchSettings
+from orchestration.campaigns.dispatch import ShootOutcome
 from orchestration.campaigns.entities import (
     NOT_SET,
     Audience,
@@ -36,6 +37,7 @@ from orchestration.campaigns.errors import (
     TemplateRenderingError,
     TemplateSettingsMissingKeyError,
 )
+from orchestration.campaigns.planning import PlanResult
 from orchestration.campaigns.registry import (
     Registry,
     register_non_recurring,
@@ -46,8 +48,8 @@ from orchestration.campaigns.registry import (
     registry,
 )
 from orchestration.campaigns.segments import Segment, SqlSegment
+from orchestration.campaigns.sending import RecipientResult
 from orchestration.campaigns.service import Emailing
-from orchestration.campaigns.shoots import PlanResult
 from orchestration.campaigns.templates import EmailContent, Template, TemplateSettings
 
 __all__ = [

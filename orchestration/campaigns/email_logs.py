@@ -1,14 +1,14 @@
 """Email logs: the send ledger refined by provider events (seed 004's paginate/metrics API).
 
-A log's state comes from ``marts.email_logs`` when dbt has built it (the contract columns
-``email_log_id, state, delivered_at, bounced_at, dropped_at, opened, first_opened_at, clicked``),
-and otherwise from the ledger plus the SES events in ``raw.ses_events`` - so the API works
-before the first dbt build and in tests without dbt. Ledger to state:
+A log's state and event columns come from dbt's ``marts.email_logs`` (its state is
+``macros/email_log_state.sql``: the one definition of what a set of events means). A send the
+mart has not seen yet - made since the last ``mailtrail build`` - has the ledger's own state:
 
-queued -> pending (in flight, or a dry run); sent -> delivered / bounced / sent from events;
-failed, skipped, dropped -> themselves; unknown -> like sent if the provider reported anything
-for the message, else pending until it does (``error_type`` says ``outcome_unknown``) - the same
-rule as dbt's ``event_type_map`` (mailtrail ``unknown`` -> queued).
+queued, unknown -> pending; sent -> sent; failed, skipped, dropped -> themselves
+
+which is the state dbt gives a log whose only events are the ledger's (``event_type_map``:
+mailtrail ``unknown`` -> queued, ``dropped`` -> rejected). Nothing here reads raw provider
+events. Without the mart, reading logs raises ``MartMissingError``.
 """
 
 from __future__ import annotations
@@ -29,71 +29,35 @@ from orchestration.campaigns.entities import (
     EmailLogState,
     SendStatus,
 )
+from orchestration.campaigns.marts import EMAIL_EVENTS, EMAIL_LOGS, require_mart
 
-MART_COLUMNS = (
-    "email_log_id",
-    "state",
-    "delivered_at",
-    "bounced_at",
-    "dropped_at",
-    "opened",
-    "first_opened_at",
-    "clicked",
-)
-
-_STATE_FROM_EVENTS = """
-    case
-      when s.status = 'queued' then 'pending'
-      when s.status in ('failed', 'skipped', 'dropped') then s.status
-      when ev.bounced_at is not null then 'bounced'
-      when ev.delivered_at is not null then 'delivered'
-      when s.status = 'sent' or ev.any_event then 'sent'
-      else 'pending'
+# A send not in the mart yet: its ledger status as an email-log state (see the module docstring).
+_LEDGER_STATE = """
+    case s.status
+      when 'queued' then 'pending'
+      when 'unknown' then 'pending'
+      else s.status
     end"""
 
-
-def _mart_usable(conn: psycopg.Connection) -> bool:
-    rows = conn.execute(
-        "select column_name from information_schema.columns"
-        " where table_schema = 'marts' and table_name = 'email_logs'"
-    ).fetchall()
-    present = {row[0] for row in rows}
-    return all(column in present for column in MART_COLUMNS)
+# One row per ledger row: the mart's state and event columns when the mart has the log, else
+# the ledger's own.
+_LOGS = f"""
+    select s.*,
+           case when m.email_log_id is null then {_LEDGER_STATE} else m.state end as state,
+           m.delivered_at, m.bounced_at,
+           case when m.email_log_id is null and s.status = 'dropped' then s.created_at
+                else m.dropped_at end as dropped_at,
+           coalesce(m.opened, false) as opened, m.first_opened_at as opened_at,
+           coalesce(m.clicked, false) as clicked
+    from app.email_sends s
+    left join {EMAIL_LOGS} m on m.email_log_id = s.email_log_id::text
+"""
 
 
 def _logs_query(conn: psycopg.Connection) -> str:
-    """A subquery with one row per ledger row and its derived state/event columns."""
-    if _mart_usable(conn):
-        return f"""
-        select s.*, coalesce(m.state, {_STATE_FROM_EVENTS.replace("ev.", "m_ev.")}) as state,
-               m.delivered_at, m.bounced_at, coalesce(m.dropped_at,
-                 case when s.status = 'dropped' then s.created_at end) as dropped_at,
-               coalesce(m.opened, false) as opened, m.first_opened_at as opened_at,
-               coalesce(m.clicked, false) as clicked
-        from app.email_sends s
-        left join marts.email_logs m on m.email_log_id::text = s.email_log_id::text
-        cross join lateral (select m.bounced_at, m.delivered_at,
-                            m.state is not null as any_event) m_ev
-        """
-    return f"""
-        select s.*, {_STATE_FROM_EVENTS} as state,
-               ev.delivered_at, ev.bounced_at,
-               case when s.status = 'dropped' then s.created_at end as dropped_at,
-               coalesce(ev.opened, false) as opened, ev.opened_at,
-               coalesce(ev.clicked, false) as clicked
-        from app.email_sends s
-        left join lateral (
-            select min(e.occurred_at) filter (where e.event_type = 'Delivery') as delivered_at,
-                   min(e.occurred_at) filter (where e.event_type = 'Bounce'
-                                              and e.bounce_type = 'Permanent') as bounced_at,
-                   bool_or(e.event_type = 'Open') as opened,
-                   min(e.occurred_at) filter (where e.event_type = 'Open') as opened_at,
-                   bool_or(e.event_type = 'Click') as clicked,
-                   count(*) > 0 as any_event
-            from raw.ses_events e
-            where s.message_id is not null and e.message_id = s.message_id
-        ) ev on true
-        """
+    """The subquery of email logs (raises ``MartMissingError`` without the mart)."""
+    require_mart(conn, EMAIL_LOGS)
+    return _LOGS
 
 
 @dataclass
@@ -246,6 +210,46 @@ def get_email_logs(conn: psycopg.Connection, email_log_ids: list[UUID | str]) ->
     return paginate_email_logs(
         conn, 1, max(1, len(email_log_ids)), is_dry_run=None, email_logs_ids=email_log_ids
     ).items
+
+
+def get_unledgered_email_logs(
+    conn: psycopg.Connection, email_log_ids: list[str]
+) -> dict[str, EmailLog]:
+    """Logs of messages our ledger does not have (another system sent them) as dbt has them in
+    ``marts.email_logs``, by email_log_id (the mart's text id; ``email_log_ref`` is the nil UUID
+    when that is not a UUID). Their ledger fields say ``sent``, by someone else."""
+    require_mart(conn, EMAIL_LOGS)
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "select m.*, (select min(e.occurred_at) from"
+            f" {EMAIL_EVENTS} e where e.email_log_id = m.email_log_id) as first_event_at"
+            f" from {EMAIL_LOGS} m where m.email_log_id = any(%s) and not exists"
+            " (select 1 from app.email_sends s where s.email_log_id::text = m.email_log_id)",
+            (list(email_log_ids),),
+        ).fetchall()
+    return {row["email_log_id"]: _unledgered_log(row) for row in rows}
+
+
+def _unledgered_log(row: dict[str, Any]) -> EmailLog:
+    return EmailLog(
+        email_log_ref=_uuid_or(row["email_log_id"], UUID(int=0)), user_id=row["user_id"],
+        email_address=row["recipient"], state=EmailLogState(row["state"]),
+        status=SendStatus.sent, template_name=row["template_name"],
+        campaign_name=row["campaign_name"], shoot_id=_uuid_or(row["shoot_id"], None),
+        message_metadata={}, user_context={}, delivery_id=row["message_id"],
+        provider=row["provider"], reason=None, success=True, is_dry_run=row["is_dry_run"],
+        account_ref=None, created_at=row["first_event_at"], sent_at=row["sent_at"],
+        delivered_at=row["delivered_at"], bounced_at=row["bounced_at"],
+        dropped_at=row["dropped_at"], opened=row["opened"], opened_at=row["first_opened_at"],
+        clicked=row["clicked"], error_type=row["error_type"], error_message=row["error_message"],
+    )  # fmt: skip
+
+
+def _uuid_or(value: str | None, default: UUID | None) -> UUID | None:
+    try:
+        return UUID(value) if value else default
+    except ValueError:
+        return default
 
 
 def get_email_log_metrics(

@@ -74,3 +74,16 @@ class SendFailedError(EmailingError):
     """The provider refused or failed a message (raised by ``send_email`` unless silent)."""
 
     code = "send_failed"
+
+
+class MartMissingError(RuntimeError):
+    """A dbt mart the campaigns read is not in the warehouse: dbt has never built it there.
+
+    Not a business error: the warehouse is not ready. The message is the one line to act on.
+    """
+
+    def __init__(self, mart: str) -> None:
+        super().__init__(
+            f"{mart} does not exist: run `mailtrail build` (the build_marts job) to build the marts"
+        )
+        self.mart = mart

@@ -3,8 +3,8 @@
 It holds what the functions need - the warehouse URL, the registry, a sender, dispatch settings
 and a clock - and opens its own connections, so callers (Dagster ops, the CLI, a web app, the
 demo) write ``emailing.send_shoot(shoot_id)`` without plumbing. The underlying functions (in
-``shoots``, ``dispatch``, ``email_logs``, ``webhooks``) take an explicit connection and can be
-used directly inside a caller's own transaction.
+``shoots``, ``planning``, ``overrides``, ``dispatch``, ``sending``, ``email_logs``, ``webhooks``)
+take an explicit connection and can be used directly inside a caller's own transaction.
 """
 
 from __future__ import annotations
@@ -19,20 +19,9 @@ from uuid import UUID
 
 import psycopg
 
-from orchestration.campaigns import email_logs, shoots, webhooks
-from orchestration.campaigns.dispatch import (
-    DispatchSettings,
-    MessageSpec,
-    RateLimiter,
-    RecipientResult,
-    SendContext,
-    ShootOutcome,
-    dispatch_due_shoots,
-    process_recipient,
-    run_recipients,
-    send_shoot,
-    suppression_reasons,
-)
+from orchestration.campaigns import email_logs, overrides, planning, shoots, webhooks
+from orchestration.campaigns.context import DispatchSettings, MessageSpec, SendContext
+from orchestration.campaigns.dispatch import ShootOutcome, dispatch_due_shoots, send_shoot
 from orchestration.campaigns.entities import (
     NOT_SET,
     Audience,
@@ -46,8 +35,11 @@ from orchestration.campaigns.entities import (
     SendStatus,
 )
 from orchestration.campaigns.errors import EmailingError, SendFailedError
+from orchestration.campaigns.ratelimit import RateLimiter
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.registry import registry as default_registry
+from orchestration.campaigns.sending import RecipientResult, process_recipient, run_recipients
+from orchestration.campaigns.suppression import suppression_reasons
 from orchestration.campaigns.templates import EmailContent
 from orchestration.senders.base import Sender
 from orchestration.senders.outbox import OutboxSender
@@ -209,10 +201,12 @@ class Emailing:
 
     def plan(
         self, start: datetime, end: datetime, campaign_name: str | None = None
-    ) -> shoots.PlanResult:
+    ) -> planning.PlanResult:
         """Persist every recurring campaign's shoots in ``[start, end)`` (idempotent)."""
         with self.connect() as conn:
-            return shoots.plan_shoots(conn, self.registry, start, end, campaign_name=campaign_name)
+            return planning.plan_shoots(
+                conn, self.registry, start, end, campaign_name=campaign_name
+            )
 
     def get_planning(
         self,
@@ -224,24 +218,24 @@ class Emailing:
         limit: int | None = None,
     ) -> Planning:
         with self.connect() as conn:
-            return shoots.get_planning(
+            return planning.get_planning(
                 conn, self.registry, campaign_name, before, after or self.clock(), config_id,
                 states, limit,
             )  # fmt: skip
 
     def cancel_shoot_config(self, campaign_name: str, config_id: str) -> EmailShoot | None:
         with self.connect() as conn:
-            return shoots.cancel_shoot_config(conn, campaign_name, config_id)
+            return overrides.cancel_shoot_config(conn, campaign_name, config_id)
 
     def resume_shoot_config(self, campaign_name: str, config_id: str) -> EmailShoot | None:
         with self.connect() as conn:
-            return shoots.resume_shoot_config(conn, campaign_name, config_id)
+            return overrides.resume_shoot_config(conn, campaign_name, config_id)
 
     def patch_shoot_config(
         self, campaign_name: str, config_id: str, scheduled_at: Any = NOT_SET, **changes: Any
     ) -> EmailShoot | None:
         with self.connect() as conn:
-            return shoots.patch_shoot_config(
+            return overrides.patch_shoot_config(
                 conn, campaign_name, config_id, scheduled_at=scheduled_at, **changes
             )
 
@@ -254,7 +248,7 @@ class Emailing:
         silent_failure: bool = True,
     ) -> list[EmailShoot]:
         with self.connect() as conn:
-            return shoots.schedule_pending_shoots(
+            return planning.schedule_pending_shoots(
                 conn, self.registry, scheduled_before, scheduled_after, backfill_days,
                 campaign_name, silent_failure,
             )  # fmt: skip
@@ -273,7 +267,7 @@ class Emailing:
             on_date, backfill_days=backfill_days, campaign_name=campaign_name,
             silent_failure=silent_failure,
         )  # fmt: skip
-        start = shoots.backfill_window_start(self.registry, on_date, backfill_days, campaign_name)
+        start = planning.backfill_window_start(self.registry, on_date, backfill_days, campaign_name)
         names = (
             [campaign_name]
             if campaign_name

@@ -33,9 +33,13 @@ DEFINITIONS_MODULE = "orchestration.definitions"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMMAND_TAG = "mailtrail/command"
 
-# The CLI's runs log INFO and above to the console; the per-step DEBUG events stay in each run's
+# The CLI's runs execute their steps in this process (no step subprocess re-loading the code
+# location) and log INFO and above to the console; the per-step DEBUG events stay in each run's
 # event log, in the UI.
-CONSOLE_LOGGING: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+CLI_RUN_CONFIG: dict[str, Any] = {
+    "execution": {"config": {"in_process": {}}},
+    "loggers": {"console": {"config": {"log_level": "INFO"}}},
+}
 
 
 @dataclass
@@ -76,7 +80,7 @@ def run_job(
     return its outcome; ``asset_selection`` runs a subset of an asset job, with the checks of
     the selected assets unless ``with_checks`` is false."""
     instance = dg.DagsterInstance.get()
-    config = {**CONSOLE_LOGGING, **(run_config or {})}
+    config = {**CLI_RUN_CONFIG, **(run_config or {})}
     selection = frozenset(asset_selection) if asset_selection else None
     check_selection = None if with_checks or selection is None else frozenset()
     with _origin().create_location(instance) as location:

@@ -22,7 +22,8 @@ from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.campaign import EmailSendingOptions, RecurringCampaign
 from orchestration.campaigns.clock import ReplayClock
-from orchestration.campaigns.dispatch import DispatchSettings, ShootOutcome
+from orchestration.campaigns.context import DispatchSettings
+from orchestration.campaigns.dispatch import ShootOutcome
 from orchestration.campaigns.entities import EmailLog, EmailShootConfig
 from orchestration.campaigns.recurrence import Occurrence
 from orchestration.campaigns.registry import Registry
@@ -215,7 +216,8 @@ def run_demo_campaign(
     already due at ``now`` (each at its scheduled time + 5 minutes, on a simulated clock) through the simulator,
     which writes the SES events up to ``now`` under ``<landing_url>/ses/``; ingest and build
     next. ``after_each_day`` (e.g. ingest + build) runs after each day's shoot, so the next
-    day's dispatch already drops the addresses that bounced or complained.
+    day's dispatch already drops the addresses that bounced or complained. The warehouse's marts
+    must have been built once (dispatch reads ``marts.suppression_list``).
     """
     from orchestration.senders.simulator import SimulatorSender
 

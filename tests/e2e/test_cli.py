@@ -94,6 +94,7 @@ def test_warehouse_url_starts_the_embedded_server_under_home(tmp_path: Path) -> 
 def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     database_url: str, db: psycopg.Connection, tmp_path: Path
 ) -> None:
+    # a warehouse after its first `mailtrail build`: dispatch reads dbt's suppression list
     done = mailtrail(tmp_path / "home", database_url, "demo")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Shoots of demo_daily_digest" in done.stdout
@@ -125,7 +126,9 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     ).fetchone()
     assert joined > 0
     # the runs went through Dagster and are in its storage
-    (runs,) = db.execute("select count(*) from public.runs where status = 'SUCCESS'").fetchone()
+    (runs,) = db.execute(
+        "select count(*) from public.runs where status = 'SUCCESS'"
+    ).fetchone()
     assert runs >= 3
     # ... as runs of the code location's jobs, so each job's page lists them after the demo
     jobs = dict(
@@ -145,7 +148,9 @@ def test_plan_then_dispatch_sends_each_contact_once_through_the_configured_sende
     from orchestration.demo.campaign import seed_demo_contacts
 
     seed_demo_contacts(db, count=6)
-    subscribed = db.execute("select count(*) from app.contacts where is_subscribed").fetchone()[0]
+    subscribed = db.execute(
+        "select count(*) from app.contacts where is_subscribed"
+    ).fetchone()[0]
     home, outbox = tmp_path / "home", tmp_path / "outbox"
     env = {
         "MAILTRAIL_SENDER": "outbox",

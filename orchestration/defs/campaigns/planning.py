@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from orchestration.campaigns.dispatch import recover_orphan_sends
+from orchestration.campaigns.ledger import recover_orphan_sends
+from orchestration.campaigns.planning import plan_shoots
 from orchestration.campaigns.registry import registry
-from orchestration.campaigns.shoots import plan_shoots
 from orchestration.defs.campaigns.assets import SHOOTS, report
 from orchestration.defs.campaigns.resources import EmailingResource
 

@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration.campaigns.clock import ReplayClock
-from orchestration.campaigns.dispatch import DispatchSettings
+from orchestration.campaigns.context import DispatchSettings
 from orchestration.campaigns.registry import registry
 from orchestration.campaigns.service import Emailing
 from orchestration.defs.resources import WarehouseResource, secret

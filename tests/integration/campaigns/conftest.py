@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from orchestration.campaigns import DispatchSettings, Emailing, Registry
@@ -30,12 +29,18 @@ def now() -> datetime:
 
 @pytest.fixture
 def emailing(
-    database_url: str, registry: Registry, sender: RecordingSender, tmp_path: Path, now: datetime
+    built_database_url: str,
+    registry: Registry,
+    sender: RecordingSender,
+    tmp_path: Path,
+    now: datetime,
 ) -> Iterator[Emailing]:
+    """The service on a built warehouse (dispatch reads dbt's suppression list, email logs its
+    marts.email_logs): use it with ``built_db``."""
     from orchestration.senders.outbox import OutboxSender
 
     service = Emailing(
-        database_url=database_url,
+        database_url=built_database_url,
         sender=sender,
         registry=registry,
         settings=DispatchSettings(concurrency=4, page_size=7, backoff_initial=0.01),
@@ -44,13 +49,3 @@ def emailing(
     )
     yield service
     service.close()
-
-
-def create_suppression_mart(conn: psycopg.Connection) -> None:
-    """marts.suppression_list as the dbt owner will build it (created here if dbt has not)."""
-    conn.execute("create schema if not exists marts")
-    conn.execute(
-        "create table if not exists marts.suppression_list (recipient text primary key,"
-        " reason text not null, first_suppressed_at timestamptz, last_event_at timestamptz,"
-        " provider text)"
-    )

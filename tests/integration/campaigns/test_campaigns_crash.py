@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.mark.parametrize("crash", [KeyboardInterrupt, SystemExit])
 def test_campaign_dispatch_interrupted_in_process_then_resumed(
-    database_url: str, registry: Registry, db: psycopg.Connection, now, crash
+    built_database_url: str, registry: Registry, built_db: psycopg.Connection, now, crash
 ) -> None:
-    addresses = add_contacts(db, 12)
+    addresses = add_contacts(built_db, 12)
     crashing = RecordingSender(crash_after=5, crash_with=crash)
     first = Emailing(
-        database_url,
+        built_database_url,
         crashing,
         registry,
         DispatchSettings(concurrency=1, page_size=4),
@@ -38,16 +38,16 @@ def test_campaign_dispatch_interrupted_in_process_then_resumed(
     shoot = first.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"})
     with pytest.raises(crash):
         first.send_shoot(shoot.shoot_id)
-    rows = ledger(db, shoot.shoot_id)
+    rows = ledger(built_db, shoot.shoot_id)
     assert [s for s, _ in rows.values()].count("sent") == 5
     (in_flight,) = [a for a, (s, _) in rows.items() if s == "queued"]
     # The crashed dispatcher's lock is gone: the shoot is due again, to be resumed.
     assert first.get_shoot(shoot.shoot_id).state == EmailShootState.sending
-    assert [d.shoot_id for d in list_due_shoots(db, now)] == [shoot.shoot_id]
+    assert [d.shoot_id for d in list_due_shoots(built_db, now)] == [shoot.shoot_id]
 
     resumed_sender = RecordingSender()
     second = Emailing(
-        database_url,
+        built_database_url,
         resumed_sender,
         registry,
         DispatchSettings(concurrency=3, page_size=4),
@@ -55,7 +55,7 @@ def test_campaign_dispatch_interrupted_in_process_then_resumed(
     )
     outcome = second.batch_send_shoot(scheduled_before=now)[0]
     assert outcome.recovered_unknown == 1
-    after = ledger(db, shoot.shoot_id)
+    after = ledger(built_db, shoot.shoot_id)
     assert after[in_flight] == (
         "unknown",
         "dispatch interrupted before the provider answered; not re-sent",
@@ -74,15 +74,15 @@ def test_campaign_dispatch_interrupted_in_process_then_resumed(
 
 
 def test_campaign_dispatch_process_killed_then_resumed(
-    database_url: str, registry: Registry, db: psycopg.Connection, tmp_path: Path, now
+    built_database_url: str, registry: Registry, built_db: psycopg.Connection, tmp_path: Path, now
 ) -> None:
-    addresses = add_contacts(db, 10)
-    service = Emailing(database_url, RecordingSender(), registry, clock=lambda: now)
+    addresses = add_contacts(built_db, 10)
+    service = Emailing(built_database_url, RecordingSender(), registry, clock=lambda: now)
     shoot = service.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"})
     marker = tmp_path / "hanging"
     worker = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.campaigns.crash_worker",
-         database_url, str(shoot.shoot_id), str(marker), "4"],
+         built_database_url, str(shoot.shoot_id), str(marker), "4"],
         cwd=ROOT,
         env={**os.environ, "MAILTRAIL_HOME": str(tmp_path)},
     )  # fmt: skip
@@ -93,7 +93,7 @@ def test_campaign_dispatch_process_killed_then_resumed(
             assert time.monotonic() < deadline, "the worker never reached the 5th send"
             time.sleep(0.05)
         # While it lives, nobody else can take the shoot.
-        assert list_due_shoots(db, now) == []
+        assert list_due_shoots(built_db, now) == []
         assert not service.send_shoot(shoot.shoot_id).claimed
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
@@ -103,16 +103,16 @@ def test_campaign_dispatch_process_killed_then_resumed(
     in_flight = marker.read_text().lower()
     # The server notices the dead backend and drops its lock.
     deadline = time.monotonic() + 30
-    while list_due_shoots(db, now) == [] and time.monotonic() < deadline:
+    while list_due_shoots(built_db, now) == [] and time.monotonic() < deadline:
         time.sleep(0.1)
-    before = ledger(db, shoot.shoot_id)
+    before = ledger(built_db, shoot.shoot_id)
     assert before[in_flight][0] == "queued"
     assert [s for s, _ in before.values()].count("sent") == 4
 
     resumed_sender = RecordingSender()
-    resumed = Emailing(database_url, resumed_sender, registry, clock=lambda: now)
+    resumed = Emailing(built_database_url, resumed_sender, registry, clock=lambda: now)
     outcome = resumed.send_shoot(shoot.shoot_id)
-    after = ledger(db, shoot.shoot_id)
+    after = ledger(built_db, shoot.shoot_id)
     assert after[in_flight][0] == "unknown"
     assert in_flight not in resumed_sender.addresses()
     assert len(resumed_sender.sent) == 5

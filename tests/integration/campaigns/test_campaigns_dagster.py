@@ -93,10 +93,10 @@ def test_a_deployment_registers_only_the_campaign_modules_it_names() -> None:
 
 
 def test_campaign_plan_job_then_dispatch_sensor_then_dispatch_run(
-    database_url: str, db: psycopg.Connection, tmp_path: Path, demo_registered: None
+    built_database_url: str, built_db: psycopg.Connection, tmp_path: Path, demo_registered: None
 ) -> None:
-    seed_demo_contacts(db, 15)
-    resources = _resources(database_url, tmp_path)
+    seed_demo_contacts(built_db, 15)
+    resources = _resources(built_database_url, tmp_path)
     plan_config = {"ops": {"plan_campaign_shoots": {"config": {
         "now": "2024-04-10T12:00:00+00:00", "horizon_days": 3, "backfill_days": 1,
         "campaign_name": DEMO_CAMPAIGN,
@@ -110,7 +110,7 @@ def test_campaign_plan_job_then_dispatch_sensor_then_dispatch_run(
     plan_metadata = {k: v.value for k, v in output.event_specific_data.metadata.items()}
     assert (plan_metadata["shoots_created"], plan_metadata["shoots_existing"]) == (4, 0)
     again = plan_campaigns_job.execute_in_process(run_config=plan_config, resources=resources)
-    assert again.success and db.execute("select count(*) from app.shoots").fetchone()[0] == 4
+    assert again.success and built_db.execute("select count(*) from app.shoots").fetchone()[0] == 4
     planned = (4, 4)  # all in the past: all due
 
     context = dg.build_sensor_context(resources={"warehouse": resources["warehouse"]})
@@ -180,7 +180,7 @@ def test_campaign_plan_schedule_requests_a_keyed_run() -> None:
 
 
 def test_campaign_demo_loop_sends_three_days_then_nothing(
-    database_url: str, db: psycopg.Connection, tmp_path: Path
+    built_database_url: str, built_db: psycopg.Connection, tmp_path: Path
 ) -> None:
     from orchestration.ingestion.landing import list_objects
     from orchestration.ingestion.objects import ingest_objects
@@ -190,7 +190,7 @@ def test_campaign_demo_loop_sends_three_days_then_nothing(
     now = datetime(2024, 4, 3, 15, 0, tzinfo=UTC)  # 17:00 in Paris: today's 09:00 shoot is due
     days_done: list[int] = []
     first = run_demo_campaign(
-        database_url, str(landing), now=now, days=3, contacts=60,
+        built_database_url, str(landing), now=now, days=3, contacts=60,
         after_each_day=lambda: days_done.append(len(list(list_objects(str(landing), "ses")))),
     )  # fmt: skip
     assert len(days_done) == 3 and 0 < days_done[0] < days_done[1] < days_done[2]
@@ -199,20 +199,20 @@ def test_campaign_demo_loop_sends_three_days_then_nothing(
     ]  # fmt: skip
     assert all(o.shoot.state == "completed" for o in first.outcomes)
     assert first.messages_sent > 100
-    sent_at = db.execute(
+    sent_at = built_db.execute(
         "select min(sent_at), max(sent_at) from app.email_sends where status = 'sent'"
     ).fetchone()
     assert sent_at[0] >= datetime(2024, 4, 1, 7, 5, tzinfo=UTC) and sent_at[1] < now
-    counts = ingest_objects(db, SES, list_objects(str(landing), "ses"))
+    counts = ingest_objects(built_db, SES, list_objects(str(landing), "ses"))
     assert counts.rejected == 0 and counts.loaded > first.messages_sent
-    assert db.execute("select max(occurred_at) from raw.ses_events").fetchone()[0] <= now
-    days = db.execute(
+    assert built_db.execute("select max(occurred_at) from raw.ses_events").fetchone()[0] <= now
+    days = built_db.execute(
         "select count(distinct occurred_at::date) from raw.ses_events where event_type = 'Send'"
     ).fetchone()[0]
     assert days == 3
     second = run_demo_campaign(
-        database_url, str(landing), now=now + timedelta(minutes=5), days=3, contacts=60
+        built_database_url, str(landing), now=now + timedelta(minutes=5), days=3, contacts=60
     )
     assert second.outcomes == [] and second.messages_sent == 0
-    table = shoot_table(database_url)
+    table = shoot_table(built_database_url)
     assert "demo_daily_digest" in table and "completed" in table

@@ -22,8 +22,8 @@ from orchestration.campaigns import (
     TemplateSettingsMissingKeyError,
 )
 from orchestration.campaigns.dispatch import list_due_shoots
+from orchestration.campaigns.errors import MartMissingError
 from orchestration.campaigns.frequency import message_count
-from tests.integration.campaigns.conftest import create_suppression_mart
 from tests.integration.campaigns.helpers import RecordingSender, add_contacts, ledger
 
 pytestmark = pytest.mark.integration
@@ -41,16 +41,16 @@ def _shoot(emailing: Emailing, now, **options):
 
 
 def test_campaign_dispatch_sends_each_recipient_once_and_counts(
-    emailing: Emailing, db: psycopg.Connection, sender: RecordingSender, now
+    emailing: Emailing, built_db: psycopg.Connection, sender: RecordingSender, now
 ) -> None:
-    addresses = add_contacts(db, 23)  # page size 7: four pages
+    addresses = add_contacts(built_db, 23)  # page size 7: four pages
     shoot = _shoot(emailing, now)
     outcome = emailing.send_shoot(shoot.shoot_id)
     assert outcome.claimed and outcome.shoot.state == EmailShootState.completed
     assert sender.addresses() == {a: 1 for a in addresses}
     assert outcome.shoot.recipient_count == 23 and outcome.shoot.sent_count == 23
     assert outcome.shoot.started_at == now and outcome.shoot.completed_at == now
-    rows = db.execute(
+    rows = built_db.execute(
         "select status, message_id, provider, campaign_name, template_name, subject, user_id"
         " from app.email_sends where shoot_id = %s",
         (shoot.shoot_id,),
@@ -62,39 +62,40 @@ def test_campaign_dispatch_sends_each_recipient_once_and_counts(
     message = sender.sent[0]
     assert message.tags()["shoot_id"] == str(shoot.shoot_id)
     assert message.tags()["email_log_id"] in {
-        str(r) for (r,) in db.execute("select email_log_id from app.email_sends")
+        str(r) for (r,) in built_db.execute("select email_log_id from app.email_sends")
     }
     # A second dispatch finds nothing to claim and sends nothing.
     again = emailing.send_shoot(shoot.shoot_id)
     assert not again.claimed and len(sender.sent) == 23
 
 
-def test_campaign_empty_audience_skips_the_shoot(emailing: Emailing, db, sender, now) -> None:
+def test_campaign_empty_audience_skips_the_shoot(emailing: Emailing, built_db, sender, now) -> None:
     shoot = _shoot(emailing, now)
     outcome = emailing.send_shoot(shoot.shoot_id)
     assert outcome.shoot.state == EmailShootState.skipped and sender.sent == []
 
 
 def test_campaign_suppressed_recipients_are_dropped_with_the_reason(
-    emailing: Emailing, db: psycopg.Connection, sender: RecordingSender, now
+    emailing: Emailing, built_db: psycopg.Connection, sender: RecordingSender, now
 ) -> None:
-    addresses = add_contacts(db, 6)
-    create_suppression_mart(db)
-    db.execute(
+    addresses = add_contacts(built_db, 6)
+    # rows of the dbt-built mart, written directly (an upper-case address, as a provider may
+    # report it, checks that matching ignores case)
+    built_db.execute(
         "insert into marts.suppression_list values (%s, 'hard_bounce', now(), now(), 'ses'),"
         " (%s, 'complaint', now(), now(), 'ses')",
         (addresses[0].upper(), addresses[1]),
     )
-    db.execute(
+    built_db.execute(
         "insert into app.suppressions (recipient, reason) values (%s, 'unsubscribe')",
         (addresses[2],),
     )
-    db.execute(
+    built_db.execute(
         "update app.contacts set email_address = 'not-an-address' where user_id = 'user-00005'"
     )
     shoot = _shoot(emailing, now)
     outcome = emailing.send_shoot(shoot.shoot_id)
-    rows = ledger(db, shoot.shoot_id)
+    rows = ledger(built_db, shoot.shoot_id)
     assert rows[addresses[0]] == ("dropped", "suppressed:hard_bounce (ses)")
     assert rows[addresses[1]] == ("dropped", "suppressed:complaint (ses)")
     assert rows[addresses[2]] == ("dropped", "suppressed:unsubscribe (app)")
@@ -103,45 +104,73 @@ def test_campaign_suppressed_recipients_are_dropped_with_the_reason(
     assert (outcome.shoot.dropped_count, outcome.shoot.sent_count) == (4, 2)
 
 
-def test_campaign_suppression_works_without_the_mart(emailing: Emailing, db, sender, now) -> None:
-    addresses = add_contacts(db, 2)
-    db.execute(
+def test_campaign_app_suppressions_drop_recipients_the_mart_does_not_list(
+    emailing: Emailing, built_db, sender, now
+) -> None:
+    addresses = add_contacts(built_db, 2)
+    built_db.execute(
         "insert into app.suppressions (recipient, reason) values (%s, 'manual')", (addresses[0],)
     )
     outcome = emailing.send_shoot(_shoot(emailing, now).shoot_id)
     assert set(sender.addresses()) == {addresses[1]} and outcome.shoot.dropped_count == 1
 
 
-def test_campaign_frequency_limit_across_shoots(emailing: Emailing, db, sender, now) -> None:
-    addresses = add_contacts(db, 5)
+def test_campaign_nothing_is_sent_before_dbt_built_the_suppression_list(
+    database_url: str, registry: Registry, db: psycopg.Connection, sender: RecordingSender, now
+) -> None:
+    """A warehouse dbt never built (migrations only): dispatch says which mart is missing and
+    what to run, and leaves the shoot as it was."""
+    add_contacts(db, 2)
+    emailing = Emailing(database_url, sender, registry, clock=lambda: now)
+    shoot = _shoot(emailing, now)
+    missing = (
+        r"^marts\.suppression_list does not exist: run `mailtrail build` \(the build_marts job\)"
+    )
+    with pytest.raises(MartMissingError, match=missing):
+        emailing.send_shoot(shoot.shoot_id)
+    with pytest.raises(MartMissingError, match=missing):
+        emailing.batch_send_shoot(scheduled_before=now)
+    with pytest.raises(MartMissingError, match=missing):
+        emailing.send_email(EmailRecipient("u", "u@example.com", {"first_name": "U"}), "news",
+                            {"title": "x"}, silent_failure=True)  # fmt: skip
+    assert sender.calls == 0
+    assert db.execute("select count(*) from app.email_sends").fetchone()[0] == 0
+    stored = emailing.get_shoot(shoot.shoot_id)
+    assert (stored.state, stored.started_at) == (EmailShootState.scheduled, None)
+    with pytest.raises(MartMissingError, match=r"^marts\.email_logs does not exist"):
+        emailing.paginate_email_logs(1)
+
+
+def test_campaign_frequency_limit_across_shoots(emailing: Emailing, built_db, sender, now) -> None:
+    addresses = add_contacts(built_db, 5)
     limit = MessageFrequency(idempotency_key="welcome", message_limit=1)
     first = emailing.send_shoot(_shoot(emailing, now, message_frequency=limit).shoot_id)
     second = emailing.send_shoot(_shoot(emailing, now, message_frequency=limit).shoot_id)
     assert first.shoot.sent_count == 5
     assert (second.shoot.sent_count, second.shoot.skipped_count) == (0, 5)
-    assert {status for status, _ in ledger(db, second.shoot.shoot_id).values()} == {"skipped"}
-    reason = ledger(db, second.shoot.shoot_id)[addresses[0]][1]
+    assert {status for status, _ in ledger(built_db, second.shoot.shoot_id).values()} == {"skipped"}
+    reason = ledger(built_db, second.shoot.shoot_id)[addresses[0]][1]
     assert reason == "message_frequency: limit of 1 reached for key 'welcome'"
     # A limit over every message counts both shoots' messages.
     third = emailing.send_shoot(
         _shoot(emailing, now, message_frequency=MessageFrequency(message_limit=1)).shoot_id
     )
     assert third.shoot.skipped_count == 5
-    assert message_count(db, "user-00000") == 1
+    assert message_count(built_db, "user-00000") == 1
     assert len(sender.sent) == 5
 
 
 def test_campaign_frequency_limit_holds_under_two_concurrent_dispatches(
-    database_url: str, registry: Registry, db: psycopg.Connection, tmp_path: Path, now
+    built_database_url: str, registry: Registry, built_db: psycopg.Connection, tmp_path: Path, now
 ) -> None:
     """Two shoots to the same 40 users with a shared limit of 1, dispatched at the same time by
     two services with 4 workers each, on slow senders so their sends overlap."""
-    addresses = add_contacts(db, 40)
+    addresses = add_contacts(built_db, 40)
     limit = MessageFrequency(idempotency_key="one_per_user", message_limit=1)
     senders = [RecordingSender(delay=0.01), RecordingSender(delay=0.01)]
     services = [
         Emailing(
-            database_url,
+            built_database_url,
             s,
             registry,
             DispatchSettings(concurrency=4, page_size=10),
@@ -174,22 +203,24 @@ def test_campaign_frequency_limit_holds_under_two_concurrent_dispatches(
     total = senders[0].addresses() + senders[1].addresses()
     assert total == {a: 1 for a in addresses}  # every user exactly once, never over the limit
     assert len(senders[0].sent) > 0 and len(senders[1].sent) > 0  # they really raced
-    counts = db.execute(
+    counts = built_db.execute(
         "select max(message_count) from app.message_counters where idempotency_key = 'one_per_user'"
     ).fetchone()[0]
     assert counts == 1
-    statuses = db.execute("select status, count(*) from app.email_sends group by 1").fetchall()
+    statuses = built_db.execute(
+        "select status, count(*) from app.email_sends group by 1"
+    ).fetchall()
     assert dict(statuses) == {"sent": 40, "skipped": 40}
 
 
 def test_campaign_two_dispatchers_on_the_same_shoot_send_it_once(
-    database_url: str, registry: Registry, db: psycopg.Connection, now
+    built_database_url: str, registry: Registry, built_db: psycopg.Connection, now
 ) -> None:
-    addresses = add_contacts(db, 30)
+    addresses = add_contacts(built_db, 30)
     senders = [RecordingSender(delay=0.005), RecordingSender(delay=0.005)]
     services = [
         Emailing(
-            database_url,
+            built_database_url,
             s,
             registry,
             DispatchSettings(concurrency=3, page_size=5),
@@ -216,19 +247,19 @@ def test_campaign_two_dispatchers_on_the_same_shoot_send_it_once(
 
 
 def test_campaign_dry_run_shoot_logs_flagged_rows_and_calls_no_provider(
-    emailing: Emailing, db: psycopg.Connection, sender: RecordingSender, now
+    emailing: Emailing, built_db: psycopg.Connection, sender: RecordingSender, now
 ) -> None:
-    add_contacts(db, 4)
+    add_contacts(built_db, 4)
     shoot = _shoot(emailing, now, dry_run=True)
     outcome = emailing.send_shoot(shoot.shoot_id)
     assert sender.calls == 0
     assert outcome.shoot.state == EmailShootState.completed
     assert (outcome.shoot.pending_count, outcome.shoot.sent_count) == (4, 0)
-    rows = db.execute(
+    rows = built_db.execute(
         "select status, reason, is_dry_run, message_id from app.email_sends"
     ).fetchall()
     assert rows and all(r == ("queued", "dry_run", True, None) for r in rows)
-    assert db.execute("select count(*) from app.message_counters").fetchone()[0] == 0
+    assert built_db.execute("select count(*) from app.message_counters").fetchone()[0] == 0
     page = emailing.paginate_email_logs(1, is_dry_run=True)
     assert page.total == 4 and all(log.is_dry_run and log.state == "pending" for log in page.items)
     assert emailing.paginate_email_logs(1).total == 0  # real sends only by default
@@ -237,25 +268,25 @@ def test_campaign_dry_run_shoot_logs_flagged_rows_and_calls_no_provider(
 
 
 def test_campaign_send_shoot_dry_run_rehearses_without_writing(
-    emailing: Emailing, db: psycopg.Connection, sender: RecordingSender, now
+    emailing: Emailing, built_db: psycopg.Connection, sender: RecordingSender, now
 ) -> None:
-    addresses = add_contacts(db, 5)
-    db.execute(
+    addresses = add_contacts(built_db, 5)
+    built_db.execute(
         "insert into app.suppressions (recipient, reason) values (%s, 'manual')", (addresses[0],)
     )
     shoot = _shoot(emailing, now)
     rehearsal = emailing.send_shoot(shoot.shoot_id, dry_run=True)
     assert rehearsal.rehearsal and rehearsal.counts == {"dropped": 1, "queued": 4}
     assert sender.calls == 0
-    assert db.execute("select count(*) from app.email_sends").fetchone()[0] == 0
+    assert built_db.execute("select count(*) from app.email_sends").fetchone()[0] == 0
     assert emailing.get_shoot(shoot.shoot_id).state == EmailShootState.scheduled
     assert emailing.send_shoot(shoot.shoot_id).shoot.sent_count == 4
 
 
 def test_campaign_missing_template_setting_is_a_clear_error_at_schedule_and_dispatch(
-    emailing: Emailing, registry: Registry, db: psycopg.Connection, sender, now
+    emailing: Emailing, registry: Registry, built_db: psycopg.Connection, sender, now
 ) -> None:
-    add_contacts(db, 3)
+    add_contacts(built_db, 3)
     with pytest.raises(TemplateSettingsMissingKeyError, match=r"'title'.*'news'"):
         _shoot(emailing, now, template_settings={})
     # A setting only the body uses (not declared required) is caught when rendering: the shoot
@@ -271,17 +302,17 @@ def test_campaign_missing_template_setting_is_a_clear_error_at_schedule_and_disp
         stored.error_type == "template_settings_not_found" and "'discount'" in stored.error_message
     )
     assert sender.calls == 0
-    assert list_due_shoots(db, now) == []
+    assert list_due_shoots(built_db, now) == []
     # Fixing the shoot clears the error; it is dispatched again.
     emailing.patch_shoot(shoot.shoot_id, template_settings={"discount": 20})
-    assert [d.shoot_id for d in list_due_shoots(db, now)] == [shoot.shoot_id]
+    assert [d.shoot_id for d in list_due_shoots(built_db, now)] == [shoot.shoot_id]
     assert emailing.send_shoot(shoot.shoot_id).shoot.sent_count == 3
 
 
 def test_campaign_cancelling_a_shoot_stops_its_dispatch(
-    emailing: Emailing, db: psycopg.Connection, sender: RecordingSender, now
+    emailing: Emailing, built_db: psycopg.Connection, sender: RecordingSender, now
 ) -> None:
-    add_contacts(db, 30)
+    add_contacts(built_db, 30)
     shoot = _shoot(emailing, now)
 
     def cancel_after_some(message):
@@ -306,25 +337,28 @@ def test_campaign_cancelling_a_shoot_stops_its_dispatch(
 
 
 def test_campaign_provider_errors_are_failed_and_throttling_is_retried(
-    emailing: Emailing, db: psycopg.Connection, sender: RecordingSender, now
+    emailing: Emailing, built_db: psycopg.Connection, sender: RecordingSender, now
 ) -> None:
-    addresses = add_contacts(db, 5)
+    addresses = add_contacts(built_db, 5)
     sender.fail_for = {addresses[1]}
     sender.throttle_first = 3
     limit = MessageFrequency(idempotency_key="k", message_limit=1)
     outcome = emailing.send_shoot(_shoot(emailing, now, message_frequency=limit).shoot_id)
     assert (outcome.shoot.sent_count, outcome.shoot.failed_count) == (4, 1)
-    row = db.execute(
+    row = built_db.execute(
         "select status, error_type, error_message from app.email_sends where recipient = %s",
         (addresses[1],),
     ).fetchone()
     assert row[0] == "failed" and row[1] == "MessageRejected" and "blacklisted" in row[2]
     # a refused message does not count against the user's limit
-    assert message_count(db, "user-00001", "k") == 0 and message_count(db, "user-00000", "k") == 1
+    assert (
+        message_count(built_db, "user-00001", "k") == 0
+        and message_count(built_db, "user-00000", "k") == 1
+    )
 
 
 def test_campaign_send_email_and_batch_send_email(
-    emailing: Emailing, db: psycopg.Connection, sender: RecordingSender, tmp_path: Path
+    emailing: Emailing, built_db: psycopg.Connection, sender: RecordingSender, tmp_path: Path
 ) -> None:
     ada = EmailRecipient("ada", "Ada@Example.com", {"first_name": "Ada"})
     log_id = emailing.send_email(ada, "news", {"title": "Hi"}, message_metadata={"order": 42})
@@ -336,7 +370,8 @@ def test_campaign_send_email_and_batch_send_email(
     # dry run: nothing sent, no log (seed 004)
     assert emailing.send_email(ada, "news", {"title": "Hi"}, dry_run=True) is None
     assert (
-        sender.calls == 1 and db.execute("select count(*) from app.email_sends").fetchone()[0] == 1
+        sender.calls == 1
+        and built_db.execute("select count(*) from app.email_sends").fetchone()[0] == 1
     )
 
     # missing setting: raised, or logged as failed with silent_failure
@@ -364,8 +399,8 @@ def test_campaign_send_email_and_batch_send_email(
     assert (metrics.sent_count, metrics.failed_count, metrics.total_count) == (5, 1, 6)
 
 
-def test_campaign_paginate_email_logs_filters(emailing: Emailing, db, sender, now) -> None:
-    add_contacts(db, 12)
+def test_campaign_paginate_email_logs_filters(emailing: Emailing, built_db, sender, now) -> None:
+    add_contacts(built_db, 12)
     shoot = _shoot(emailing, now)
     emailing.send_shoot(shoot.shoot_id)
     first = emailing.paginate_email_logs(1, per_page=5, campaign_names=["test_campaign"])
@@ -392,16 +427,16 @@ def test_campaign_paginate_email_logs_filters(emailing: Emailing, db, sender, no
 
 
 def test_campaign_audience_limit_settings_and_preview(
-    emailing: Emailing, db: psycopg.Connection, sender: RecordingSender, now
+    emailing: Emailing, built_db: psycopg.Connection, sender: RecordingSender, now
 ) -> None:
-    add_contacts(db, 10)
-    pro = add_contacts(db, 4, prefix="pro", plan="pro")
+    add_contacts(built_db, 10)
+    pro = add_contacts(built_db, 4, prefix="pro", plan="pro")
     limited = emailing.send_shoot(_shoot(emailing, now, limit=6).shoot_id)
     assert limited.shoot.recipient_count == 6
     only_pro = emailing.send_shoot(
         _shoot(emailing, now, audience_settings={"plan": "pro"}).shoot_id
     )
-    assert set(ledger(db, only_pro.shoot.shoot_id)) == set(pro)
+    assert set(ledger(built_db, only_pro.shoot.shoot_id)) == set(pro)
     preview = emailing.preview_email(
         "news", {"title": "Preview"}, EmailRecipient("u", "u@example.com", {"first_name": "Una"})
     )

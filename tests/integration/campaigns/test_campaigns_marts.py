@@ -1,80 +1,118 @@
-"""When dbt has built the marts, email logs and webhooks read them (tables created here with the
-contract columns of DESIGN.md, as the dbt owner's models will have them)."""
+"""Email logs and webhooks read dbt's marts: provider events are landed, ingested and built by
+dbt here, and the campaigns see them with the meaning dbt gives them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
+from orchestration.landing import list_objects
 
 from orchestration.campaigns import Audience, Emailing, Registry
 from orchestration.campaigns.webhooks import dispatch_webhooks
+from orchestration.ingestion import SES, ingest_objects
 from tests.integration.campaigns.helpers import add_contacts
 
 pytestmark = pytest.mark.integration
 
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Safari/605.1.15"
 
-def _create_marts(conn: psycopg.Connection) -> None:
-    conn.execute("create schema if not exists marts")
-    conn.execute(
-        "create table marts.email_logs (email_log_id text, message_id text, provider text,"
-        " campaign_name text, shoot_id text, recipient text, state text, is_dry_run boolean,"
-        " queued_at timestamptz, sent_at timestamptz, delivered_at timestamptz,"
-        " bounced_at timestamptz, dropped_at timestamptz, opened boolean,"
-        " first_opened_at timestamptz, clicked boolean)"
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def ses_event(
+    event_type: str,
+    message_id: str,
+    recipient: str,
+    at: datetime,
+    bounce_type: str = "Permanent",
+    **tags: str,
+) -> dict:
+    """An SES event-publishing record of one message to one recipient, tagged as our sends are."""
+    mail = {
+        "timestamp": _iso(at),
+        "source": "news@mail.example.com",
+        "messageId": message_id,
+        "destination": [recipient],
+        "tags": {name: [value] for name, value in tags.items()},
+    }
+    detail: dict = {"timestamp": _iso(at)}
+    key = {"Send": "send", "Delivery": "delivery", "Open": "open", "Click": "click"}.get(
+        event_type, event_type.lower()
     )
-    conn.execute(
-        "create table marts.fct_email_events (event_id text, email_log_id text, message_id text,"
-        " provider text, event_type text, occurred_at timestamptz, recipient text,"
-        " campaign_name text, shoot_id text, is_duplicate boolean)"
-    )
+    if event_type == "Delivery":
+        detail["recipients"] = [recipient]
+    elif event_type in ("Open", "Click"):
+        detail |= {"ipAddress": "203.0.113.9", "userAgent": BROWSER}
+        if event_type == "Click":
+            detail["link"] = "https://example.com/x"
+    elif event_type == "Bounce":
+        detail |= {
+            "bounceType": bounce_type,
+            "bounceSubType": "General",
+            "bouncedRecipients": [{"emailAddress": recipient}],
+        }
+    return {"eventType": event_type, "mail": mail, key: detail}
+
+
+def land_events(db: psycopg.Connection, folder: Path, *records: dict) -> None:
+    (folder / "ses").mkdir(parents=True, exist_ok=True)
+    (folder / "ses" / "events").write_bytes(b"\n".join(json.dumps(r).encode() for r in records))
+    assert ingest_objects(db, SES, list_objects(str(folder), "ses")).rejected == 0
 
 
 def test_campaign_email_logs_and_webhooks_read_the_marts(
-    emailing: Emailing, registry: Registry, db: psycopg.Connection, now
+    emailing: Emailing,
+    registry: Registry,
+    built_db: psycopg.Connection,
+    build_marts: Callable[[], None],
+    tmp_path: Path,
+    now,
 ) -> None:
-    addresses = add_contacts(db, 3)
+    addresses = add_contacts(built_db, 3)
     shoot = emailing.schedule_shoot(
         now, Audience("contacts"), "news", {"title": "x"}, campaign_name="m"
     )
     emailing.send_shoot(shoot.shoot_id)
-    _create_marts(db)
-    rows = db.execute(
+    rows = built_db.execute(
         "select email_log_id::text, message_id, recipient from app.email_sends order by recipient"
     ).fetchall()
     (log_a, msg_a, addr_a), (log_b, msg_b, addr_b), _ = rows
-    db.execute(
-        "insert into marts.email_logs (email_log_id, message_id, recipient, campaign_name, state,"
-        " delivered_at, bounced_at, opened, first_opened_at, clicked) values"
-        " (%s, %s, %s, 'm', 'delivered', %s, null, true, %s, true),"
-        " (%s, %s, %s, 'm', 'bounced', null, %s, false, null, false)",
-        (log_a, msg_a, addr_a, now, now + timedelta(hours=1), log_b, msg_b, addr_b, now),
+    tags_a = {"campaign": "m", "shoot_id": str(shoot.shoot_id), "email_log_id": log_a}
+    tags_b = {**tags_a, "email_log_id": log_b}
+    land_events(
+        built_db,
+        tmp_path,
+        ses_event("Send", msg_a, addr_a, now - timedelta(seconds=1), **tags_a),
+        ses_event("Delivery", msg_a, addr_a, now, **tags_a),
+        ses_event("Open", msg_a, addr_a, now + timedelta(hours=1), **tags_a),
+        ses_event("Click", msg_a, addr_a, now + timedelta(hours=1, minutes=1), **tags_a),
+        ses_event("Bounce", msg_b, addr_b, now, **tags_b),
+        ses_event("Delivery", "other", "x@example.com", now, campaign="other"),
     )
+    build_marts()
+
+    # the third message has no provider event yet: its log is the ledger's `sent`
     metrics = emailing.get_email_log_metrics(campaign_names=["m"])
     assert (metrics.delivered_count, metrics.bounced_count, metrics.sent_count) == (1, 1, 1)
     assert (metrics.opened_count, metrics.clicked_count) == (1, 1)
     (opened,) = emailing.paginate_email_logs(1, has_been_opened=True).items
     assert opened.email_address == addr_a and opened.opened_at == now + timedelta(hours=1)
 
-    db.execute(
-        "insert into marts.fct_email_events values"
-        " ('e1', %s, %s, 'ses', 'delivered', %s, %s, 'm', %s, false),"
-        " ('e2', %s, %s, 'ses', 'opened', %s, %s, 'm', %s, false),"
-        " ('e2dup', %s, %s, 'ses', 'opened', %s, %s, 'm', %s, true),"
-        " ('e3', null, 'other', 'ses', 'delivered', %s, 'x@example.com', 'other', null, false),"
-        # our ledger's own event of the send, beside the provider's: not a received event
-        " ('l1:outcome', %s, %s, 'mailtrail', 'sent', %s, %s, 'm', %s, false),"
-        " ('e0', %s, %s, 'ses', 'sent', %s, %s, 'm', %s, false)",
-        (
-            log_a, msg_a, now, addr_a, str(shoot.shoot_id),
-            log_a, msg_a, now + timedelta(hours=1), addr_a, str(shoot.shoot_id),
-            log_a, msg_a, now + timedelta(hours=1), addr_a, str(shoot.shoot_id),
-            now,
-            log_a, msg_a, now - timedelta(seconds=2), addr_a, str(shoot.shoot_id),
-            log_a, msg_a, now - timedelta(seconds=1), addr_a, str(shoot.shoot_id),
-        ),
-    )  # fmt: skip
+    # a duplicate of the open, as dbt flags them (only the open tracker reports any)
+    built_db.execute(
+        "create temp table dup as select * from marts.fct_email_events"
+        " where email_log_id = %s and event_type = 'opened'",
+        (log_a,),
+    )
+    built_db.execute("update dup set event_id = 'dup', is_duplicate = true")
+    built_db.execute("insert into marts.fct_email_events select * from dup")
     seen = []
     registry.register_webhook("m", event_types=["opened"])(
         lambda log, event_type, at: seen.append((log.email_address, log.state, event_type, at))
@@ -83,9 +121,57 @@ def test_campaign_email_logs_and_webhooks_read_the_marts(
     registry.register_webhook("m", event_types=["sent"], name="on_sent")(
         lambda log, event_type, at: sent.append(at)
     )
-    result = dispatch_webhooks(db, registry=registry, now=now + timedelta(days=1))
+    result = dispatch_webhooks(built_db, registry=registry, now=now + timedelta(days=1))
     assert result.source == "marts.fct_email_events"
     assert result.calls == 2  # duplicates, other campaigns and our own ledger events skipped
     assert seen == [(addr_a, "delivered", "opened", now + timedelta(hours=1))]
     assert sent == [now - timedelta(seconds=1)]  # the provider's event only
     assert addresses
+
+
+def test_campaign_a_send_the_mart_has_not_seen_has_its_ledger_state_until_dbt_builds_it(
+    emailing: Emailing,
+    built_db: psycopg.Connection,
+    build_marts: Callable[[], None],
+    tmp_path: Path,
+    now,
+) -> None:
+    """Before the next build a log's state is its ledger status; after it, dbt's: the same for
+    a log whose only events are the ledger's, dbt's precedence once the provider reported."""
+    statuses = ["queued", "sent", "failed", "skipped", "dropped", "unknown", "soft"]
+    for name in statuses:
+        status = "sent" if name == "soft" else name
+        built_db.execute(
+            "insert into app.email_sends (email_log_id, recipient, status, campaign_name,"
+            " template_name, message_id, sent_at, created_at, updated_at) values"
+            " (gen_random_uuid(), %s, %s, 'ledger', 'news', %s, %s, %s, %s)",
+            (
+                f"{name}@example.com",
+                status,
+                f"msg-{name}" if status == "sent" else None,
+                now if status == "sent" else None,
+                now - timedelta(minutes=1),
+                now,
+            ),
+        )
+    # a soft bounce and no delivery: bounced for dbt (it was `sent` for the old Python rules)
+    land_events(
+        built_db,
+        tmp_path,
+        ses_event("Bounce", "msg-soft", "soft@example.com", now, bounce_type="Transient"),
+    )
+
+    def states() -> dict[str, str]:
+        page = emailing.paginate_email_logs(1, campaign_names=["ledger"])
+        return {log.email_address.split("@")[0]: str(log.state) for log in page.items}
+
+    before = states()
+    assert before == {
+        "queued": "pending", "sent": "sent", "failed": "failed", "skipped": "skipped",
+        "dropped": "dropped", "unknown": "pending", "soft": "sent",
+    }  # fmt: skip
+    build_marts()
+    assert built_db.execute(
+        "select count(*) from marts.email_logs where campaign_name = 'ledger'"
+    ).fetchone()[0] == len(statuses)
+    assert states() == {**before, "soft": "bounced"}

@@ -15,7 +15,8 @@ from orchestration.campaigns import (
     Registry,
     ShootStateError,
 )
-from orchestration.campaigns.shoots import list_shoots, plan_shoots
+from orchestration.campaigns.planning import plan_shoots
+from orchestration.campaigns.shoots import list_shoots
 from tests.integration.campaigns.helpers import add_contacts
 
 pytestmark = pytest.mark.integration
@@ -70,7 +71,7 @@ def test_campaign_planning_is_idempotent_even_with_concurrent_planners(
 
 
 def test_campaign_schedule_pending_shoots_backfills_local_days(
-    emailing: Emailing, db: psycopg.Connection
+    emailing: Emailing, built_db: psycopg.Connection
 ) -> None:
     on_date = utc(2024, 3, 31, 7, 30)  # 09:30 Paris, the day of the DST change
     created = emailing.schedule_pending_shoots(on_date, backfill_days=2)
@@ -85,9 +86,9 @@ def test_campaign_schedule_pending_shoots_backfills_local_days(
 
 
 def test_campaign_process_pending_shoots_sends_the_backfill_window_only(
-    emailing: Emailing, db: psycopg.Connection, sender
+    emailing: Emailing, built_db: psycopg.Connection, sender
 ) -> None:
-    add_contacts(db, 3)
+    add_contacts(built_db, 3)
     outcomes = emailing.process_pending_shoots(utc(2024, 3, 31, 7, 30), backfill_days=1)
     assert sorted(o.shoot.config_id for o in outcomes) == ["2024-03-30T09:00", "2024-03-31T09:00"]
     assert all(o.shoot.state == EmailShootState.completed for o in outcomes)
@@ -97,7 +98,7 @@ def test_campaign_process_pending_shoots_sends_the_backfill_window_only(
 
 
 def test_campaign_planning_shows_pending_configs_and_persisted_shoots(
-    emailing: Emailing, db: psycopg.Connection
+    emailing: Emailing, built_db: psycopg.Connection
 ) -> None:
     emailing.plan(utc(2024, 4, 1), utc(2024, 4, 2), "daily_news")
     planning = emailing.get_planning("daily_news", before=utc(2024, 4, 4), after=utc(2024, 4, 1))
@@ -113,7 +114,7 @@ def test_campaign_planning_shows_pending_configs_and_persisted_shoots(
 
 
 def test_campaign_cancel_patch_resume_shoot_configs(
-    emailing: Emailing, db: psycopg.Connection
+    emailing: Emailing, built_db: psycopg.Connection
 ) -> None:
     # Before planning: the override applies when the occurrence is planned.
     emailing.cancel_shoot_config("daily_news", "2024-04-02T09:00")
@@ -145,7 +146,9 @@ def test_campaign_cancel_patch_resume_shoot_configs(
     assert again["2024-04-02T09:00"].scheduled_at == utc(2024, 4, 2, 6)
 
 
-def test_campaign_ad_hoc_shoot_lifecycle(emailing: Emailing, db: psycopg.Connection, now) -> None:
+def test_campaign_ad_hoc_shoot_lifecycle(
+    emailing: Emailing, built_db: psycopg.Connection, now
+) -> None:
     shoot = emailing.schedule_shoot(
         now + timedelta(hours=1),
         Audience("contacts", {"plan": "pro"}),
@@ -168,4 +171,4 @@ def test_campaign_ad_hoc_shoot_lifecycle(emailing: Emailing, db: psycopg.Connect
         emailing.patch_shoot(shoot.shoot_id, template_settings={"title": "late"})
     found = emailing.list_shoots(metadata={"owner": "growth"}, states=[EmailShootState.scheduled])
     assert [s.shoot_id for s in found] == [copy.shoot_id]
-    assert list_shoots(db, tags=["x"], campaign_name="launch")[0].shoot_id == shoot.shoot_id
+    assert list_shoots(built_db, tags=["x"], campaign_name="launch")[0].shoot_id == shoot.shoot_id

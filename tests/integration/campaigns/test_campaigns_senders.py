@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import json
 import urllib.request
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -55,9 +56,9 @@ def _raw_messages_for(endpoint: str, addresses: set[str]) -> list[email.message.
 
 
 def test_campaign_ses_sender_against_moto_server(
-    aws_env: str, database_url: str, registry: Registry, db: psycopg.Connection, now
+    aws_env: str, built_database_url: str, registry: Registry, built_db: psycopg.Connection, now
 ) -> None:
-    addresses = add_contacts(db, 3, prefix="ses")
+    addresses = add_contacts(built_db, 3, prefix="ses")
     ses = SesSender(configuration_set="mailtrail-events")
     ses.verify_identity("news@mail.example.com")  # SES refuses mail from unverified senders
     requests: list[dict] = []  # moto ignores tags: check what went on the wire instead
@@ -66,7 +67,7 @@ def test_campaign_ses_sender_against_moto_server(
         lambda request, **_: requests.append(json.loads(request.body)),
     )
     emailing = Emailing(
-        database_url,
+        built_database_url,
         ses,
         registry,
         DispatchSettings(concurrency=2),
@@ -78,7 +79,7 @@ def test_campaign_ses_sender_against_moto_server(
     )
     outcome = emailing.send_shoot(shoot.shoot_id)
     assert outcome.shoot.sent_count == 3
-    rows = db.execute(
+    rows = built_db.execute(
         "select recipient, email_log_id::text, message_id, provider from app.email_sends"
     ).fetchall()
     messages = {m["To"].lower(): m for m in _raw_messages_for(aws_env, set(addresses))}
@@ -99,10 +100,10 @@ def test_campaign_ses_sender_against_moto_server(
 
 
 def test_campaign_ses_sender_unverified_sender_is_a_failed_send(
-    aws_env: str, database_url: str, registry: Registry, db: psycopg.Connection, now
+    aws_env: str, built_database_url: str, registry: Registry, built_db: psycopg.Connection, now
 ) -> None:
     emailing = Emailing(
-        database_url,
+        built_database_url,
         SesSender(),
         registry,
         default_from="x@unverified.example.org",
@@ -111,28 +112,30 @@ def test_campaign_ses_sender_unverified_sender_is_a_failed_send(
     ada = EmailRecipient("ada", "ada@example.com", {"first_name": "Ada"})
     with pytest.raises(SendFailedError, match="MessageRejected"):
         emailing.send_email(ada, "news", {"title": "x"})
-    status, error_type = db.execute("select status, error_type from app.email_sends").fetchone()
+    status, error_type = built_db.execute(
+        "select status, error_type from app.email_sends"
+    ).fetchone()
     assert (status, error_type) == ("failed", "MessageRejected")
 
 
 def test_campaign_smtp_sender_against_a_local_smtp_server(
-    database_url: str, registry: Registry, db: psycopg.Connection, now
+    built_database_url: str, registry: Registry, built_db: psycopg.Connection, now
 ) -> None:
-    add_contacts(db, 4, prefix="smtp")
-    add_contacts(db, 1, prefix="reject")
-    add_contacts(db, 1, prefix="busy")
+    add_contacts(built_db, 4, prefix="smtp")
+    add_contacts(built_db, 1, prefix="reject")
+    add_contacts(built_db, 1, prefix="busy")
     with smtp_server() as (host, port, handler):
         handler.busy_remaining = 2  # two 451s, then accepted: retried with back-off
         sender = SmtpSender(host=host, port=port)
         emailing = Emailing(
-            database_url, sender, registry,
+            built_database_url, sender, registry,
             DispatchSettings(concurrency=2, backoff_initial=0.01), default_from=FROM, clock=lambda: now,
         )  # fmt: skip
         shoot = emailing.schedule_shoot(now, Audience("contacts"), "news", {"title": "SMTP"})
         outcome = emailing.send_shoot(shoot.shoot_id)
         emailing.close()
     assert (outcome.shoot.sent_count, outcome.shoot.failed_count) == (5, 1)
-    rows = {r[0]: r[1:] for r in db.execute(
+    rows = {r[0]: r[1:] for r in built_db.execute(
         "select recipient, status, error_type, message_id, email_log_id::text from app.email_sends"
     )}  # fmt: skip
     assert rows["reject0@example.com"][:2] == ("failed", "recipient_refused")
@@ -146,14 +149,19 @@ def test_campaign_smtp_sender_against_a_local_smtp_server(
 
 
 def test_campaign_simulator_events_are_ingested_and_join_back_to_the_ledger(
-    database_url: str, registry: Registry, db: psycopg.Connection, tmp_path: Path, now
+    built_database_url: str,
+    registry: Registry,
+    built_db: psycopg.Connection,
+    build_marts: Callable[[], None],
+    tmp_path: Path,
+    now,
 ) -> None:
     from orchestration.ingestion.landing import list_objects
     from orchestration.ingestion.objects import ingest_objects
     from orchestration.ingestion.sources import SES
 
-    addresses = add_contacts(db, 40, prefix="sim")
-    db.execute(
+    addresses = add_contacts(built_db, 40, prefix="sim")
+    built_db.execute(
         "insert into app.contacts (user_id, email_address, first_name) values"
         " ('b1', 'bounce+b1@simulator.amazonses.com', 'Bob'),"
         " ('c1', 'complaint+c1@simulator.amazonses.com', 'Cat')"
@@ -166,7 +174,10 @@ def test_campaign_simulator_events_are_ingested_and_join_back_to_the_ledger(
         calls.append((email_log.email_address, event_type))
 
     emailing = Emailing(
-        database_url, SimulatorSender(landing=str(landing), seed=11), registry, clock=lambda: now
+        built_database_url,
+        SimulatorSender(landing=str(landing), seed=11),
+        registry,
+        clock=lambda: now,
     )
     shoot = emailing.schedule_shoot(
         now, Audience("contacts"), "news", {"title": "Sim"}, campaign_name="sim_campaign"
@@ -174,24 +185,25 @@ def test_campaign_simulator_events_are_ingested_and_join_back_to_the_ledger(
     assert emailing.send_shoot(shoot.shoot_id).shoot.sent_count == 42
     emailing.close()
 
-    counts = ingest_objects(db, SES, list_objects(str(landing), "ses"))
+    counts = ingest_objects(built_db, SES, list_objects(str(landing), "ses"))
     assert counts.rejected == 0 and counts.loaded == counts.read > 84
-    joined = db.execute(
+    joined = built_db.execute(
         "select count(*) from raw.ses_events e join app.email_sends s"
         " on s.email_log_id::text = e.email_log_id and s.message_id = e.message_id"
         " and s.recipient = e.recipient"
     ).fetchone()[0]
-    assert joined == db.execute("select count(*) from raw.ses_events").fetchone()[0]
-    assert db.execute(
+    assert joined == built_db.execute("select count(*) from raw.ses_events").fetchone()[0]
+    assert built_db.execute(
         "select count(distinct shoot_id), min(campaign_name), min(app_name) from raw.ses_events"
     ).fetchone() == (1, "sim_campaign", "mailtrail")
-    bounce = db.execute(
+    bounce = built_db.execute(
         "select bounce_type from raw.ses_events where event_type = 'Bounce'"
         " and recipient = 'bounce+b1@simulator.amazonses.com'"
     ).fetchone()
     assert bounce == ("Permanent",)
 
-    # Email logs see the provider events (from raw until dbt builds marts.email_logs).
+    # Once dbt has built the marts, email logs see the provider events.
+    build_marts()
     metrics = emailing.get_email_log_metrics(campaign_names=["sim_campaign"])
     assert metrics.total_count == 42 and metrics.bounced_count >= 1
     assert metrics.delivered_count + metrics.bounced_count + metrics.sent_count == 42
@@ -203,33 +215,44 @@ def test_campaign_simulator_events_are_ingested_and_join_back_to_the_ledger(
     assert emailing.paginate_email_logs(1, has_been_delivered=True).total == metrics.delivered_count
 
     # Webhooks: each event of the campaign once, to the handler registered for it.
-    result = dispatch_webhooks(db, registry=registry, now=now + timedelta(days=6))
-    assert result.source == "raw.ses_events" and result.errors == 0
-    assert result.calls == db.execute("select count(*) from raw.ses_events").fetchone()[0]
+    result = dispatch_webhooks(built_db, registry=registry, now=now + timedelta(days=6))
+    assert result.source == "marts.fct_email_events" and result.errors == 0
+    assert result.calls == built_db.execute("select count(*) from raw.ses_events").fetchone()[0]
     assert ("bounce+b1@simulator.amazonses.com", "bounced") in calls
     assert ("complaint+c1@simulator.amazonses.com", "complained") in calls
     assert sum(1 for _, t in calls if t == "sent") == 42
     assert set(addresses) <= {a for a, _ in calls}
-    again = dispatch_webhooks(db, registry=registry, now=now + timedelta(days=6))
+    again = dispatch_webhooks(built_db, registry=registry, now=now + timedelta(days=6))
     assert again.calls == 0  # each event handed over once (app.webhook_deliveries)
 
 
 def test_campaign_bounced_recipients_are_dropped_by_the_next_shoot(
-    database_url: str, registry: Registry, db: psycopg.Connection, now
+    built_database_url: str,
+    registry: Registry,
+    built_db: psycopg.Connection,
+    build_marts: Callable[[], None],
+    tmp_path: Path,
+    now,
 ) -> None:
-    """The loop closed: a hard bounce in marts.suppression_list keeps the next shoot away."""
-    from tests.integration.campaigns.conftest import create_suppression_mart
-    from tests.integration.campaigns.helpers import RecordingSender
+    """The loop closed: a hard bounce, ingested and built into marts.suppression_list by dbt,
+    keeps the next shoot away."""
+    from orchestration.landing import list_objects
 
-    addresses = add_contacts(db, 3)
-    create_suppression_mart(db)
-    db.execute(
-        "insert into marts.suppression_list values (%s, 'hard_bounce', now(), now(), 'ses')",
-        (addresses[0],),
-    )
+    from orchestration.ingestion import SES, ingest_objects
+    from tests.integration.campaigns.helpers import RecordingSender
+    from tests.integration.ses_records import bounce, line
+
+    addresses = add_contacts(built_db, 3)
+    (tmp_path / "ses").mkdir()
+    (tmp_path / "ses" / "bounce").write_bytes(line(bounce("m-1", [addresses[0]])))
+    assert ingest_objects(built_db, SES, list_objects(str(tmp_path), "ses")).loaded == 1
+    build_marts()
     sender = RecordingSender()
-    emailing = Emailing(database_url, sender, registry, clock=lambda: now)
+    emailing = Emailing(built_database_url, sender, registry, clock=lambda: now)
     shoot = emailing.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"})
     emailing.send_shoot(shoot.shoot_id)
-    assert ledger(db, shoot.shoot_id)[addresses[0]][0] == "dropped"
+    assert ledger(built_db, shoot.shoot_id)[addresses[0]] == (
+        "dropped",
+        "suppressed:hard_bounce (ses)",
+    )
     assert addresses[0] not in sender.addresses()

@@ -3,6 +3,7 @@ included, and a failing handler is retried until it succeeds or runs out of atte
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import psycopg
 import pytest
 
 from orchestration.campaigns import Registry
-from orchestration.campaigns.webhooks import dispatch_webhooks
+from orchestration.campaigns.errors import MartMissingError
+from orchestration.campaigns.webhooks import dispatch_webhooks, pending_webhook_events
 from orchestration.ingestion.landing import list_objects
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.sources import SES
@@ -21,33 +23,43 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 CAMPAIGN = "weekly_digest"  # the campaign tag of tests.integration.ses_records
 
 
-def land(db: psycopg.Connection, folder: Path, name: str, *records: dict) -> None:
-    (folder / "ses").mkdir(parents=True, exist_ok=True)
-    (folder / "ses" / name).write_bytes(b"\n".join(line(r) for r in records))
-    counts = ingest_objects(db, SES, list_objects(str(folder), "ses"))
-    assert counts.rejected == 0
+@pytest.fixture
+def land(
+    built_db: psycopg.Connection, build_marts: Callable[[], None], tmp_path: Path
+) -> Callable[..., None]:
+    """Land SES records as one object, ingest it and rebuild the marts (the ingest_and_build job):
+    handlers get events from marts.fct_email_events."""
+
+    def land(name: str, *records: dict) -> None:
+        (tmp_path / "ses").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "ses" / name).write_bytes(b"\n".join(line(r) for r in records))
+        counts = ingest_objects(built_db, SES, list_objects(str(tmp_path), "ses"))
+        assert counts.rejected == 0
+        build_marts()
+
+    return land
 
 
 def test_an_event_ingested_late_is_still_handed_over(
-    db: psycopg.Connection, tmp_path: Path
+    built_db: psycopg.Connection, land: Callable[..., None]
 ) -> None:
     registry = Registry()
     seen: list[tuple[str, str]] = []
     registry.register_webhook(CAMPAIGN)(
         lambda log, kind, at: seen.append((log.email_address, kind))
     )
-    land(db, tmp_path, "obj-1", bounce("m-2", ["b@example.com"]))  # at 10:00:03
-    assert dispatch_webhooks(db, registry=registry, now=NOW).calls == 1
+    land("obj-1", bounce("m-2", ["b@example.com"]))  # at 10:00:03
+    assert dispatch_webhooks(built_db, registry=registry, now=NOW).calls == 1
     # Firehose delivers an object buffered earlier: its event is older than the one handed over
-    land(db, tmp_path, "obj-0", delivery("m-1", ["a@example.com"]))  # at 10:00:02
-    result = dispatch_webhooks(db, registry=registry, now=NOW)
+    land("obj-0", delivery("m-1", ["a@example.com"]))  # at 10:00:02
+    result = dispatch_webhooks(built_db, registry=registry, now=NOW)
     assert (result.calls, result.delivered) == (1, 1)
     assert sorted(seen) == [("a@example.com", "delivered"), ("b@example.com", "bounced")]
-    assert dispatch_webhooks(db, registry=registry, now=NOW).calls == 0
+    assert dispatch_webhooks(built_db, registry=registry, now=NOW).calls == 0
 
 
 def test_a_failing_handler_is_retried_then_given_up_without_blocking_the_others(
-    db: psycopg.Connection, tmp_path: Path
+    built_db: psycopg.Connection, land: Callable[..., None]
 ) -> None:
     registry = Registry()
     calls: list[str] = []
@@ -62,19 +74,17 @@ def test_a_failing_handler_is_retried_then_given_up_without_blocking_the_others(
     registry.register_webhook(CAMPAIGN, name="steady")(
         lambda log, kind, at: steady.append(log.email_address)
     )
-    land(
-        db, tmp_path, "obj-1", delivery("m-1", ["a@example.com"]), bounce("m-2", ["b@example.com"])
-    )
-    first = dispatch_webhooks(db, registry=registry, now=NOW, max_attempts=3)
+    land("obj-1", delivery("m-1", ["a@example.com"]), bounce("m-2", ["b@example.com"]))
+    first = dispatch_webhooks(built_db, registry=registry, now=NOW, max_attempts=3)
     assert (first.calls, first.delivered, first.errors, first.abandoned) == (4, 3, 1, 0)
     assert sorted(steady) == ["a@example.com", "b@example.com"]
     # the next runs retry only the failed call, until its third attempt gives up
-    second = dispatch_webhooks(db, registry=registry, now=NOW, max_attempts=3)
-    third = dispatch_webhooks(db, registry=registry, now=NOW, max_attempts=3)
+    second = dispatch_webhooks(built_db, registry=registry, now=NOW, max_attempts=3)
+    third = dispatch_webhooks(built_db, registry=registry, now=NOW, max_attempts=3)
     assert (second.calls, third.calls, third.abandoned) == (1, 1, 1)
-    assert dispatch_webhooks(db, registry=registry, now=NOW, max_attempts=3).calls == 0
+    assert dispatch_webhooks(built_db, registry=registry, now=NOW, max_attempts=3).calls == 0
     assert calls.count("b@example.com") == 3 and calls.count("a@example.com") == 1
-    status, attempts, error = db.execute(
+    status, attempts, error = built_db.execute(
         "select status, attempts, last_error from app.webhook_deliveries"
         " where webhook_name = 'flaky' and event_type = 'bounced'"
     ).fetchone()
@@ -82,7 +92,7 @@ def test_a_failing_handler_is_retried_then_given_up_without_blocking_the_others(
 
 
 def test_a_handler_that_recovers_gets_the_event_once_more_and_is_then_done(
-    db: psycopg.Connection, tmp_path: Path
+    built_db: psycopg.Connection, land: Callable[..., None]
 ) -> None:
     registry = Registry()
     state = {"down": True, "calls": 0}
@@ -93,22 +103,22 @@ def test_a_handler_that_recovers_gets_the_event_once_more_and_is_then_done(
         if state["down"]:
             raise ConnectionError("timeout")
 
-    land(db, tmp_path, "obj-1", delivery("m-1", ["a@example.com"]), bounce("m-2", ["b@x.io"]))
-    assert dispatch_webhooks(db, registry=registry, now=NOW).errors == 1
+    land("obj-1", delivery("m-1", ["a@example.com"]), bounce("m-2", ["b@x.io"]))
+    assert dispatch_webhooks(built_db, registry=registry, now=NOW).errors == 1
     state["down"] = False
-    assert dispatch_webhooks(db, registry=registry, now=NOW).delivered == 1
-    assert dispatch_webhooks(db, registry=registry, now=NOW).calls == 0
+    assert dispatch_webhooks(built_db, registry=registry, now=NOW).delivered == 1
+    assert dispatch_webhooks(built_db, registry=registry, now=NOW).calls == 0
     assert state["calls"] == 2  # the delivery event never reached a bounce-only handler
 
 
 def test_events_older_than_the_lookback_window_are_not_handed_over(
-    db: psycopg.Connection, tmp_path: Path
+    built_db: psycopg.Connection, land: Callable[..., None]
 ) -> None:
     registry = Registry()
     registry.register_webhook(CAMPAIGN)(lambda log, kind, at: None)
-    land(db, tmp_path, "obj-1", delivery("m-1", ["a@example.com"]))
+    land("obj-1", delivery("m-1", ["a@example.com"]))
     later = datetime(2026, 12, 1, tzinfo=UTC)  # 11 days after the event, window is 7
-    assert dispatch_webhooks(db, registry=registry, now=later).calls == 0
+    assert dispatch_webhooks(built_db, registry=registry, now=later).calls == 0
 
 
 def test_two_handlers_with_one_name_on_a_campaign_are_refused() -> None:
@@ -119,7 +129,10 @@ def test_two_handlers_with_one_name_on_a_campaign_are_refused() -> None:
 
 
 def test_webhooks_sensor_requests_a_run_while_events_are_due(
-    database_url: str, db: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    built_database_url: str,
+    built_db: psycopg.Connection,
+    land: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from orchestration.campaigns import webhooks as domain
     from orchestration.defs.campaigns import webhooks as wiring
@@ -128,7 +141,7 @@ def test_webhooks_sensor_requests_a_run_while_events_are_due(
     registry = Registry()
     registry.register_webhook(CAMPAIGN)(lambda log, kind, at: None)
     monkeypatch.setattr(wiring, "registry", registry)
-    resources = {"warehouse": WarehouseResource(database_url=database_url)}
+    resources = {"warehouse": WarehouseResource(database_url=built_database_url)}
 
     def evaluate():
         return wiring.campaign_webhooks_sensor(dg.build_sensor_context(resources=resources))
@@ -136,8 +149,23 @@ def test_webhooks_sensor_requests_a_run_while_events_are_due(
     assert isinstance(evaluate(), dg.SkipReason)  # nothing ingested yet
     # the sensor looks at the week before the wall clock: an event of a minute ago
     just_now = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    land(db, tmp_path, "obj-1", delivery("m-1", ["a@example.com"], at=just_now))
+    land("obj-1", delivery("m-1", ["a@example.com"], at=just_now))
     request = evaluate()
     assert isinstance(request, dg.RunRequest) and request.run_key.startswith("webhooks-0-")
-    domain.dispatch_webhooks(db, registry=registry)
+    domain.dispatch_webhooks(built_db, registry=registry)
     assert isinstance(evaluate(), dg.SkipReason)
+
+
+def test_webhooks_need_the_marts(db: psycopg.Connection, tmp_path: Path) -> None:
+    """Events reach handlers through dbt's marts only: before the first build, raw events wait
+    and dispatching says what to run."""
+    registry = Registry()
+    registry.register_webhook(CAMPAIGN)(lambda log, kind, at: None)
+    (tmp_path / "ses").mkdir()
+    (tmp_path / "ses" / "obj-1").write_bytes(line(delivery("m-1", ["a@example.com"])))
+    assert ingest_objects(db, SES, list_objects(str(tmp_path), "ses")).loaded == 1
+    with pytest.raises(MartMissingError, match=r"^marts\.fct_email_events does not exist: run"):
+        dispatch_webhooks(db, registry=registry, now=NOW)
+    with pytest.raises(MartMissingError, match=r"mailtrail build"):
+        pending_webhook_events(db, registry, now=NOW)
+    assert db.execute("select count(*) from app.webhook_deliveries").fetchone()[0] == 0

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from orchestration.campaigns import Audience, EmailRecipient, EmailShootState
-from orchestration.campaigns.dispatch import DispatchSettings, RateLimiter
+from orchestration.campaigns.context import DispatchSettings
 from orchestration.campaigns.entities import EmailShootConfig, is_plausible_address
-from orchestration.campaigns.shoots import ConfigOverride, apply_override
+from orchestration.campaigns.overrides import ConfigOverride, apply_override
+from orchestration.campaigns.ratelimit import RateLimiter
 
 
 def test_campaign_rate_limiter_spaces_calls() -> None:

@@ -1,0 +1,133 @@
+"""One dispatcher per shoot: claiming a shoot, releasing it, and its counters.
+
+A shoot is claimed in a short transaction that selects due shoots ``FOR UPDATE SKIP LOCKED`` and
+takes a *session* advisory lock on the one it claims. That lock is held by the dispatcher's
+connection (its lease) for the whole dispatch and vanishes with it (a killed process, a lost
+connection), so a second dispatcher skips a shoot in progress and picks up a crashed one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+
+from orchestration.campaigns.entities import EmailShoot
+
+
+def lock_key_sql(shoot_id_sql: str) -> str:
+    """The SQL of a shoot's advisory-lock key, for a SQL expression of its id."""
+    return f"hashtextextended('mailtrail.shoot:' || {shoot_id_sql}::text, 0)"
+
+
+_LOCK_KEY = lock_key_sql("%s")
+
+
+def _claimable(
+    now: datetime,
+    shoot_id: UUID | str | None,
+    campaign_name: str | None,
+    scheduled_after: datetime | None,
+    shoot_ids: list[UUID | str] | None,
+    campaign_names: list[str] | None,
+    include_manual: bool,
+) -> tuple[str, dict[str, Any]]:
+    """The where clause (and its parameters) of the shoots ``claim_shoot`` may take."""
+    where = ["state in ('scheduled', 'sending')"]
+    params: dict[str, Any] = {"now": now}
+    if shoot_id is not None:
+        where.append("shoot_id = %(id)s")
+        params["id"] = str(shoot_id)
+    else:
+        where += ["scheduled_at <= %(now)s", "error_type is null"]
+        if not include_manual:
+            where.append("not manual_send_only")
+    if campaign_name is not None:
+        where.append("campaign_name = %(campaign)s")
+        params["campaign"] = campaign_name
+    if scheduled_after is not None:
+        where.append("scheduled_at >= %(after)s")
+        params["after"] = scheduled_after
+    if shoot_ids is not None:
+        where.append("shoot_id = any(%(ids)s::uuid[])")
+        params["ids"] = [str(s) for s in shoot_ids]
+    if campaign_names is not None:
+        where.append("campaign_name = any(%(campaigns)s)")
+        params["campaigns"] = list(campaign_names)
+    return " and ".join(where), params
+
+
+def claim_shoot(
+    lease: psycopg.Connection,
+    *,
+    now: datetime,
+    shoot_id: UUID | str | None = None,
+    campaign_name: str | None = None,
+    scheduled_after: datetime | None = None,
+    shoot_ids: list[UUID | str] | None = None,
+    campaign_names: list[str] | None = None,
+    include_manual: bool = False,
+) -> EmailShoot | None:
+    """Claim one shoot for dispatch (see the module docstring); None if nothing is claimable.
+
+    Without ``shoot_id``: a due (``scheduled_at <= now``), automatic, error-free shoot that is
+    scheduled, or sending with no live dispatcher (a crashed one). With ``shoot_id``: that shoot
+    whatever its time (seed 004's ``send_shoot`` sends now).
+    """
+    where, params = _claimable(
+        now, shoot_id, campaign_name, scheduled_after, shoot_ids, campaign_names, include_manual
+    )
+    with lease.transaction():
+        candidates = lease.execute(
+            f"select shoot_id from app.shoots where {where}"
+            " order by scheduled_at, shoot_id limit 20 for update skip locked",
+            params,
+        ).fetchall()
+        for (candidate,) in candidates:
+            locked = lease.execute(
+                f"select pg_try_advisory_lock({_LOCK_KEY})", (str(candidate),)
+            ).fetchone()[0]
+            if locked:
+                return _start_sending(lease, candidate, now)
+            # else another dispatcher is sending it right now
+    return None
+
+
+def _start_sending(lease: psycopg.Connection, shoot_id: UUID, now: datetime) -> EmailShoot:
+    with lease.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "update app.shoots set state = 'sending',"
+            " started_at = coalesce(started_at, %(now)s), error_type = null,"
+            " error_message = null, updated_at = now()"
+            " where shoot_id = %(id)s returning *",
+            {"now": now, "id": shoot_id},
+        ).fetchone()
+    return EmailShoot.from_row(row)
+
+
+def release_shoot(lease: psycopg.Connection, shoot_id: UUID) -> None:
+    if not lease.closed:
+        lease.execute(f"select pg_advisory_unlock({_LOCK_KEY})", (str(shoot_id),))
+
+
+def refresh_shoot_counters(conn: psycopg.Connection, shoot_id: UUID) -> None:
+    """Recompute the shoot's counters from its ledger (idempotent, crash-proof)."""
+    conn.execute(
+        "update app.shoots s set"
+        " recipient_count = c.total, sent_count = c.sent, failed_count = c.failed,"
+        " skipped_count = c.skipped, dropped_count = c.dropped, unknown_count = c.unknown,"
+        " pending_count = c.pending, updated_at = now()"
+        " from (select count(*) as total,"
+        "  count(*) filter (where status = 'sent' and not is_dry_run) as sent,"
+        "  count(*) filter (where status = 'failed') as failed,"
+        "  count(*) filter (where status = 'skipped') as skipped,"
+        "  count(*) filter (where status = 'dropped') as dropped,"
+        "  count(*) filter (where status = 'unknown') as unknown,"
+        "  count(*) filter (where status = 'queued' and is_dry_run) as pending"
+        "  from app.email_sends where shoot_id = %(id)s) c"
+        " where s.shoot_id = %(id)s",
+        {"id": shoot_id},
+    )

@@ -1,0 +1,37 @@
+"""Who must not be sent to: ``marts.suppression_list`` (built by dbt from the providers' hard
+bounces, complaints and unsubscribes) and ``app.suppressions`` (added by operators). Dispatch
+records a suppressed recipient as ``dropped`` with the reason.
+
+Without the mart nothing is sent: sending before dbt has built it could reach addresses that
+bounced or complained, which costs the sender its reputation.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from orchestration.campaigns.marts import SUPPRESSION_LIST, require_mart
+
+_QUERY = (
+    "select recipient, reason, 'app' from app.suppressions where recipient = any(%(a)s)"
+    " union all select lower(recipient), reason, coalesce(provider, 'provider')"
+    f" from {SUPPRESSION_LIST} where lower(recipient) = any(%(a)s)"
+)
+
+
+def require_suppression_list(conn: psycopg.Connection) -> None:
+    """Raise ``MartMissingError`` unless dbt has built the suppression list."""
+    require_mart(conn, SUPPRESSION_LIST)
+
+
+def suppression_reasons(conn: psycopg.Connection, addresses: list[str]) -> dict[str, str]:
+    """Suppressed addresses among ``addresses`` -> reason (``suppressed:<reason> (<source>)``).
+
+    Raises ``MartMissingError`` without the mart."""
+    require_suppression_list(conn)
+    if not addresses:
+        return {}
+    out: dict[str, str] = {}
+    for recipient, reason, source in conn.execute(_QUERY, {"a": addresses}):
+        out.setdefault(recipient, f"suppressed:{reason} ({source})")
+    return out
