@@ -52,7 +52,9 @@ def build(runtime: Runtime) -> RunOutcome:
 def ensure_marts(runtime: Runtime) -> RunOutcome | None:
     """Build the marts once on a fresh warehouse (dispatch reads ``marts.suppression_list``)."""
     with connect(runtime.database_url) as conn:
-        (exists,) = conn.execute("select to_regclass('marts.suppression_list') is not null").fetchone()
+        (exists,) = conn.execute(
+            "select to_regclass('marts.suppression_list') is not null"
+        ).fetchone()
     return None if exists else build(runtime)
 
 
