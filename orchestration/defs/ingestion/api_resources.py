@@ -1,9 +1,10 @@
 """Resources and the poll sensor of the provider APIs (Emailit, the open tracker).
 
-They hold what a client needs - base URL, credential, timeout, retry policy - and build the
-clients; they are declared from the settings in :mod:`orchestration.defs.deployment`. An API that
-is not configured has empty fields: its poll sensor skips saying which variables to set, and its
-asset still loads files of saved responses (``mailtrail load emailit PATH``).
+They hold what a client needs - base URL, credential, timeouts, the request deadline and size
+cap, retry policy - and build the clients; they are declared from the settings in
+:mod:`orchestration.defs.deployment`. An API that is not configured has empty fields: its poll
+sensor skips saying which variables to set, and its asset still loads files of saved responses
+(``mailtrail load emailit PATH``).
 """
 
 import logging
@@ -35,7 +36,18 @@ class _JsonApiResource(dg.ConfigurableResource):
     def configured(self) -> bool:
         return not self.missing
 
-    timeout_seconds: float = Field(default=30.0, description="Timeout of every HTTP call.")
+    timeout_seconds: float = Field(
+        default=30.0, description="Timeout of each socket operation (connect, every read)."
+    )
+    request_deadline_seconds: float = Field(
+        default=120.0,
+        description="Total time one HTTP request may take (connect, headers, whole body); "
+        "a server dripping its answer fails the request when it is up (then retried).",
+    )
+    max_response_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        description="Largest response body read; a larger (or endless) one fails that request.",
+    )
     max_attempts: int = Field(default=6, description=_RETRY_HELP)
     backoff_seconds: float = Field(
         default=1.0, description="First retry delay when the API sends no Retry-After; doubles."
@@ -58,6 +70,8 @@ class _JsonApiResource(dg.ConfigurableResource):
             token=token,
             credential_name=credential_name,
             timeout_seconds=self.timeout_seconds,
+            request_deadline_seconds=self.request_deadline_seconds,
+            max_response_bytes=self.max_response_bytes,
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,
             max_retry_after_seconds=self.max_retry_after_seconds,
@@ -97,8 +111,20 @@ class TrackerResource(_JsonApiResource):
         "api_token": "TRACKER_API_TOKEN",
     }
 
-    # one unpaged response holds every open event: allow it longer than a page of Emailit's
-    timeout_seconds: float = Field(default=60.0, description="Timeout of every HTTP call.")
+    # one unpaged response holds every open event: allow it longer and larger than a page of
+    # Emailit's (about 600 bytes per open: 256 MB is some 400k counted opens)
+    timeout_seconds: float = Field(
+        default=60.0, description="Timeout of each socket operation (connect, every read)."
+    )
+    request_deadline_seconds: float = Field(
+        default=600.0,
+        description="Total time one HTTP request may take (connect, headers, whole body).",
+    )
+    max_response_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        description="Largest response read; the open-events list is unpaged, so this bounds "
+        "how many opens it can hold: raise it when the error says so.",
+    )
 
     def client(self, log: logging.Logger | None = None) -> TrackerClient:
         http = self._http("tracker", self.base_url, self.api_token, "TRACKER_API_TOKEN", log)
