@@ -1,10 +1,10 @@
 """Resources and the poll sensor of the provider APIs (Emailit, the open tracker).
 
-They hold what a client needs - base URL, credential, timeouts, the request deadline and size
-cap, retry policy - and build the clients; they are declared from the settings in
-:mod:`orchestration.defs.deployment`. An API that is not configured has empty fields: its poll
-sensor skips saying which variables to set, and its asset still loads files of saved responses
-(``mailtrail load emailit PATH``).
+The resources hold what a client needs - base URL, credential, timeouts, the request deadline and
+size cap, retry policy, the cursor's lookback - and build the clients; they are declared from the
+settings in :mod:`orchestration.defs.deployment`. An API that is not configured has empty fields:
+its poll sensor skips saying which variables to set, and its asset still loads files of saved
+responses (``mailtrail load emailit PATH``).
 """
 
 import logging
@@ -87,6 +87,11 @@ class EmailitResource(_JsonApiResource):
     base_url: str = Field(default="", description="e.g. https://api.emailit.com (EMAILIT_BASE_URL)")
     api_key: str = Field(default="", description="Emailit API key (EMAILIT_API_KEY)")
     per_page: int = Field(default=100, description="Events per page requested.")
+    lookback_seconds: float = Field(
+        default=300.0,
+        description="Each run re-reads the events created up to this long before the newest "
+        "one loaded, and loads those it had not seen: an event listed late is not skipped.",
+    )
 
     env_vars: ClassVar[dict[str, str]] = {
         "base_url": "EMAILIT_BASE_URL",
@@ -97,7 +102,12 @@ class EmailitResource(_JsonApiResource):
         self, event_type: str | None = None, log: logging.Logger | None = None
     ) -> EmailitClient:
         http = self._http("Emailit", self.base_url, self.api_key, "EMAILIT_API_KEY", log)
-        return EmailitClient(http, per_page=self.per_page, event_type=event_type)
+        return EmailitClient(
+            http,
+            per_page=self.per_page,
+            event_type=event_type,
+            lookback_seconds=self.lookback_seconds,
+        )
 
 
 class TrackerResource(_JsonApiResource):
@@ -110,6 +120,13 @@ class TrackerResource(_JsonApiResource):
         "base_url": "TRACKER_BASE_URL",
         "api_token": "TRACKER_API_TOKEN",
     }
+
+    lookback_ids: int = Field(
+        default=1000,
+        description="Each run also considers the ids up to this far below the highest id "
+        "loaded, and loads those it had not seen: an id committed after a higher one is not "
+        "skipped.",
+    )
 
     # one unpaged response holds every open event: allow it longer and larger than a page of
     # Emailit's (about 600 bytes per open: 256 MB is some 400k counted opens)
@@ -128,7 +145,7 @@ class TrackerResource(_JsonApiResource):
 
     def client(self, log: logging.Logger | None = None) -> TrackerClient:
         http = self._http("tracker", self.base_url, self.api_token, "TRACKER_API_TOKEN", log)
-        return TrackerClient(http)
+        return TrackerClient(http, lookback_ids=self.lookback_ids)
 
 
 def api_load_events(

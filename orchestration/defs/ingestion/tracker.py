@@ -1,7 +1,8 @@
 """Open-tracking service API -> ``raw.tracker_open_events``: asset and a 15-minute poll sensor
 (starting ``tracker_pipeline``, defined in :mod:`orchestration.defs.jobs`).
 
-The asset loads the open events with an id above the cursor in ``raw.api_cursors``, and with
+The asset loads the open events not loaded yet (the cursor in ``raw.api_cursors``: every id above
+its lookback window, and the ids in it not seen - an id can commit after a higher one), and with
 ``email_ids`` every open of those emails (the API lists duplicate and sender-suppressed opens only
 per email). With ``paths`` it loads files of saved responses instead (``mailtrail load tracker``).
 It materialises only when rows were loaded, so the freshness check sees a silent tracker.
