@@ -1,4 +1,5 @@
-"""Resources and the poll sensor of the provider APIs (Emailit, the open tracker).
+"""Resources and the poll sensor of the provider APIs (Emailit, the open tracker), and the
+"is a run still in flight" rule the ingestion sensors share.
 
 The resources hold what a client needs - base URL, credential, timeouts, the request deadline and
 size cap, retry policy, the cursor's lookback - and build the clients; they are declared from the
@@ -9,6 +10,7 @@ responses (``mailtrail load emailit PATH``).
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import dagster as dg
@@ -54,6 +56,16 @@ class _JsonApiResource(dg.ConfigurableResource):
     )
     max_retry_after_seconds: float = Field(
         default=300.0, description="Longest Retry-After honoured; longer fails the run."
+    )
+    stale_run_seconds: float = Field(
+        default=2 * 15 * 60,
+        description="A poll run in flight with no event for this long is presumed dead (its "
+        "worker gone): the poll sensor stops waiting for it and starts the next run.",
+    )
+    max_run_seconds: int = Field(
+        default=3600,
+        description="Tagged on the runs the poll sensor starts (dagster/max_runtime): run "
+        "monitoring fails a run still going after this long.",
     )
 
     def _http(
@@ -183,23 +195,29 @@ def poll(
     context: dg.SensorEvaluationContext, api: _JsonApiResource, *, job_name: str, provider: str
 ) -> dg.SkipReason | dg.RunRequest:
     """Start the job ``job_name`` (defined in :mod:`orchestration.defs.jobs`) every 15 minutes
-    while ``api`` is configured and no run of it is in flight.
+    while ``api`` is configured and no live run of it is in flight.
 
     A sensor rather than a schedule so that an unconfigured provider shows *why* nothing runs
     (a SkipReason naming the unset variables), and a slow run is never overlapped by the next.
     The run key is the 15-minute window: a sensor re-evaluated within it never starts a second run.
+
+    A run left STARTED by a worker that died (killed, machine lost) would otherwise block the
+    sensor for ever: a run in flight that has logged nothing for ``api.stale_run_seconds`` is
+    presumed dead, and the sensor starts the next run anyway, saying so. That is safe even if the
+    old run were still alive: runs of one API source hold an advisory lock in turn, and loads
+    are idempotent. Run monitoring (the generated ``dagster.yaml``) later marks such a run
+    failed, after the ``dagster/max_runtime`` tagged on every run started here.
     """
     if not api.configured:
         return dg.SkipReason(f"{provider} ingestion is off: {', '.join(api.missing)} not set")
-    in_flight = context.instance.get_run_records(
-        dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1
-    )
-    if in_flight:
-        return dg.SkipReason(
-            f"{job_name} run {in_flight[0].dagster_run.run_id} is still in progress"
-        )
+    live, stale = runs_in_flight(context.instance, job_name, api.stale_run_seconds)
+    if live:
+        return dg.SkipReason(f"{job_name} run {live[0].dagster_run.run_id} is still in progress")
     window = int(time.time() // POLL_SECONDS)
-    return dg.RunRequest(run_key=f"{job_name}:{window}", tags={"provider": provider.lower()})
+    tags = {"provider": provider.lower(), MAX_RUNTIME_TAG: str(api.max_run_seconds)}
+    if stale:
+        context.log.warning(stale_message(job_name, stale, api.stale_run_seconds))
+    return dg.RunRequest(run_key=f"{job_name}:{window}", tags=tags)
 
 
 IN_FLIGHT = [
@@ -208,3 +226,51 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+
+MAX_RUNTIME_TAG = "dagster/max_runtime"  # read by run monitoring (dagster.yaml)
+
+
+def runs_in_flight(
+    instance: dg.DagsterInstance, job_name: str, stale_after_seconds: float
+) -> tuple[list[dg.RunRecord], list[tuple[dg.RunRecord, float]]]:
+    """The runs of ``job_name`` in flight, split into live ones and stale ones (with the seconds
+    since their last sign of life): a stale run has logged no event for ``stale_after_seconds``.
+
+    The last sign of life is the run's newest event: a live ingestion run logs every page,
+    batch or retry. A queued run is always live: it has no worker to lose, and the daemon that
+    evaluates the sensors is the one that dequeues it."""
+    now = time.time()
+    live: list[dg.RunRecord] = []
+    stale: list[tuple[dg.RunRecord, float]] = []
+    records = instance.get_run_records(
+        dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=50
+    )
+    for record in records:
+        if record.dagster_run.status == dg.DagsterRunStatus.QUEUED:
+            live.append(record)
+            continue
+        latest = instance.get_records_for_run(
+            record.dagster_run.run_id, limit=1, ascending=False
+        ).records
+        heard = (
+            latest[0].event_log_entry.timestamp if latest else record.create_timestamp.timestamp()
+        )
+        silent = now - heard
+        if silent > stale_after_seconds:
+            stale.append((record, silent))
+        else:
+            live.append(record)
+    return live, stale
+
+
+def stale_message(
+    job_name: str, stale: Sequence[tuple[dg.RunRecord, float]], stale_after_seconds: float
+) -> str:
+    shown = ", ".join(
+        f"{record.dagster_run.run_id} ({record.dagster_run.status.value}, silent {silent / 60:.0f} min)"
+        for record, silent in stale
+    )
+    return (
+        f"not waiting for {job_name} run(s) {shown}: in flight with no event for more than "
+        f"{stale_after_seconds / 60:.0f} min, presumed dead (worker gone); starting the next run"
+    )
