@@ -1,5 +1,5 @@
-"""Resources and the poll sensor of the provider APIs (Emailit, the open tracker), and the
-"is a run still in flight" rule the ingestion sensors share.
+"""Resources and the poll sensor of the provider APIs (Emailit, the open tracker), and what the
+network-bound ingestion steps share: their retry policy and the "is a run still in flight" rule.
 
 The resources hold what a client needs - base URL, credential, timeouts, the request deadline and
 size cap, retry policy, the cursor's lookback - and build the clients; they are declared from the
@@ -10,14 +10,16 @@ responses (``mailtrail load emailit PATH``).
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
 from typing import Any, ClassVar
 
 import dagster as dg
 from pydantic import Field
 
 from orchestration.ingestion.clients.emailit import EmailitClient
-from orchestration.ingestion.clients.http_json import JsonHttpClient
+from orchestration.ingestion.clients.http_json import ApiError, JsonHttpClient
 from orchestration.ingestion.clients.tracker import TrackerClient
 from orchestration.ingestion.loader import LoadCounts
 
@@ -274,3 +276,34 @@ def stale_message(
         f"not waiting for {job_name} run(s) {shown}: in flight with no event for more than "
         f"{stale_after_seconds / 60:.0f} min, presumed dead (worker gone); starting the next run"
     )
+
+
+# --- retries ------------------------------------------------------------------------------------
+
+API_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+"""The retry policy of the network-bound ingestion steps (the Emailit and tracker assets, the SQS
+drain): up to 3 more attempts, about 30 s, 60 s then 120 s later. Retrying a step is safe because
+every load is idempotent (manifest, unique ``event_key``, cursor moved only with its rows). Errors
+that a retry cannot fix (a rejected key, a 4xx, a response over the size cap, a redirect to
+another origin, a provider not configured) fail at once: see :func:`permanent_errors_fail_at_once`.
+"""
+
+
+@contextmanager
+def permanent_errors_fail_at_once() -> Iterator[None]:
+    """Let the step's retry policy retry only what may succeed later: an :class:`ApiError` that
+    is not ``retryable`` is re-raised as a ``dg.Failure(allow_retries=False)`` that still is an
+    instance of its own class (callers, the CLI and tests match on it as before)."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.retryable:
+            raise
+        raise _not_retried(type(exc))(description=str(exc), allow_retries=False) from exc
+
+
+@cache
+def _not_retried(error: type[ApiError]) -> type[dg.Failure]:
+    return type(error.__name__, (dg.Failure, error), {"__module__": error.__module__})

@@ -6,6 +6,11 @@ landing path, and one table has one asset. The op reports an ``AssetMaterializat
 same asset when it loaded rows, so the asset's history and its freshness check see both paths.
 The guarantees (delete only after commit, duplicates counted, bad bodies quarantined) are in
 :mod:`orchestration.ingestion.sqs`.
+
+The op has a retry policy (``API_RETRY_POLICY``: backoff, 3 more attempts): SQS or the warehouse
+being briefly unreachable should not wait for the next sensor tick with an error in the UI.
+Retrying is safe because the drain is idempotent: a message is deleted only after its rows
+commit, and one received again is absorbed by ``event_key`` and counted as a duplicate.
 """
 
 import time
@@ -15,6 +20,7 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration.defs.ingestion.api_resources import (
+    API_RETRY_POLICY,
     MAX_RUNTIME_TAG,
     runs_in_flight,
     stale_message,
@@ -62,6 +68,7 @@ class SesQueuePollConfig(dg.Config):
 @dg.op(
     description="Long-poll the SES queue; load each batch into raw.ses_events, then delete it.",
     tags={"provider": "ses"},
+    retry_policy=API_RETRY_POLICY,
 )
 def drain_ses_queue(
     context: dg.OpExecutionContext,
