@@ -31,6 +31,17 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 4
+# The daemon fails runs that never start, never finish cancelling, or outlive their
+# `dagster/max_runtime` tag (set on the runs the poll sensors start): without it a run whose
+# worker was killed stays STARTED for ever. The default run launcher cannot check a worker's
+# health nor resume a run, hence no resume attempts and the runtime limit as the backstop; the
+# poll sensors themselves stop waiting for a run that has been silent for too long.
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 60
 telemetry:
   enabled: false
 """

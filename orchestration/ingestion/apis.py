@@ -12,6 +12,12 @@ committed; the next run reads them again and the ``event_key`` constraint turns 
 duplicates. Two runs of the same source never interleave: each holds a session advisory lock on
 its source for its whole duration.
 
+Neither API lists its events in the order they become visible (an event or an id can commit after
+a newer one), so a cursor is a window, not a point: each run re-reads a lookback before the newest
+event loaded and loads what in it was not loaded yet (the ids seen in the window are kept in the
+cursor). See :class:`~orchestration.ingestion.clients.emailit.EmailitCursor` and
+:class:`~orchestration.ingestion.clients.tracker.TrackerCursor`.
+
 The connection must be in autocommit mode: in psycopg a ``transaction()`` block opened inside an
 implicit transaction is only a savepoint, and pages would then not commit one by one.
 """
@@ -30,7 +36,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from orchestration.ingestion.clients.emailit import EmailitClient, EmailitCursor, listing_order
-from orchestration.ingestion.clients.tracker import TrackerClient, open_event_id
+from orchestration.ingestion.clients.tracker import TrackerClient, TrackerCursor, open_event_id
 from orchestration.ingestion.landing import LandingObject
 from orchestration.ingestion.loader import LoadCounts, load_documents, require_autocommit
 from orchestration.ingestion.objects import ingest_objects
@@ -78,7 +84,7 @@ def ingest_emailit(
     cursor_name = "emailit" + (f"?filter[type]={client.event_type}" if client.event_type else "")
     total = LoadCounts()
     with source_lock(conn, cursor_name):
-        cursor = EmailitCursor.from_json(read_cursor(conn, cursor_name))
+        cursor = EmailitCursor.from_json(read_cursor(conn, cursor_name), client.lookback)
         reached = cursor
         order = None
         for number in range(1, MAX_PAGES_PER_RUN + 1):
@@ -86,12 +92,12 @@ def ingest_emailit(
             new = [(i, e) for i, e in enumerate(page.events, 1) if cursor.is_new(e)]
             if order is None and (order := listing_order(page.events)) == "oldest_first":
                 log.info("emailit lists events oldest first: reading every page")
-            # Newest first (the default): a page reaching past the cursor is the last to read.
+            # Newest first (the default): a page reaching past the window is the last to read.
             reached_old = order != "oldest_first" and any(cursor.is_past(e) for e in page.events)
             last = not page.events or reached_old
-            reached = reached.advanced(e for _, e in new)
+            reached = reached.advanced((e for _, e in new), client.lookback)
             log.info(
-                "emailit page %d: %d events, %d after the cursor%s",
+                "emailit page %d: %d events, %d not loaded yet%s",
                 number,
                 len(page.events),
                 len(new),
@@ -121,16 +127,18 @@ def ingest_tracker(
     batch_size: int = 1000,
     log: logging.Logger | None = None,
 ) -> LoadCounts:
-    """Load the tracker's open events with an id above the saved cursor, then every open of the
-    emails named in ``email_ids`` (the only way the API returns duplicate and suppressed opens).
+    """Load the tracker's open events not loaded yet (:class:`TrackerCursor`: every id above the
+    lookback window, and those in it not seen), then every open of the emails named in
+    ``email_ids`` (the only way the API returns duplicate and suppressed opens).
 
-    Ids only grow, so new events are loaded in id order, ``batch_size`` per transaction, each
-    batch moving the cursor to its highest id as it commits.
+    New events are loaded in id order, ``batch_size`` per transaction, each batch moving the
+    cursor (its ids added to the window) as it commits.
     """
     log = log or logger
     total = LoadCounts()
+    lookback = client.lookback_ids
     with source_lock(conn, "tracker"):
-        last_id = int((read_cursor(conn, "tracker") or {}).get("last_id", 0))
+        cursor = TrackerCursor.from_json(read_cursor(conn, "tracker"), lookback)
         events, _ = client.open_events()
         key = client.object_key()
         without_id = [(i, e) for i, e in enumerate(events, 1) if open_event_id(e) is None]
@@ -138,15 +146,18 @@ def ingest_tracker(
             (
                 (event_id, i, e)
                 for i, e in enumerate(events, 1)
-                if (event_id := open_event_id(e)) is not None and event_id > last_id
+                if (event_id := open_event_id(e)) is not None and cursor.is_new(event_id)
             ),
             key=lambda item: item[0],
         )
+        late = sum(1 for event_id, _, _ in new if event_id <= cursor.last_id)
         log.info(
-            "tracker: %d open events listed, %d after id %d, %d without an id",
+            "tracker: %d open events listed, %d not loaded yet (%d of them at or below id %d, "
+            "committed late), %d without an id",
             len(events),
             len(new),
-            last_id,
+            late,
+            cursor.last_id,
             len(without_id),
         )
         if without_id:  # rejected by the parser; the content etag loads them only once
@@ -155,13 +166,14 @@ def ingest_tracker(
         for start in range(0, len(new), size):
             batch = new[start : start + size]
             first, last = batch[0][0], batch[-1][0]
+            cursor = cursor.advanced((event_id for event_id, _, _ in batch), lookback)
             with conn.transaction():
                 total.add(
                     load_events(
                         conn, TRACKER, f"{key}#ids={first}-{last}", [(i, e) for _, i, e in batch]
                     )
                 )
-                write_cursor(conn, "tracker", {"last_id": last})
+                write_cursor(conn, "tracker", cursor.to_json())
         for email_id in email_ids:
             per_email, _ = client.open_events(email_id)
             log.info("tracker: %d open events for email %s", len(per_email), email_id)

@@ -3,7 +3,9 @@
 
 Events are built like the ones Emailit's webhooks carry in ``data`` (see
 ``tests/fixtures/emailit/events_page.json``). Several events share each ``created_at`` second, so
-cursor ties are exercised by every test that uses it.
+cursor ties are exercised by every test that uses it. :meth:`EmailitFake.hide` keeps events out of
+the listing until :meth:`EmailitFake.reveal` - an event created (timestamped) before newer ones
+but committed, hence listed, after them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class EmailitFake(JsonApiServer):
         super().__init__(api_key)
         self.events: list[dict[str, Any]] = []  # newest first
         self.newest_first = newest_first  # False: list oldest first (the seed does not say)
+        self.hidden: set[str] = set()  # ids not listed yet (created, not committed)
         self._seq = 0
 
     def match_key(self, path: str, params: dict[str, str]) -> Any:
@@ -50,6 +53,14 @@ class EmailitFake(JsonApiServer):
             self.events[:0] = reversed(created)
         return created
 
+    def hide(self, *event_ids: str) -> None:
+        with self.lock:
+            self.hidden.update(event_ids)
+
+    def reveal(self, *event_ids: str) -> None:
+        with self.lock:
+            self.hidden.difference_update(event_ids)
+
     def route(self, path: str, params: dict[str, str]) -> Response:
         if path == "/v1/events":
             try:
@@ -60,7 +71,11 @@ class EmailitFake(JsonApiServer):
             if page < 1 or not 1 <= per_page <= 100:
                 return Response(422, {"message": "page must be >= 1, per_page 1..100"})
             wanted = params.get("filter[type]")
-            listed = [e for e in self.events if wanted is None or e["type"] == wanted]
+            listed = [
+                e
+                for e in self.events
+                if (wanted is None or e["type"] == wanted) and e["id"] not in self.hidden
+            ]
             if not self.newest_first:
                 listed.reverse()
             start = (page - 1) * per_page

@@ -20,10 +20,12 @@ import orjson
 
 @dataclass(frozen=True)
 class Fault:
-    """A scripted error response: ``status`` with an optional ``Retry-After`` header."""
+    """A scripted response: ``status`` with an optional ``Retry-After`` header, or a redirect
+    (``status`` 301/302/303/307/308 and ``location``)."""
 
     status: int
     retry_after: str | None = None
+    location: str | None = None
 
 
 @dataclass
@@ -119,6 +121,8 @@ class JsonApiServer:
             elif self._faults[key] or self._faults[None]:
                 fault = (self._faults[key] or self._faults[None]).popleft()
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                if fault.location:
+                    headers["Location"] = fault.location
                 response = Response(fault.status, {"message": f"scripted {fault.status}"}, headers)
             else:
                 response = self.route(parts.path, params)

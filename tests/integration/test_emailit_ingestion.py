@@ -44,8 +44,10 @@ def run(
     api_key: str | None = None,
     per_page: int = 10,
     config: dict[str, Any] | None = None,
+    **options: Any,
 ) -> tuple[str, dict[str, Any]]:
-    """Materialise the asset; return ("materialized"|"observed", its count metadata)."""
+    """Materialise the asset; return ("materialized"|"observed", its count metadata).
+    ``options`` are more fields of the resource (``lookback_seconds=0``, say)."""
     result = dg.materialize(
         [emailit_defs.get_assets_def(KEY)],
         resources={
@@ -56,6 +58,7 @@ def run(
                 per_page=per_page,
                 backoff_seconds=0.01,
                 timeout_seconds=10,
+                **options,
             ),
         },
         run_config={"ops": {NODE: {"config": config or {}}}},
@@ -79,8 +82,11 @@ def pages_requested(fake: EmailitFake, since: int = 0) -> list[int]:
 def test_incremental_runs_fetch_only_new_events_and_a_rerun_loads_nothing(
     database_url: str, db: psycopg.Connection, emailit: EmailitFake
 ) -> None:
+    # Without the lookback window (its 5 minutes cover every event of this fake, so a run would
+    # re-read them all: tests/reliability/test_api_cursor_lookback.py), a run reads only the
+    # pages down to the newest event loaded.
     emailit.add_events(25)
-    kind, first = run(database_url, emailit)
+    kind, first = run(database_url, emailit, lookback_seconds=0)
     assert kind == "materialized"
     assert (first["records_loaded"], first["records_duplicate"], first["records_rejected"]) == (
         25,
@@ -91,7 +97,7 @@ def test_incremental_runs_fetch_only_new_events_and_a_rerun_loads_nothing(
     assert loaded_ids(db) == server_ids(emailit)
 
     seen = len(emailit.requests)
-    kind, again = run(database_url, emailit)
+    kind, again = run(database_url, emailit, lookback_seconds=0)
     assert kind == "observed" and again["records_read"] == 0
     assert pages_requested(emailit, seen) == [1]  # page 1 already reaches the cursor
     assert len(loaded_ids(db)) == 25
@@ -99,7 +105,7 @@ def test_incremental_runs_fetch_only_new_events_and_a_rerun_loads_nothing(
     # The first new event shares the cursor's created_at second: a tie that must still load.
     emailit.add_events(4)
     seen = len(emailit.requests)
-    kind, third = run(database_url, emailit)
+    kind, third = run(database_url, emailit, lookback_seconds=0)
     assert kind == "materialized"
     assert (third["records_loaded"], third["records_duplicate"]) == (4, 0)
     assert pages_requested(emailit, seen) == [1]

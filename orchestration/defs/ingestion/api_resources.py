@@ -1,20 +1,25 @@
-"""Resources and the poll sensor of the provider APIs (Emailit, the open tracker).
+"""Resources and the poll sensor of the provider APIs (Emailit, the open tracker), and what the
+network-bound ingestion steps share: their retry policy and the "is a run still in flight" rule.
 
-They hold what a client needs - base URL, credential, timeout, retry policy - and build the
-clients; they are declared from the settings in :mod:`orchestration.defs.deployment`. An API that
-is not configured has empty fields: its poll sensor skips saying which variables to set, and its
-asset still loads files of saved responses (``mailtrail load emailit PATH``).
+The resources hold what a client needs - base URL, credential, timeouts, the request deadline and
+size cap, retry policy, the cursor's lookback - and build the clients; they are declared from the
+settings in :mod:`orchestration.defs.deployment`. An API that is not configured has empty fields:
+its poll sensor skips saying which variables to set, and its asset still loads files of saved
+responses (``mailtrail load emailit PATH``).
 """
 
 import logging
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
 from typing import Any, ClassVar
 
 import dagster as dg
 from pydantic import Field
 
 from orchestration.ingestion.clients.emailit import EmailitClient
-from orchestration.ingestion.clients.http_json import JsonHttpClient
+from orchestration.ingestion.clients.http_json import ApiError, JsonHttpClient
 from orchestration.ingestion.clients.tracker import TrackerClient
 from orchestration.ingestion.loader import LoadCounts
 
@@ -35,13 +40,34 @@ class _JsonApiResource(dg.ConfigurableResource):
     def configured(self) -> bool:
         return not self.missing
 
-    timeout_seconds: float = Field(default=30.0, description="Timeout of every HTTP call.")
+    timeout_seconds: float = Field(
+        default=30.0, description="Timeout of each socket operation (connect, every read)."
+    )
+    request_deadline_seconds: float = Field(
+        default=120.0,
+        description="Total time one HTTP request may take (connect, headers, whole body); "
+        "a server dripping its answer fails the request when it is up (then retried).",
+    )
+    max_response_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        description="Largest response body read; a larger (or endless) one fails that request.",
+    )
     max_attempts: int = Field(default=6, description=_RETRY_HELP)
     backoff_seconds: float = Field(
         default=1.0, description="First retry delay when the API sends no Retry-After; doubles."
     )
     max_retry_after_seconds: float = Field(
         default=300.0, description="Longest Retry-After honoured; longer fails the run."
+    )
+    stale_run_seconds: float = Field(
+        default=2 * 15 * 60,
+        description="A poll run in flight with no event for this long is presumed dead (its "
+        "worker gone): the poll sensor stops waiting for it and starts the next run.",
+    )
+    max_run_seconds: int = Field(
+        default=3600,
+        description="Tagged on the runs the poll sensor starts (dagster/max_runtime): run "
+        "monitoring fails a run still going after this long.",
     )
 
     def _http(
@@ -58,6 +84,8 @@ class _JsonApiResource(dg.ConfigurableResource):
             token=token,
             credential_name=credential_name,
             timeout_seconds=self.timeout_seconds,
+            request_deadline_seconds=self.request_deadline_seconds,
+            max_response_bytes=self.max_response_bytes,
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,
             max_retry_after_seconds=self.max_retry_after_seconds,
@@ -73,6 +101,11 @@ class EmailitResource(_JsonApiResource):
     base_url: str = Field(default="", description="e.g. https://api.emailit.com (EMAILIT_BASE_URL)")
     api_key: str = Field(default="", description="Emailit API key (EMAILIT_API_KEY)")
     per_page: int = Field(default=100, description="Events per page requested.")
+    lookback_seconds: float = Field(
+        default=300.0,
+        description="Each run re-reads the events created up to this long before the newest "
+        "one loaded, and loads those it had not seen: an event listed late is not skipped.",
+    )
 
     env_vars: ClassVar[dict[str, str]] = {
         "base_url": "EMAILIT_BASE_URL",
@@ -83,7 +116,12 @@ class EmailitResource(_JsonApiResource):
         self, event_type: str | None = None, log: logging.Logger | None = None
     ) -> EmailitClient:
         http = self._http("Emailit", self.base_url, self.api_key, "EMAILIT_API_KEY", log)
-        return EmailitClient(http, per_page=self.per_page, event_type=event_type)
+        return EmailitClient(
+            http,
+            per_page=self.per_page,
+            event_type=event_type,
+            lookback_seconds=self.lookback_seconds,
+        )
 
 
 class TrackerResource(_JsonApiResource):
@@ -97,12 +135,31 @@ class TrackerResource(_JsonApiResource):
         "api_token": "TRACKER_API_TOKEN",
     }
 
-    # one unpaged response holds every open event: allow it longer than a page of Emailit's
-    timeout_seconds: float = Field(default=60.0, description="Timeout of every HTTP call.")
+    lookback_ids: int = Field(
+        default=1000,
+        description="Each run also considers the ids up to this far below the highest id "
+        "loaded, and loads those it had not seen: an id committed after a higher one is not "
+        "skipped.",
+    )
+
+    # one unpaged response holds every open event: allow it longer and larger than a page of
+    # Emailit's (about 600 bytes per open: 256 MB is some 400k counted opens)
+    timeout_seconds: float = Field(
+        default=60.0, description="Timeout of each socket operation (connect, every read)."
+    )
+    request_deadline_seconds: float = Field(
+        default=600.0,
+        description="Total time one HTTP request may take (connect, headers, whole body).",
+    )
+    max_response_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        description="Largest response read; the open-events list is unpaged, so this bounds "
+        "how many opens it can hold: raise it when the error says so.",
+    )
 
     def client(self, log: logging.Logger | None = None) -> TrackerClient:
         http = self._http("tracker", self.base_url, self.api_token, "TRACKER_API_TOKEN", log)
-        return TrackerClient(http)
+        return TrackerClient(http, lookback_ids=self.lookback_ids)
 
 
 def api_load_events(
@@ -140,23 +197,29 @@ def poll(
     context: dg.SensorEvaluationContext, api: _JsonApiResource, *, job_name: str, provider: str
 ) -> dg.SkipReason | dg.RunRequest:
     """Start the job ``job_name`` (defined in :mod:`orchestration.defs.jobs`) every 15 minutes
-    while ``api`` is configured and no run of it is in flight.
+    while ``api`` is configured and no live run of it is in flight.
 
     A sensor rather than a schedule so that an unconfigured provider shows *why* nothing runs
     (a SkipReason naming the unset variables), and a slow run is never overlapped by the next.
     The run key is the 15-minute window: a sensor re-evaluated within it never starts a second run.
+
+    A run left STARTED by a worker that died (killed, machine lost) would otherwise block the
+    sensor for ever: a run in flight that has logged nothing for ``api.stale_run_seconds`` is
+    presumed dead, and the sensor starts the next run anyway, saying so. That is safe even if the
+    old run were still alive: runs of one API source hold an advisory lock in turn, and loads
+    are idempotent. Run monitoring (the generated ``dagster.yaml``) later marks such a run
+    failed, after the ``dagster/max_runtime`` tagged on every run started here.
     """
     if not api.configured:
         return dg.SkipReason(f"{provider} ingestion is off: {', '.join(api.missing)} not set")
-    in_flight = context.instance.get_run_records(
-        dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1
-    )
-    if in_flight:
-        return dg.SkipReason(
-            f"{job_name} run {in_flight[0].dagster_run.run_id} is still in progress"
-        )
+    live, stale = runs_in_flight(context.instance, job_name, api.stale_run_seconds)
+    if live:
+        return dg.SkipReason(f"{job_name} run {live[0].dagster_run.run_id} is still in progress")
     window = int(time.time() // POLL_SECONDS)
-    return dg.RunRequest(run_key=f"{job_name}:{window}", tags={"provider": provider.lower()})
+    tags = {"provider": provider.lower(), MAX_RUNTIME_TAG: str(api.max_run_seconds)}
+    if stale:
+        context.log.warning(stale_message(job_name, stale, api.stale_run_seconds))
+    return dg.RunRequest(run_key=f"{job_name}:{window}", tags=tags)
 
 
 IN_FLIGHT = [
@@ -165,3 +228,82 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+
+MAX_RUNTIME_TAG = "dagster/max_runtime"  # read by run monitoring (dagster.yaml)
+
+
+def runs_in_flight(
+    instance: dg.DagsterInstance, job_name: str, stale_after_seconds: float
+) -> tuple[list[dg.RunRecord], list[tuple[dg.RunRecord, float]]]:
+    """The runs of ``job_name`` in flight, split into live ones and stale ones (with the seconds
+    since their last sign of life): a stale run has logged no event for ``stale_after_seconds``.
+
+    The last sign of life is the run's newest event: a live ingestion run logs every page,
+    batch or retry. A queued run is always live: it has no worker to lose, and the daemon that
+    evaluates the sensors is the one that dequeues it."""
+    now = time.time()
+    live: list[dg.RunRecord] = []
+    stale: list[tuple[dg.RunRecord, float]] = []
+    records = instance.get_run_records(
+        dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=50
+    )
+    for record in records:
+        if record.dagster_run.status == dg.DagsterRunStatus.QUEUED:
+            live.append(record)
+            continue
+        latest = instance.get_records_for_run(
+            record.dagster_run.run_id, limit=1, ascending=False
+        ).records
+        heard = (
+            latest[0].event_log_entry.timestamp if latest else record.create_timestamp.timestamp()
+        )
+        silent = now - heard
+        if silent > stale_after_seconds:
+            stale.append((record, silent))
+        else:
+            live.append(record)
+    return live, stale
+
+
+def stale_message(
+    job_name: str, stale: Sequence[tuple[dg.RunRecord, float]], stale_after_seconds: float
+) -> str:
+    shown = ", ".join(
+        f"{record.dagster_run.run_id} ({record.dagster_run.status.value}, silent {silent / 60:.0f} min)"
+        for record, silent in stale
+    )
+    return (
+        f"not waiting for {job_name} run(s) {shown}: in flight with no event for more than "
+        f"{stale_after_seconds / 60:.0f} min, presumed dead (worker gone); starting the next run"
+    )
+
+
+# --- retries ------------------------------------------------------------------------------------
+
+API_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+"""The retry policy of the network-bound ingestion steps (the Emailit and tracker assets, the SQS
+drain): up to 3 more attempts, about 30 s, 60 s then 120 s later. Retrying a step is safe because
+every load is idempotent (manifest, unique ``event_key``, cursor moved only with its rows). Errors
+that a retry cannot fix (a rejected key, a 4xx, a response over the size cap, a redirect to
+another origin, a provider not configured) fail at once: see :func:`permanent_errors_fail_at_once`.
+"""
+
+
+@contextmanager
+def permanent_errors_fail_at_once() -> Iterator[None]:
+    """Let the step's retry policy retry only what may succeed later: an :class:`ApiError` that
+    is not ``retryable`` is re-raised as a ``dg.Failure(allow_retries=False)`` that still is an
+    instance of its own class (callers, the CLI and tests match on it as before)."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.retryable:
+            raise
+        raise _not_retried(type(exc))(description=str(exc), allow_retries=False) from exc
+
+
+@cache
+def _not_retried(error: type[ApiError]) -> type[dg.Failure]:
+    return type(error.__name__, (dg.Failure, error), {"__module__": error.__module__})

@@ -6,14 +6,23 @@ The asset reads only what is new since the cursor in ``raw.api_cursors`` (see
 instead (``mailtrail load emailit PATH...``). It materialises only when rows were loaded, so the
 asset's last update is the last time Emailit had something new - which is what the freshness
 check watches; a poll that finds nothing records an observation with its counts instead.
+
+A failed run is retried by its retry policy (``API_RETRY_POLICY``: backoff, 3 more attempts) when
+the failure may pass - the API kept answering 429/5xx, timing out or missing its deadline, the
+warehouse was unreachable. Retrying is safe because loading is idempotent: pages already loaded
+are skipped by the manifest, events loaded twice are absorbed by ``event_key`` and counted as
+duplicates, and the cursor moves only with the rows it covers. A rejected key, a 4xx, a response
+over the size cap or a refused redirect fails at once.
 """
 
 import dagster as dg
 from pydantic import Field
 
 from orchestration.defs.ingestion.api_resources import (
+    API_RETRY_POLICY,
     EmailitResource,
     api_load_events,
+    permanent_errors_fail_at_once,
     poll,
     poll_options,
 )
@@ -43,6 +52,7 @@ class EmailitLoadConfig(dg.Config):
     kinds={"postgres", "python"},
     tags={"provider": "emailit"},
     output_required=False,
+    retry_policy=API_RETRY_POLICY,
     description=(
         "Emailit events from GET /v1/events, incrementally (cursor in raw.api_cursors): one row "
         "per event; duplicates counted, bad events quarantined in raw.rejected_records."
@@ -55,8 +65,11 @@ def emailit_events(
     emailit: EmailitResource,
 ):
     if not config.paths and not emailit.configured:
-        raise dg.Failure(description=f"Emailit is not configured: set {', '.join(emailit.missing)}")
-    with warehouse.connect(autocommit=True) as conn:
+        raise dg.Failure(
+            description=f"Emailit is not configured: set {', '.join(emailit.missing)}",
+            allow_retries=False,
+        )
+    with permanent_errors_fail_at_once(), warehouse.connect(autocommit=True) as conn:
         if config.paths:
             counts = ingest_saved_responses(conn, EMAILIT, list_paths(config.paths), context.log)
         else:

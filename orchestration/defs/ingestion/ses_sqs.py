@@ -6,6 +6,11 @@ landing path, and one table has one asset. The op reports an ``AssetMaterializat
 same asset when it loaded rows, so the asset's history and its freshness check see both paths.
 The guarantees (delete only after commit, duplicates counted, bad bodies quarantined) are in
 :mod:`orchestration.ingestion.sqs`.
+
+The op has a retry policy (``API_RETRY_POLICY``: backoff, 3 more attempts): SQS or the warehouse
+being briefly unreachable should not wait for the next sensor tick with an error in the UI.
+Retrying is safe because the drain is idempotent: a message is deleted only after its rows
+commit, and one received again is absorbed by ``event_key`` and counted as a duplicate.
 """
 
 import time
@@ -14,6 +19,12 @@ import boto3
 import dagster as dg
 from pydantic import Field
 
+from orchestration.defs.ingestion.api_resources import (
+    API_RETRY_POLICY,
+    MAX_RUNTIME_TAG,
+    runs_in_flight,
+    stale_message,
+)
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingestion.sqs import approximate_depth, drain_queue, queue_name, queue_region
 
@@ -33,6 +44,16 @@ class SesQueueResource(dg.ConfigurableResource):
         default=20, description="Long-poll wait of each ReceiveMessage (0-20 s)."
     )
     max_polls: int = Field(default=10, description="ReceiveMessage calls per run, at most.")
+    stale_run_seconds: float = Field(
+        default=15 * 60,
+        description="A drain run in flight with no event for this long is presumed dead (its "
+        "worker gone): the sensor stops waiting for it and starts the next run.",
+    )
+    max_run_seconds: int = Field(
+        default=30 * 60,
+        description="Tagged on the runs the sensor starts (dagster/max_runtime): run "
+        "monitoring fails a run still going after this long.",
+    )
 
     def client(self):
         return boto3.client(
@@ -47,6 +68,7 @@ class SesQueuePollConfig(dg.Config):
 @dg.op(
     description="Long-poll the SES queue; load each batch into raw.ses_events, then delete it.",
     tags={"provider": "ses"},
+    retry_policy=API_RETRY_POLICY,
 )
 def drain_ses_queue(
     context: dg.OpExecutionContext,
@@ -98,28 +120,26 @@ def ses_sqs_sensor(context: dg.SensorEvaluationContext, ses_queue: SesQueueResou
     queue_url = ses_queue.queue_url
     if not queue_url:
         return dg.SkipReason(f"SES queue ingestion is off: {QUEUE_ENV} not set")
-    in_flight = context.instance.get_run_records(
-        dg.RunsFilter(
-            job_name=ses_sqs_ingest.name,
-            statuses=[
-                dg.DagsterRunStatus.QUEUED,
-                dg.DagsterRunStatus.NOT_STARTED,
-                dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED,
-            ],
-        ),
-        limit=1,
-    )
-    if in_flight:
+    # A run left STARTED by a dead worker must not stop the draining for ever: one silent for
+    # longer than stale_run_seconds no longer counts (two drains at once are safe: a message is
+    # deleted only after its rows commit, and duplicates are absorbed).
+    live, stale = runs_in_flight(context.instance, ses_sqs_ingest.name, ses_queue.stale_run_seconds)
+    if live:
         return dg.SkipReason("the previous ses_sqs_ingest run is still draining the queue")
     depth = approximate_depth(ses_queue.client(), queue_url)
     if depth == 0:
         return dg.SkipReason(f"no messages waiting in {queue_name(queue_url)}")
+    if stale:
+        context.log.warning(stale_message(ses_sqs_ingest.name, stale, ses_queue.stale_run_seconds))
     # One run per sensor interval at most: the run key is the interval window.
     window = int(time.time() // SENSOR_SECONDS)
     return dg.RunRequest(
         run_key=f"ses_sqs_ingest:{window}",
-        tags={"provider": "ses", "queue_depth": str(depth)},
+        tags={
+            "provider": "ses",
+            "queue_depth": str(depth),
+            MAX_RUNTIME_TAG: str(ses_queue.max_run_seconds),
+        },
     )
 
 

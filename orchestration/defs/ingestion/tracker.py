@@ -1,10 +1,17 @@
 """Open-tracking service API -> ``raw.tracker_open_events``: asset and a 15-minute poll sensor
 (starting ``tracker_pipeline``, defined in :mod:`orchestration.defs.jobs`).
 
-The asset loads the open events with an id above the cursor in ``raw.api_cursors``, and with
+The asset loads the open events not loaded yet (the cursor in ``raw.api_cursors``: every id above
+its lookback window, and the ids in it not seen - an id can commit after a higher one), and with
 ``email_ids`` every open of those emails (the API lists duplicate and sender-suppressed opens only
 per email). With ``paths`` it loads files of saved responses instead (``mailtrail load tracker``).
 It materialises only when rows were loaded, so the freshness check sees a silent tracker.
+
+A failed run is retried by its retry policy (``API_RETRY_POLICY``: backoff, 3 more attempts) when
+the failure may pass (429/5xx, network errors, a missed deadline, the warehouse unreachable).
+Retrying is safe because loading is idempotent: batches already loaded are skipped by the
+manifest, opens loaded twice are absorbed by ``event_key`` and counted as duplicates, and the
+cursor moves only with the rows it covers. Errors a retry cannot fix fail at once.
 
 Note: no module-level ``from __future__ import annotations`` in Dagster-decorated modules: Dagster
 reads the ``config`` parameter's annotation at decoration time and cannot resolve a string.
@@ -14,8 +21,10 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration.defs.ingestion.api_resources import (
+    API_RETRY_POLICY,
     TrackerResource,
     api_load_events,
+    permanent_errors_fail_at_once,
     poll,
     poll_options,
 )
@@ -46,6 +55,7 @@ class TrackerLoadConfig(dg.Config):
     kinds={"postgres", "python"},
     tags={"provider": "tracker"},
     output_required=False,
+    retry_policy=API_RETRY_POLICY,
     description=(
         "Open events from the tracking service (GET /dashboard/api/open-events), incrementally "
         "by id: every field kept (device type, geo, duplicate and suppression flags), IPv6-mapped "
@@ -60,9 +70,10 @@ def tracker_open_events(
 ):
     if not config.paths and not tracker.configured:
         raise dg.Failure(
-            description=f"the tracker is not configured: set {', '.join(tracker.missing)}"
+            description=f"the tracker is not configured: set {', '.join(tracker.missing)}",
+            allow_retries=False,
         )
-    with warehouse.connect(autocommit=True) as conn:
+    with permanent_errors_fail_at_once(), warehouse.connect(autocommit=True) as conn:
         if config.paths:
             counts = ingest_saved_responses(conn, TRACKER, list_paths(config.paths), context.log)
         else:

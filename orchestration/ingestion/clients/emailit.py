@@ -2,31 +2,40 @@
 
 ``GET /v1/events?page=N&per_page=M[&filter[type]=T]`` lists events newest first (like Emailit's
 dashboard). It has no "since" parameter, so an incremental run reads pages from the first one
-until it reaches events at or before the saved cursor (or an empty page), keeping only the events
-after it. Why this never skips and never duplicates:
+until it reaches events older than the cursor's window (or an empty page), keeping only the
+events it has not loaded yet. Why this never skips and never duplicates:
 
 * New events arriving during a run are inserted at the front, which only pushes already-listed
   events to later pages: a page may repeat events of the previous one (the loader counts them as
   duplicates through ``event_key``), but none can jump over a page boundary unread.
-* The cursor is the newest ``created_at`` read plus the ids seen at exactly that instant, so an
-  event created in the same microsecond as the cursor but listed later is still new.
-* The cursor only moves once the run has read down to the old cursor (see
+* An event can be listed late: created (and timestamped) before the newest event loaded, but
+  committed - visible in the listing - only after a run went past its place. So the cursor is not
+  a single instant but a window: the newest ``created_at`` loaded, a lookback (``lookback``,
+  5 minutes by default) before it, and the ids loaded within that window. Each run re-reads the
+  window and loads only the events in it whose ids it has not seen: a late event is loaded by
+  the next run, an event already loaded is not even handed to the loader again. An event listed
+  later than the lookback after its ``created_at`` is still missed; the lookback bounds how much
+  each run re-reads.
+* The cursor only moves once the run has read down to the old window (see
   :mod:`orchestration.ingestion.apis`), so a run that dies half-way leaves it where it was and the
   next run reads the same window again.
 
-Events whose ``created_at`` cannot be read are passed on as new (the parser then rejects them
-with the reason) and never move the cursor.
+Events whose ``created_at`` cannot be placed - unreadable, outside the range a UTC datetime can
+hold (``9999-12-31T23:59:59-01:00``), or more than a day in the future - are passed on as new (the
+parser then loads or rejects them with the reason) and never move the cursor: one such event can
+neither crash the cursor logic nor carry the window past every real event.
 
 The seed does not say which way the list is sorted. A page whose timestamps rise shows an
 oldest-first listing (:func:`listing_order`); then no page can be known to hold only old events,
-so the run reads every page up to the empty one and keeps the events after the cursor.
+so the run reads every page up to the empty one and keeps the events it has not seen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from orchestration.ingestion.clients.http_json import ApiError, JsonHttpClient
@@ -35,6 +44,10 @@ from orchestration.ingestion.parsers.common import parse_timestamp
 __all__ = ["EVENTS_PATH", "EmailitClient", "EmailitCursor", "EventsPage"]
 
 EVENTS_PATH = "/v1/events"
+DEFAULT_LOOKBACK = timedelta(minutes=5)
+# a created_at further ahead of our clock than this is not a time to move the cursor to
+MAX_CLOCK_SKEW = timedelta(days=1)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -47,12 +60,22 @@ class EventsPage:
 class EmailitClient:
     """Reads ``/v1/events`` pages; ``http`` carries the base URL, key, timeout and retries."""
 
-    def __init__(self, http: JsonHttpClient, *, per_page: int = 100, event_type: str | None = None):
+    def __init__(
+        self,
+        http: JsonHttpClient,
+        *,
+        per_page: int = 100,
+        event_type: str | None = None,
+        lookback_seconds: float = DEFAULT_LOOKBACK.total_seconds(),
+    ):
         if per_page < 1:
             raise ValueError("per_page must be at least 1")
+        if lookback_seconds < 0:
+            raise ValueError("lookback_seconds cannot be negative")
         self.http = http
         self.per_page = per_page
         self.event_type = event_type or None
+        self.lookback = timedelta(seconds=lookback_seconds)
 
     def page_key(self, number: int) -> str:
         """The object key a page is loaded under (``emailit:/v1/events?page=3&per_page=100``)."""
@@ -73,48 +96,92 @@ class EmailitClient:
 
 @dataclass(frozen=True)
 class EmailitCursor:
-    """Newest ``created_at`` loaded, and the event ids loaded at exactly that instant."""
+    """Where the incremental read stands: the newest ``created_at`` loaded (``created_at``), the
+    start of the window each run re-reads (``since``, the lookback before it) and the events
+    loaded within that window (``seen``: id and ``created_at``).
+
+    An event is new when it is at or after ``since`` and its id was not seen (or when its time
+    cannot be placed). With no lookback the window is the newest instant alone: the ids loaded
+    at exactly that microsecond (``ids_at``), so a tie listed later is still new.
+    """
 
     created_at: datetime | None = None
-    ids_at: frozenset[str] = frozenset()
+    since: datetime | None = None
+    seen: frozenset[tuple[str, datetime]] = frozenset()
 
     @classmethod
-    def from_json(cls, value: Any) -> EmailitCursor:
+    def from_json(cls, value: Any, lookback: timedelta = timedelta(0)) -> EmailitCursor:
+        """The saved cursor. One saved before the window existed (``created_at`` and
+        ``ids_at`` only) opens its window ``lookback`` back at once: that first run re-reads it
+        (what it loads again is counted as duplicates) and so picks up events listed late
+        before the window existed."""
         if not isinstance(value, dict) or not value.get("created_at"):
             return cls()
-        return cls(parse_timestamp(value["created_at"]), frozenset(value.get("ids_at", [])))
+        created = _utc(parse_timestamp(value["created_at"]))
+        if "since" not in value:
+            ids = frozenset((str(i), created) for i in value.get("ids_at", []))
+            return cls(created, _minus(created, lookback), ids)
+        seen = frozenset(
+            (str(event_id), _utc(parse_timestamp(at)))
+            for at, ids in (value.get("seen") or {}).items()
+            for event_id in ids
+        )
+        return cls(created, _utc(parse_timestamp(value["since"])), seen)
 
     def to_json(self) -> dict[str, Any]:
         if self.created_at is None:
             return {}
-        return {"created_at": self.created_at.isoformat(), "ids_at": sorted(self.ids_at)}
+        by_time: dict[datetime, list[str]] = {}
+        for event_id, at in self.seen:
+            by_time.setdefault(at, []).append(event_id)
+        return {
+            "created_at": self.created_at.isoformat(),
+            "ids_at": sorted(self.ids_at),
+            "since": (self.since or self.created_at).isoformat(),
+            "seen": {at.isoformat(): sorted(ids) for at, ids in sorted(by_time.items())},
+        }
+
+    @property
+    def ids_at(self) -> frozenset[str]:
+        """The ids loaded at exactly ``created_at``."""
+        return frozenset(event_id for event_id, at in self.seen if at == self.created_at)
+
+    @cached_property
+    def _seen_ids(self) -> frozenset[str]:
+        return frozenset(event_id for event_id, _ in self.seen)
 
     def is_new(self, event: Any) -> bool:
-        """True unless the event is at or before the cursor (already loaded)."""
+        """True unless the event was loaded already, or is older than the window."""
         created, event_id = _position(event)
-        if self.created_at is None or created is None:
+        if self.since is None or created is None:
             return True
-        return created > self.created_at or (
-            created == self.created_at and event_id not in self.ids_at
-        )
+        return created >= self.since and event_id not in self._seen_ids
 
     def is_past(self, event: Any) -> bool:
-        """True for an event strictly older than the cursor: pages beyond it hold nothing new."""
+        """True for an event older than the window: pages beyond it hold nothing new."""
         created, _ = _position(event)
-        return self.created_at is not None and created is not None and created < self.created_at
+        return self.since is not None and created is not None and created < self.since
 
-    def advanced(self, new_events: Iterable[Any]) -> EmailitCursor:
-        """The cursor after loading ``new_events`` (all of them newer than this one)."""
-        high, ids = self.created_at, set(self.ids_at)
+    def advanced(
+        self, new_events: Iterable[Any], lookback: timedelta = timedelta(0)
+    ) -> EmailitCursor:
+        """The cursor after loading ``new_events``: the newest time moves forward, the window
+        starts ``lookback`` before it (never earlier than it started), and ``seen`` keeps the
+        ids loaded within it."""
+        high, seen = self.created_at, set(self.seen)
         for event in new_events:
             created, event_id = _position(event)
             if created is None or event_id is None:
                 continue
+            seen.add((event_id, created))
             if high is None or created > high:
-                high, ids = created, {event_id}
-            elif created == high:
-                ids.add(event_id)
-        return EmailitCursor(high, frozenset(ids))
+                high = created
+        if high is None:
+            return self
+        since = _minus(high, lookback)
+        if self.since is not None:
+            since = max(since, self.since)
+        return EmailitCursor(high, since, frozenset(p for p in seen if p[1] >= since))
 
 
 def listing_order(events: Iterable[Any]) -> str | None:
@@ -127,11 +194,30 @@ def listing_order(events: Iterable[Any]) -> str | None:
 
 
 def _position(event: Any) -> tuple[datetime | None, str | None]:
+    """The event's ``created_at`` in UTC (None when it cannot be placed) and its id."""
     if type(event) is not dict:
         return None, None
     event_id = event.get("id")
     event_id = str(event_id) if type(event_id) in (str, int) else None
     try:
-        return parse_timestamp(event.get("created_at")), event_id
-    except ValueError:
+        created = _utc(parse_timestamp(event.get("created_at")))
+    except (ValueError, OverflowError):  # unreadable, or beyond what a UTC datetime holds
         return None, event_id
+    if created > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        return None, event_id
+    return created, event_id
+
+
+def _utc(value: datetime) -> datetime:
+    """``value`` in UTC (OverflowError when the instant is outside datetime's range), so that
+    comparing two instants never converts - and never overflows."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _minus(value: datetime, delta: timedelta) -> datetime:
+    try:
+        return value - delta
+    except OverflowError:
+        return _EARLIEST
