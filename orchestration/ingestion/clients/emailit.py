@@ -133,5 +133,5 @@ def _position(event: Any) -> tuple[datetime | None, str | None]:
     event_id = str(event_id) if type(event_id) in (str, int) else None
     try:
         return parse_timestamp(event.get("created_at")), event_id
-    except ValueError:
+    except (ValueError, OverflowError):  # e.g. 9999-12-31T23:59:59-01:00: the parser rejects it
         return None, event_id
