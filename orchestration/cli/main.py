@@ -13,8 +13,11 @@ import psycopg
 
 from orchestration.settings import ConfigError, prepend_path
 
+# Exit codes (README, "The `mailtrail` command"): 0 done; 1 failed; 2 usage error; 3 a load that
+# completed but could not read some of its input (objects quarantined whole, folders skipped).
 FAILURE = 1
 USAGE_ERROR = 2
+INPUT_QUARANTINED = 3
 
 
 def parser() -> argparse.ArgumentParser:
@@ -63,6 +66,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return FAILURE
 
 
+def _load_exit_code(success: bool, metadata: dict) -> int:
+    """1 if the run failed; 3, naming them on stderr, if objects were quarantined whole or
+    folders skipped (bad records alone are counted in ``rejected=`` and exit 0); else 0."""
+    if not success:
+        return FAILURE
+    problems = [
+        f"mailtrail: {what}: {line}"
+        for key, what in (("quarantined", "quarantined"), ("skipped_folders", "folder skipped"))
+        for line in str(metadata.get(key) or "").splitlines()
+    ]
+    if metadata.get("objects_quarantined") or metadata.get("folders_skipped"):
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return INPUT_QUARANTINED
+    return 0
+
+
 def _crash_log(exc: BaseException) -> str | None:
     """Write the traceback to ``<home>/logs/mailtrail-error.log``; its path, or None."""
     import traceback
@@ -101,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
         loaded = commands.load(runtime, args.provider, args.paths)
         print(loaded.line())
         print(tables.load_counts(loaded.metadata))
-        return 0 if loaded.success else 1
+        return _load_exit_code(loaded.success, loaded.metadata)
     if args.command == "build":
         built = commands.build(runtime)
         print(built.line())

@@ -5,27 +5,59 @@ its rejected records and its manifest row commit together or not at all, so a cr
 half an object behind and a re-run never loads it twice. Rows stream from the parser into
 ``COPY`` (constant memory); duplicates - Firehose and SNS deliver at least once - are dropped by
 the table's unique ``event_key`` and counted.
+
+Nothing read is lost and nothing bad stops the load:
+
+* a record the parser cannot use - whatever data error it raises (``_RECORD_FAILURES``), the
+  parser being pure - is rejected alone into ``raw.rejected_records`` with its reason;
+* an object that cannot be read to its end (gone, unreadable, not a regular file, corrupt or
+  truncated compression) is quarantined whole: the records read before the error load as usual,
+  ``raw.rejected_records`` gets a row for the object at line 0 and its manifest row carries the
+  reason, so it is not retried until it changes. Only an error that may pass (the network) fails
+  the object without a trace, to be retried by the next run.
+
+Rows are inserted in key order, so two loads of overlapping records take their row locks in the
+same order and cannot deadlock. A record with several rows (one per recipient) stores its payload
+once, in ``raw.<source>_payloads``, referenced by ``payload_hash`` from each row; a record with
+one row keeps it in the row (see docs/decisions.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from orchestration.ingestion.landing import is_read_error, is_transient_read_error
 from orchestration.ingestion.parsers.common import has_nul_escape
 from orchestration.ingestion.parsers.jsonstream import Document
 from orchestration.ingestion.sources import RecordSource
 
-# Parser failures that reject one record instead of failing the run: the parser's own
-# ``RecordError`` (a ValueError) and the lookup errors a shape it never saw can raise.
-_RECORD_FAILURES = (ValueError, KeyError, TypeError, AttributeError, IndexError)
-
+# What a pure parser raises on a record it cannot use: its own ``RecordError`` (a ValueError), or
+# what a shape it never saw makes Python raise (a lookup in the wrong type, a value out of range,
+# nesting too deep). The record is rejected alone; anything else (a crash) fails the object.
+_RECORD_FAILURES = (
+    ValueError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+)
 
 _NUL_REASON = "record contains \\u0000, which PostgreSQL jsonb cannot store"
+OBJECT_LINE = 0  # raw.rejected_records.line of the row about a whole object
+_KEEP = 20  # rejections and quarantined objects kept by name in the counts (the logs)
+
+
+class ObjectReadError(RuntimeError):
+    """An object could not be read for a reason that may pass (the network): nothing of it was
+    loaded, and the next run reads it again."""
 
 
 @dataclass
@@ -40,6 +72,12 @@ class LoadCounts:
     rejected: int = 0
     rows_loaded: int = 0
     rejections: list[tuple[str, int, str]] = field(default_factory=list)  # first few, for logs
+    # objects that could not be read to their end (quarantined whole), and listed folders that
+    # could not be read at all: counted, and the first few named with their reason
+    objects_quarantined: int = 0
+    quarantined_objects: list[tuple[str, str]] = field(default_factory=list)
+    folders_skipped: int = 0
+    skipped_folders: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, other: LoadCounts) -> None:
         self.objects += other.objects
@@ -49,17 +87,44 @@ class LoadCounts:
         self.duplicate += other.duplicate
         self.rejected += other.rejected
         self.rows_loaded += other.rows_loaded
-        self.rejections.extend(other.rejections[: max(0, 20 - len(self.rejections))])
+        self.rejections.extend(other.rejections[: max(0, _KEEP - len(self.rejections))])
+        self.objects_quarantined += other.objects_quarantined
+        self.quarantined_objects.extend(
+            other.quarantined_objects[: max(0, _KEEP - len(self.quarantined_objects))]
+        )
+        self.folders_skipped += other.folders_skipped
+        self.skipped_folders.extend(
+            other.skipped_folders[: max(0, _KEEP - len(self.skipped_folders))]
+        )
+
+    def skip_folder(self, path: str, reason: str) -> None:
+        self.folders_skipped += 1
+        if len(self.skipped_folders) < _KEEP:
+            self.skipped_folders.append((path, reason))
+
+    @property
+    def incomplete(self) -> bool:
+        """True when some input was not loaded whole: an object quarantined, a folder skipped."""
+        return bool(self.objects_quarantined or self.folders_skipped)
 
     def summary(self, source: str, unit: str = "objects") -> str:
-        """The line every ingestion run logs."""
-        return (
+        """The line every ingestion run logs; it names what was quarantined or skipped."""
+        line = (
             f"{source}: loaded={self.loaded} duplicate={self.duplicate} rejected={self.rejected} "
             f"(records read {self.read}, {unit} {self.objects} new / {self.objects_skipped} skipped)"
         )
+        if self.objects_quarantined:
+            line += f"; {self.objects_quarantined} object(s) quarantined: " + _named(
+                self.quarantined_objects, self.objects_quarantined
+            )
+        if self.folders_skipped:
+            line += f"; {self.folders_skipped} folder(s) not readable, skipped: " + _named(
+                self.skipped_folders, self.folders_skipped
+            )
+        return line
 
-    def as_metadata(self) -> dict[str, int]:
-        return {
+    def as_metadata(self) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
             "objects": self.objects,
             "objects_skipped": self.objects_skipped,
             "records_read": self.read,
@@ -67,7 +132,19 @@ class LoadCounts:
             "records_duplicate": self.duplicate,
             "records_rejected": self.rejected,
             "rows_loaded": self.rows_loaded,
+            "objects_quarantined": self.objects_quarantined,
+            "folders_skipped": self.folders_skipped,
         }
+        if self.quarantined_objects:
+            metadata["quarantined"] = "\n".join(f"{k}: {r}" for k, r in self.quarantined_objects)
+        if self.skipped_folders:
+            metadata["skipped_folders"] = "\n".join(f"{k}: {r}" for k, r in self.skipped_folders)
+        return metadata
+
+
+def _named(items: list[tuple[str, str]], total: int) -> str:
+    text = ", ".join(f"{key} ({reason})" for key, reason in items)
+    return text + (f" and {total - len(items)} more" if total > len(items) else "")
 
 
 def require_autocommit(conn: psycopg.Connection) -> None:
@@ -109,16 +186,22 @@ def load_documents(
     """Load one object's documents in one transaction.
 
     Safe against a concurrent run loading the same object: an advisory lock on the object
-    serialises the two, and the second finds it in the manifest and skips it.
+    serialises the two, and the second finds it in the manifest and skips it. An error raised
+    while reading ``documents`` quarantines the object (see the module docstring); one that may
+    pass raises :class:`ObjectReadError` and rolls the object back.
     """
     require_autocommit(conn)
     counts = LoadCounts(objects=1)
     rejected: list[tuple[int, str, str]] = []
     incoming = sql.Identifier(f"_incoming_{source.name}")
     target = sql.SQL(source.table)
-    all_columns = [*source.columns, "source_object", "source_line"]
+    payload_at = source.columns.index("payload") if "payload" in source.columns else None
+    shared = payload_at is not None  # rows of a multi-row record share one payload row
+    extra = ("payload_hash",) if shared else ()
+    all_columns = [*source.columns, *extra, "source_object", "source_line"]
     column_list = sql.SQL(", ").join(sql.Identifier(c) for c in all_columns)
     key = sql.Identifier(source.key_column)
+    read_error: Exception | None = None
 
     with conn.transaction():
         conn.execute(
@@ -137,11 +220,26 @@ def load_documents(
                 " on commit delete rows"
             ).format(incoming, target)
         )
+        reading = iter(documents)
         with (
             conn.cursor() as cur,
             cur.copy(sql.SQL("copy {} ({}) from stdin").format(incoming, column_list)) as copy,
         ):
-            for doc in documents:
+            while True:
+                try:
+                    doc = next(reading)
+                except StopIteration:
+                    break
+                except Exception as exc:
+                    if is_transient_read_error(exc):
+                        raise ObjectReadError(
+                            f"{object_key}: could not be read ({type(exc).__name__}: {exc}); "
+                            "nothing of it was loaded, the next run reads it again"
+                        ) from exc
+                    if not is_read_error(exc):
+                        raise
+                    read_error = exc  # quarantine the object; keep what was read before
+                    break
                 counts.read += 1
                 if doc.error is not None:
                     rejected.append((doc.ordinal, doc.error, _text(doc.text)))
@@ -157,25 +255,39 @@ def load_documents(
                 if not rows:
                     rejected.append((doc.ordinal, "record yields no event rows", _text(doc.text)))
                     continue
-                for row in rows:
-                    copy.write_row((*row, object_key, doc.ordinal))
+                if not shared:
+                    for row in rows:
+                        copy.write_row((*row, object_key, doc.ordinal))
+                elif len(rows) == 1:
+                    copy.write_row((*rows[0], None, object_key, doc.ordinal))
+                else:
+                    # The first row carries the payload to the payload table; every row of the
+                    # record is inserted with its hash and without it (see _insert_rows).
+                    digest = payload_hash(rows[0][payload_at])
+                    copy.write_row((*rows[0], digest, object_key, doc.ordinal))
+                    for row in rows[1:]:
+                        without = (*row[:payload_at], None, *row[payload_at + 1 :])
+                        copy.write_row((*without, digest, object_key, doc.ordinal))
 
-        inserted_rows, inserted_records = conn.execute(
-            sql.SQL(
-                "with ins as ("
-                " insert into {target} ({cols})"
-                # no DISTINCT ON: sorting wide rows is the costliest step, and DO NOTHING
-                # already skips a row whose key an earlier row of the same insert took
-                " select {cols} from {incoming}"
-                " on conflict ({key}) do nothing returning source_line)"
-                " select count(*), count(distinct source_line) from ins"
-            ).format(target=target, cols=column_list, key=key, incoming=incoming)
-        ).fetchone()
+        inserted_rows, inserted_records = _insert_rows(
+            conn, source, incoming, target, all_columns, key, shared
+        )
         good_records = counts.read - len(rejected)
         counts.rows_loaded = inserted_rows
         counts.loaded = inserted_records
         counts.duplicate = good_records - inserted_records
         counts.rejected = len(rejected)
+        quarantine_reason = None
+        if read_error is not None:
+            quarantine_reason = object_reason(read_error, counts.read)
+            counts.objects_quarantined = 1
+            counts.quarantined_objects = [(object_key, quarantine_reason)]
+            conn.execute(
+                "insert into raw.rejected_records (source, object_key, line, reason, raw_text)"
+                " values (%s, %s, %s, %s, '') on conflict (source, object_key, line)"
+                " do update set reason = excluded.reason, rejected_at = now()",
+                (source.name, object_key, OBJECT_LINE, quarantine_reason),
+            )
         if rejected:
             with conn.cursor() as cur:
                 cur.executemany(
@@ -186,11 +298,11 @@ def load_documents(
                         for line, reason, text in rejected
                     ],
                 )
-            counts.rejections = [(object_key, line, reason) for line, reason, _ in rejected[:20]]
+            counts.rejections = [(object_key, line, reason) for line, reason, _ in rejected[:_KEEP]]
         conn.execute(
             "insert into raw.ingested_objects (source, object_key, etag, size_bytes, records_read,"
-            " records_loaded, records_duplicate, records_rejected, rows_loaded)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " records_loaded, records_duplicate, records_rejected, rows_loaded, quarantine_reason)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " on conflict (source, object_key, etag) do nothing",
             (
                 source.name,
@@ -202,15 +314,88 @@ def load_documents(
                 counts.duplicate,
                 counts.rejected,
                 counts.rows_loaded,
+                quarantine_reason,
             ),
         )
     return counts
 
 
+def _insert_rows(
+    conn: psycopg.Connection,
+    source: RecordSource,
+    incoming: sql.Identifier,
+    target: sql.Composable,
+    columns: list[str],
+    key: sql.Identifier,
+    shared: bool,
+) -> tuple[int, int]:
+    """Move the object's rows from the temp table into the source's table (then the payloads
+    of its multi-row records into the payload table); return (rows, records) inserted.
+
+    Rows go in key order: two loads inserting overlapping keys then lock them in the same order,
+    so one waits for the other instead of deadlocking. Payloads are inserted only for records
+    that got a row, after all rows, in hash order, for the same reason.
+    """
+    selected = sql.SQL(", ").join(
+        sql.SQL("case when payload_hash is null then payload end")
+        if shared and column == "payload"
+        else sql.Identifier(column)
+        for column in columns
+    )
+    inserted_rows, inserted_records, hashes = conn.execute(
+        sql.SQL(
+            "with ins as ("
+            " insert into {target} ({cols})"
+            # no DISTINCT ON: sorting by the key is enough, and DO NOTHING already skips a row
+            # whose key an earlier row of the same insert took
+            " select {selected} from {incoming} order by {key}"
+            " on conflict ({key}) do nothing returning source_line, {hash})"
+            " select count(*), count(distinct source_line),"
+            " array_agg(distinct payload_hash) filter (where payload_hash is not null) from ins"
+        ).format(
+            target=target,
+            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            selected=selected,
+            incoming=incoming,
+            key=key,
+            hash=sql.SQL("payload_hash" if shared else "null::text as payload_hash"),
+        )
+    ).fetchone()
+    if hashes:
+        conn.execute(
+            sql.SQL(
+                "insert into {payloads} (payload_hash, payload)"
+                " select payload_hash, payload from {incoming}"
+                " where payload_hash = any(%s) and payload is not null"
+                " order by payload_hash on conflict (payload_hash) do nothing"
+            ).format(payloads=payload_table(source), incoming=incoming),
+            (hashes,),
+        )
+    return inserted_rows, inserted_records
+
+
+def payload_table(source: RecordSource) -> sql.Identifier:
+    """Where the payloads of ``source``'s multi-row records are stored: ``raw.<name>_payloads``."""
+    return sql.Identifier("raw", f"{source.name}_payloads")
+
+
+def payload_hash(payload: str) -> str:
+    """The key of a payload in the payload table: blake2b-128 of its text, in hex."""
+    return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def object_reason(exc: BaseException, records_read: int) -> str:
+    """Why an object was quarantined, as stored and logged."""
+    reason = f"object could not be read to its end: {type(exc).__name__}: {str(exc)[:500]}"
+    if records_read:
+        reason += f" (the {records_read} record(s) read before the error were kept)"
+    return reason
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ValueError) and type(exc).__name__ == "RecordError":
         return str(exc)
-    return f"unexpected record shape ({type(exc).__name__}: {exc})"
+    return f"unexpected record shape ({type(exc).__name__}: {exc})"[:2000]
 
 
 def _text(raw: bytes) -> str:

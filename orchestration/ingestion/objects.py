@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from typing import IO
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
 
 import psycopg
 
 from orchestration.ingestion.landing import LandingObject, open_object
 from orchestration.ingestion.loader import (
     LoadCounts,
+    ObjectReadError,
     already_loaded,
     load_documents,
     require_autocommit,
@@ -21,9 +22,47 @@ from orchestration.ingestion.sources import RecordSource
 logger = logging.getLogger(__name__)
 
 
-def stream_documents(raw: IO[bytes]) -> Iterable[Document]:
-    """The records of a Firehose-style object (gzip or plain, NDJSON or concatenated JSON)."""
-    return iter_documents(open_maybe_gzip(raw))
+def stream_documents(raw: IO[bytes]) -> Iterator[Document]:
+    """The records of a Firehose-style object (gzip or plain, NDJSON or concatenated JSON).
+
+    When the bytes stop in error (truncated or corrupt gzip, an I/O error), every record read
+    before it is yielded first - the one cut short by the error too, which is then rejected with
+    its bytes - and the error is raised after them, so the loader keeps what could be read and
+    quarantines the object.
+    """
+    stream = _UntilError(open_maybe_gzip(raw))
+    yield from iter_documents(stream)
+    if stream.error is not None:
+        raise stream.error
+
+
+class _UntilError:
+    """A reader that ends (returns ``b""``) at the first read error, keeping the error and every
+    byte returned before it."""
+
+    def __init__(self, inner: Any) -> None:
+        self._read = getattr(inner, "read1", None) or inner.read  # read1: no bytes lost
+        self.error: Exception | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        if self.error is not None:
+            return b""
+        parts: list[bytes] = []
+        wanted = size if size is not None and size >= 0 else None
+        got = 0
+        while wanted is None or got < wanted:
+            try:
+                part = self._read(wanted - got if wanted is not None else 1 << 20)
+            except MemoryError:
+                raise
+            except Exception as exc:
+                self.error = exc
+                break
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts)
 
 
 def ingest_objects(
@@ -38,23 +77,43 @@ def ingest_objects(
 
     ``documents_of`` turns an open object into its records: Firehose-style streams by default,
     saved API responses for ``mailtrail load emailit|tracker``.
+
+    A bad object never stops the others: one that cannot be read to its end is quarantined (see
+    :mod:`orchestration.ingestion.loader`) and named in the counts; a folder the listing could not
+    read is counted and logged. An object whose read failed for a reason that may pass (the
+    network) is left for the next run; once every other object is loaded, the run raises
+    :class:`ObjectReadError` naming them.
     """
     require_autocommit(conn)
     log = log or logger
     total = LoadCounts()
+    retry: list[ObjectReadError] = []
     for obj in objects:
+        if obj.skipped is not None:
+            log.warning("%s: folder skipped, nothing under it was loaded: %s", obj.key, obj.skipped)
+            total.skip_folder(obj.key, obj.skipped)
+            continue
         if already_loaded(conn, source.name, obj.key, obj.etag):
             total.objects_skipped += 1
             continue
-        with open_object(obj) as raw:
+        documents = _documents(obj, documents_of)
+        try:
             counts = load_documents(
                 conn,
                 source,
                 object_key=obj.key,
                 etag=obj.etag,
                 size=obj.size,
-                documents=documents_of(raw),
+                documents=documents,
             )
+        except ObjectReadError as exc:
+            log.warning("%s", exc)
+            retry.append(exc)
+            continue
+        finally:
+            documents.close()
+        if counts.objects_quarantined:
+            log.warning("%s: quarantined: %s", obj.key, counts.quarantined_objects[0][1])
         if counts.rejected:
             log.warning(
                 "%s: %d of %d records rejected (first: line %d, %s)",
@@ -65,4 +124,17 @@ def ingest_objects(
                 counts.rejections[0][2],
             )
         total.add(counts)
+    if retry:
+        raise ObjectReadError(
+            f"{len(retry)} object(s) could not be read and will be read again by the next run "
+            f"(every other object was loaded): {'; '.join(str(e) for e in retry[:5])}"
+        )
     return total
+
+
+def _documents(
+    obj: LandingObject, documents_of: Callable[[IO[bytes]], Iterable[Document]]
+) -> Iterator[Document]:
+    """The object's records, opened lazily: failing to open it is an error reading it."""
+    with open_object(obj) as raw:
+        yield from documents_of(raw)

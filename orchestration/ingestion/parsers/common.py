@@ -68,7 +68,9 @@ def parse_timestamp(value: Any) -> datetime:
     """Parse an ISO-8601 timestamp ("2017-08-05T00:41:02.669Z") into an aware UTC datetime.
 
     A timestamp without an offset is taken as UTC, which is what every provider we read means.
-    Raises ValueError with a short reason when ``value`` is missing or not a timestamp.
+    Raises ValueError with a short reason when ``value`` is missing or not a timestamp, or when
+    its instant lies outside datetime's years 1..9999 once its offset is applied
+    (``9999-12-31T23:59:59-01:00``), which would otherwise surface as an OverflowError.
     """
     if type(value) is not str or not value:
         raise ValueError("missing")
@@ -80,7 +82,10 @@ def parse_timestamp(value: Any) -> datetime:
     if offset is None:
         return parsed.replace(tzinfo=UTC)
     if offset:
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"timestamp out of range in UTC: {value[:64]!r}") from None
     if parsed.tzinfo is not UTC:
         return parsed.replace(tzinfo=UTC)
     return parsed

@@ -19,7 +19,13 @@ Design, in order of cost:
   document", and a genuinely broken record is quarantined up to the first boundary at or after
   the error. Before that, a ``{`` ahead of the error is tried as the start of a whole record, so
   that a record truncated mid-string (``{"a":"tru{"b":1}``) or garbage (``xyz{"b":1}``) does not
-  swallow the good record that follows it.
+  swallow the good record that follows it. Such a record must end where a record can end - at
+  the end of the line or before the next value - never before ``,`` ``:`` ``]`` or ``}``: those
+  show an object nested inside the bad record, which is not a record of its own.
+* A record whose JSON is well-formed but holds a value orjson refuses (a lone surrogate
+  ``"\ud800"``, a number beyond a double such as ``1e400``, nesting deeper than orjson's limit)
+  is quarantined whole: its extent is found by matching its brackets outside strings, so one bad
+  record is one rejected document, never several pieces.
 * The stream is read ``chunk_size`` bytes at a time. A line longer than a chunk is processed in the
   same concatenated mode up to its last complete boundary, so a single huge line streams too.
   Every decision depends only on bytes already read (a record that might go on is left for the
@@ -45,6 +51,12 @@ GZIP_MAGIC = b"\x1f\x8b"
 _BOUNDARY = re.compile(rb"\}[ \t\r\f\v]*\{")
 _BLANKS = b" \t\r\n\f\v"
 _MAX_RECOVERY_TRIES = 32
+# What may follow a value nested in an object or array, but never a record of its own.
+_INSIDE_A_CONTAINER = b",:]}"
+# orjson errors about a value, not the syntax: the record's brackets and strings are intact.
+_VALUE_ERRORS = ("surrogate", "number is infinity", "depth limit", "recursion limit")
+# A JSON string (escapes included), a quote that opens a string not closed, or a bracket.
+_STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|["{}\[\]]', re.DOTALL)
 
 
 class Document(NamedTuple):
@@ -183,6 +195,13 @@ def _resolve(data: bytes, start: int, stop: int, final: bool) -> tuple[list[Piec
                 return None
             return [(data[start:end].rstrip(_BLANKS), None, reason)], end
         break
+    if any(kind in reason for kind in _VALUE_ERRORS):
+        # Well-formed JSON with a value orjson refuses: the record ends where its brackets close.
+        value_end = _value_end(data, start)
+        if value_end is not None:
+            return [(data[start:value_end], None, reason)], value_end
+        if not final:
+            return None
     # A broken record, at byte ``at``: it ends at the first boundary from there on, counting the
     # "}" just before the error (blanks skipped) as a possible boundary start.
     back = at - 1
@@ -233,6 +252,11 @@ def _recover_tail(
         while True:
             outcome, value, stop, _ = _probe(data, pos, window, final)
             if outcome is _OK:
+                follower = _skip_blanks(data, stop, end)
+                if follower == end and not final:
+                    return _NEED_MORE  # what follows decides whether it is a record
+                if follower < end and data[follower] in _INSIDE_A_CONTAINER:
+                    break  # an object nested in the bad record, not a record of its own
                 return pos, value, stop
             if outcome is _BAD:
                 break
@@ -290,6 +314,26 @@ def _probe(data: bytes, start: int, window: int, final: bool) -> tuple[str, Any,
     if msg.startswith("unexpected end of data") or at >= window:
         return _MORE, None, at, reason
     return _BAD, None, at, reason
+
+
+def _value_end(data: bytes, start: int) -> int | None:
+    """The end of the object or array starting at ``start``, by its brackets outside strings;
+    None when it does not close within ``data`` (or ``data[start]`` opens neither)."""
+    if data[start : start + 1] not in (b"{", b"["):
+        return None
+    depth = 0
+    for match in _STRUCTURE.finditer(data, start):
+        first = data[match.start()]
+        if first == 0x22:  # a string: skipped whole, unless it is not closed in data
+            if match.end() - match.start() == 1:
+                return None
+        elif first == 0x7B or first == 0x5B:  # { [
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                return match.end()
+    return None
 
 
 def _next_boundary_end(data: bytes, pos: int) -> int:

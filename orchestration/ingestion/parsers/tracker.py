@@ -46,6 +46,7 @@ TRACKER_COLUMNS: tuple[str, ...] = (
 )
 
 DEVICE_TYPES = frozenset({"phone", "computer", "other"})
+_MAX_ID = 2**63 - 1  # PostgreSQL bigint
 
 
 def parse_tracker_record(value: Any, text: bytes) -> list[tuple]:
@@ -60,6 +61,8 @@ def parse_tracker_record(value: Any, text: bytes) -> list[tuple]:
         open_id = int(open_id)
     if type(open_id) is not int:
         raise RecordError("open event has no numeric id")
+    if not -_MAX_ID - 1 <= open_id <= _MAX_ID:  # tracker_event_id is a bigint: COPY would fail
+        raise RecordError(f"open event id out of range: {str(open_id)[:32]}")
     email_id = _required_text(value, "email_id", open_id)
     user_id = _required_text(value, "user_id", open_id)
     recipient = normalize_address(value.get("recipient"))

@@ -4,11 +4,48 @@
     So every event of one email has the same message_id (and the same surrogate email_log_id).
 -#}
 
+{#- A record with several rows (one per recipient) stores its payload once, in raw.emailit_payloads
+    (written with emailit_events, by the same ingestion asset), which its rows name by payload_hash;
+    a record with one row keeps its payload in the row. -#}
+{%- set shared_payloads = source('emailit', 'emailit_events').incorporate(
+    path={'identifier': 'emailit_payloads'}
+) -%}
+
 with
 
 source as (
 
-    select * from {{ source('emailit', 'emailit_events') }}
+    select
+        events.event_key,
+        events.event_id,
+        events.event_uuid,
+        events.event_type,
+        events.occurred_at,
+        events.created_at,
+        events.updated_at,
+        events.message_id,
+        events.email_id,
+        events.email_token,
+        events.recipient,
+        events.sender,
+        events.subject,
+        events.status,
+        events.details,
+        events.tag,
+        events.campaign_name,
+        events.app_name,
+        events.shoot_id,
+        events.email_log_id,
+        events.link_url,
+        events.ip_address,
+        events.user_agent,
+        coalesce(events.payload, payloads.payload) as payload,
+        events.source_object,
+        events.source_line,
+        events.loaded_at
+    from {{ source('emailit', 'emailit_events') }} as events
+    left join {{ shared_payloads }} as payloads
+        on events.payload_hash = payloads.payload_hash
 
 ),
 

@@ -1,8 +1,50 @@
+{#- A record with several rows (one per recipient) stores its payload once, in raw.pinpoint_payloads
+    (written with pinpoint_events, by the same ingestion asset), which its rows name by payload_hash;
+    a record with one row keeps its payload in the row. -#}
+{%- set shared_payloads = source('pinpoint', 'pinpoint_events').incorporate(
+    path={'identifier': 'pinpoint_payloads'}
+) -%}
+
 with
 
 source as (
 
-    select * from {{ source('pinpoint', 'pinpoint_events') }}
+    select
+        events.event_key,
+        events.message_id,
+        events.event_type,
+        events.occurred_at,
+        events.event_timestamp,
+        events.recipient,
+        events.sender,
+        events.subject,
+        events.app_id,
+        events.client_id,
+        events.campaign_id,
+        events.campaign_activity_id,
+        events.treatment_id,
+        events.journey_id,
+        events.journey_run_id,
+        events.journey_activity_id,
+        events.feedback,
+        events.campaign_name,
+        events.app_name,
+        events.shoot_id,
+        events.email_log_id,
+        events.bounce_type,
+        events.bounce_subtype,
+        events.complaint_type,
+        events.error_message,
+        events.link_url,
+        events.ip_address,
+        events.user_agent,
+        coalesce(events.payload, payloads.payload) as payload,
+        events.source_object,
+        events.source_line,
+        events.loaded_at
+    from {{ source('pinpoint', 'pinpoint_events') }} as events
+    left join {{ shared_payloads }} as payloads
+        on events.payload_hash = payloads.payload_hash
 
 ),
 

@@ -1,8 +1,38 @@
+{#- A record with several rows (one per recipient) stores its payload once, in raw.ses_payloads
+    (written with ses_events, by the same ingestion asset), which its rows name by payload_hash;
+    a record with one row keeps its payload in the row. -#}
+{%- set shared_payloads = source('ses', 'ses_events').incorporate(
+    path={'identifier': 'ses_payloads'}
+) -%}
+
 with
 
 source as (
 
-    select * from {{ source('ses', 'ses_events') }}
+    select
+        events.event_key,
+        events.message_id,
+        events.event_type,
+        events.occurred_at,
+        events.recipient,
+        events.sender,
+        events.campaign_name,
+        events.app_name,
+        events.shoot_id,
+        events.email_log_id,
+        events.bounce_type,
+        events.bounce_subtype,
+        events.complaint_type,
+        events.link_url,
+        events.ip_address,
+        events.user_agent,
+        coalesce(events.payload, payloads.payload) as payload,
+        events.source_object,
+        events.source_line,
+        events.loaded_at
+    from {{ source('ses', 'ses_events') }} as events
+    left join {{ shared_payloads }} as payloads
+        on events.payload_hash = payloads.payload_hash
 
 ),
 

@@ -1,8 +1,39 @@
+{#- A record with several rows (one per recipient) stores its payload once, in raw.tracker_payloads
+    (written with tracker_open_events, by the same ingestion asset), which its rows name by payload_hash;
+    a record with one row keeps its payload in the row. -#}
+{%- set shared_payloads = source('tracker', 'tracker_open_events').incorporate(
+    path={'identifier': 'tracker_payloads'}
+) -%}
+
 with
 
 source as (
 
-    select * from {{ source('tracker', 'tracker_open_events') }}
+    select
+        events.event_key,
+        events.tracker_event_id,
+        events.email_id,
+        events.user_id,
+        events.recipient,
+        events.opened_at,
+        events.ip_address,
+        events.user_agent,
+        events.geo_country,
+        events.geo_region,
+        events.geo_city,
+        events.latitude,
+        events.longitude,
+        events.device_type,
+        events.is_duplicate,
+        events.is_sender_suppressed,
+        events.suppression_reason,
+        coalesce(events.payload, payloads.payload) as payload,
+        events.source_object,
+        events.source_line,
+        events.loaded_at
+    from {{ source('tracker', 'tracker_open_events') }} as events
+    left join {{ shared_payloads }} as payloads
+        on events.payload_hash = payloads.payload_hash
 
 ),
 
