@@ -98,6 +98,11 @@ class Settings(BaseModel):
     smtp_starttls: bool = Field(default=False, alias="MAILTRAIL_SMTP_STARTTLS")
     outbox_dir: Path | None = Field(default=None, alias="MAILTRAIL_OUTBOX_DIR")
     simulator_seed: int = Field(default=7, alias="MAILTRAIL_SIMULATOR_SEED")
+    hash_recipients: bool = Field(
+        default=False,
+        alias="MAILTRAIL_HASH_RECIPIENTS",
+        description="Pseudonymise recipients in what the BI role reads (dbt var hash_recipients).",
+    )
     campaign_modules: tuple[str, ...] = Field(
         default=(),
         alias="MAILTRAIL_CAMPAIGNS",

@@ -186,3 +186,50 @@ def test_bi_role_reads_the_marts_and_nothing_else(
                     bi.execute(forbidden)
     finally:
         db.execute(f"drop role {login}")
+
+
+def test_hash_recipients_gives_bi_pseudonyms_only(
+    dbt_database_env: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Privacy opt-in: with var hash_recipients the BI role reads the `bi` views, whose recipients
+    and IP addresses are SHA-256 pseudonyms (still countable and joinable), and no mart."""
+    import re
+    import subprocess
+    import uuid
+
+    generate_ses_landing(tmp_path, seed=9, days=1, campaigns=1, recipients_per_campaign=12)
+    assert run_pipeline(dbt_database_env, tmp_path).success
+    hashed = subprocess.run(
+        [DBT_EXECUTABLE, "build", "--vars", "{hash_recipients: true}",
+         "--exclude", "resource_type:unit_test", "--project-dir", str(dbt_project.project_dir),
+         "--profiles-dir", str(dbt_project.project_dir), "--target-path", str(tmp_path / "t")],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert hashed.returncode == 0, hashed.stdout[-3000:]
+    login = f"bi_reader_{uuid.uuid4().hex[:8]}"
+    db.execute(f"create role {login} login in role mailtrail_bi")
+    try:
+        with psycopg.connect(dbt_database_env, user=login, autocommit=True) as bi:
+            recipients = [r[0] for r in bi.execute("select recipient from bi.email_logs")]
+            assert recipients and all(re.fullmatch(r"[0-9a-f]{64}", r) for r in recipients)
+            (distinct,) = bi.execute(
+                "select count(distinct recipient) from bi.email_logs"
+            ).fetchone()
+            assert bi.execute("select sum(sent) from bi.campaign_daily_stats").fetchone()[0]
+            for forbidden in (
+                "select count(*) from marts.email_logs",
+                "select 1 from raw.ses_events",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    bi.execute(forbidden)
+        # the pseudonyms keep the marts' counts: one per real recipient, none shown
+        (real,) = db.execute(
+            "select count(distinct lower(recipient)) from marts.email_logs"
+        ).fetchone()
+        assert distinct == real
+        (plain,) = db.execute(
+            "select count(*) from bi.email_logs b join marts.email_logs m on b.recipient = m.recipient"
+        ).fetchone()
+        assert plain == 0
+    finally:
+        db.execute(f"drop role {login}")

@@ -31,6 +31,7 @@ def distinctive_environment(tmp_path: Path) -> dict[str, str]:
         "MAILTRAIL_DATABASE_URL": "postgresql://reach:pw-reach@db.reach:6543/reachdb",
         "MAILTRAIL_LANDING_URL": str(tmp_path / "landing-reach"),
         "MAILTRAIL_CAMPAIGNS": "json",  # any importable module: nothing registers
+        "MAILTRAIL_HASH_RECIPIENTS": "true",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:4599",
         "MAILTRAIL_SES_QUEUE_URL": "http://127.0.0.1:4599/123456789012/reach-queue",
         "EMAILIT_BASE_URL": "http://emailit.reach",

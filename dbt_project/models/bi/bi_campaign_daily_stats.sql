@@ -1,0 +1,3 @@
+{{ config(alias='campaign_daily_stats') }}
+
+{{ pseudonymised_select('campaign_daily_stats', []) }}

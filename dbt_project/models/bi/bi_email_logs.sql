@@ -1,0 +1,3 @@
+{{ config(alias='email_logs') }}
+
+{{ pseudonymised_select('email_logs', ['recipient']) }}

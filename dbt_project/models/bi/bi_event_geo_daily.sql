@@ -1,0 +1,3 @@
+{{ config(alias='event_geo_daily') }}
+
+{{ pseudonymised_select('event_geo_daily', []) }}

@@ -1,0 +1,3 @@
+{{ config(alias='shoot_stats') }}
+
+{{ pseudonymised_select('shoot_stats', []) }}

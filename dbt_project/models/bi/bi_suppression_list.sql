@@ -1,0 +1,3 @@
+{{ config(alias='suppression_list') }}
+
+{{ pseudonymised_select('suppression_list', ['recipient']) }}
