@@ -10,11 +10,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from orchestration.landing import list_objects
 
 from orchestration.campaigns import Audience, Emailing, Registry
 from orchestration.campaigns.webhooks import dispatch_webhooks
-from orchestration.ingestion import SES, ingest_objects
+from orchestration.ingestion.landing import list_objects
+from orchestration.ingestion.objects import ingest_objects
+from orchestration.ingestion.sources import SES
 from tests.integration.campaigns.helpers import add_contacts
 
 pytestmark = pytest.mark.integration

@@ -236,9 +236,9 @@ def test_campaign_bounced_recipients_are_dropped_by_the_next_shoot(
 ) -> None:
     """The loop closed: a hard bounce, ingested and built into marts.suppression_list by dbt,
     keeps the next shoot away."""
-    from orchestration.landing import list_objects
-
-    from orchestration.ingestion import SES, ingest_objects
+    from orchestration.ingestion.landing import list_objects
+    from orchestration.ingestion.objects import ingest_objects
+    from orchestration.ingestion.sources import SES
     from tests.integration.campaigns.helpers import RecordingSender
     from tests.integration.ses_records import bounce, line
 
