@@ -189,10 +189,13 @@ def _deliver(
     sender = drafts or ctx.sender
     try:
         sent = send_with_backoff(ctx.settings, sender, _outgoing(ctx, attempt, content), limiter)
-    except SendOutcomeUnknownError as exc:
-        return _record_unknown(attempt, sender, exc)
-    except Exception as exc:
+    except (PermanentSendError, RetryableSendError) as exc:
+        # Refused, or turned away until the retries ran out: the provider does not have it.
         return _record_failure(attempt, sender, exc)
+    except Exception as exc:
+        # SendOutcomeUnknownError - or a sender error that does not say whether the provider
+        # took the message: it may have, so the outcome is unknown and it is never sent again.
+        return _record_unknown(attempt, sender, exc)
     return _record_sent(ctx, attempt, sent)
 
 
@@ -214,21 +217,26 @@ def _outgoing(ctx: SendContext, attempt: _Attempt, content: EmailContent) -> Out
     )
 
 
-def _record_unknown(
-    attempt: _Attempt, sender: Sender, exc: SendOutcomeUnknownError
-) -> RecipientResult:
-    """The provider may or may not have the message: ``unknown``, never re-sent."""
+def _record_unknown(attempt: _Attempt, sender: Sender, exc: Exception) -> RecipientResult:
+    """The provider may or may not have the message: ``unknown``, never re-sent, and its
+    frequency-limit reservation is kept (the user may have received it)."""
+    error_type = SendOutcomeUnknownError.error_type
+    message = (
+        str(exc) if isinstance(exc, SendOutcomeUnknownError) else f"{type(exc).__name__}: {exc}"
+    )
     update_ledger_row(
         attempt.conn, attempt.email_log_id, SendStatus.unknown, reason="provider outcome unknown",
-        provider=sender.name, error_type=exc.error_type, error_message=str(exc)[:2000],
+        provider=sender.name, error_type=error_type, error_message=message[:2000],
     )  # fmt: skip
-    return attempt.result(SendStatus.unknown, error_type=exc.error_type)
+    logger.warning("send to %s: outcome unknown, not re-sent: %s", attempt.address, message)
+    return attempt.result(SendStatus.unknown, error_type=error_type, error_message=message[:2000])
 
 
-def _record_failure(attempt: _Attempt, sender: Sender, exc: Exception) -> RecipientResult:
+def _record_failure(
+    attempt: _Attempt, sender: Sender, exc: PermanentSendError | RetryableSendError
+) -> RecipientResult:
     """The provider refused the message: ``failed``, and it does not count against the limit."""
-    known = isinstance(exc, PermanentSendError | RetryableSendError)
-    error_type = exc.error_type if known else type(exc).__name__
+    error_type = exc.error_type
     conn = attempt.conn
     with conn.transaction():
         update_ledger_row(
