@@ -126,9 +126,7 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     ).fetchone()
     assert joined > 0
     # the runs went through Dagster and are in its storage
-    (runs,) = db.execute(
-        "select count(*) from public.runs where status = 'SUCCESS'"
-    ).fetchone()
+    (runs,) = db.execute("select count(*) from public.runs where status = 'SUCCESS'").fetchone()
     assert runs >= 3
     # ... as runs of the code location's jobs, so each job's page lists them after the demo
     jobs = dict(
@@ -148,9 +146,7 @@ def test_plan_then_dispatch_sends_each_contact_once_through_the_configured_sende
     from orchestration.demo.campaign import seed_demo_contacts
 
     seed_demo_contacts(db, count=6)
-    subscribed = db.execute(
-        "select count(*) from app.contacts where is_subscribed"
-    ).fetchone()[0]
+    subscribed = db.execute("select count(*) from app.contacts where is_subscribed").fetchone()[0]
     home, outbox = tmp_path / "home", tmp_path / "outbox"
     env = {
         "MAILTRAIL_SENDER": "outbox",
