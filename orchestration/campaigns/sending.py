@@ -117,8 +117,9 @@ def process_recipient(
 ) -> RecipientResult:
     """Record, check, render and send one recipient - the ledger row is committed first.
 
-    Raises TemplateSettingsMissingKeyError (the whole shoot is wrong); every other problem is
-    recorded on the recipient's row.
+    Raises TemplateSettingsMissingKeyError (the whole shoot is wrong); every other problem of the
+    recipient's (rendering failed on their data, the provider refused or may have the message)
+    is recorded on the recipient's row. Only infrastructure errors (the database) propagate.
     """
     attempt = _Attempt(conn, spec, recipient, now=ctx.clock())
     if drop_reason is None and not is_plausible_address(attempt.address):
@@ -149,10 +150,15 @@ def _render(attempt: _Attempt) -> EmailContent | RecipientResult:
         )
     except TemplateSettingsMissingKeyError:
         raise
-    except TemplateRenderingError as exc:
+    except Exception as exc:
+        # TemplateRenderingError - or anything else a template (or a Template subclass) raised
+        # on this recipient's data: their row records it, the others are still sent.
+        message = (
+            str(exc) if isinstance(exc, TemplateRenderingError) else f"{type(exc).__name__}: {exc}"
+        )
         return attempt.record(
             SendStatus.failed, "rendering_failed", error_type="rendering_failed",
-            error_message=str(exc)[:2000],
+            error_message=message[:2000],
         )  # fmt: skip
 
 
