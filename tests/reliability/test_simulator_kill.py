@@ -93,3 +93,50 @@ def test_a_simulator_dispatch_killed_mid_shoot_loses_no_event_of_a_sent_message(
     assert counts.rejected == 0 and counts.loaded == counts.read
     resumed = Emailing(built_database_url, RecordingSender(), make_registry(), clock=lambda: NOW)
     assert resumed.send_shoot(shoot.shoot_id).shoot.state == EmailShootState.completed
+
+
+def _message(i: int):
+    from orchestration.senders.base import OutgoingEmail
+
+    return OutgoingEmail(
+        email_log_id=f"00000000-0000-4000-8000-{i:012d}",
+        from_address="News <news@mail.example.com>",
+        to_address=f"p{i}@example.com",
+        subject="Hello",
+        html='<a href="https://example.com/a">a</a>',
+        text="Hello",
+        campaign_name="weekly",
+        requested_at=NOW,
+    )
+
+
+def test_concurrent_simulator_sends_each_land_once_and_whole(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orchestration.senders.simulator import SimulatorSender
+
+    sim = SimulatorSender(landing=str(tmp_path), seed=4)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(sim.send, [_message(i) for i in range(120)]))
+    events = _landed_events(tmp_path)
+    expected = sum(
+        len(sim.events_for(_message(i), r.message_id, NOW)) for i, r in enumerate(results)
+    )
+    landed = sum(
+        len(p.read_bytes().splitlines()) for p in (tmp_path / "ses").rglob("*") if p.is_file()
+    )
+    assert len(events) == 120 and landed == sim.records_written == expected
+    assert sim.objects_written < 120 * 4  # sends share writes
+    assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # no partial object left
+
+
+def test_a_simulator_send_whose_events_cannot_be_written_is_an_unknown_outcome(
+    tmp_path: Path,
+) -> None:
+    from orchestration.senders.base import SendOutcomeUnknownError
+    from orchestration.senders.simulator import SimulatorSender
+
+    blocked = tmp_path / "landing"
+    blocked.write_text("a file where the landing folder should be")
+    with pytest.raises(SendOutcomeUnknownError, match="could not write"):
+        SimulatorSender(landing=str(blocked)).send(_message(1))
