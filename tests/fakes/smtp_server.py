@@ -11,7 +11,9 @@ transaction for that recipient, then normal service:
 * ``DROP_AFTER_DATA``: read the whole message, then hang up without answering (the client cannot
   know whether it was accepted - for the test it was: it is in ``delivered_unanswered``);
 * ``SlowData(seconds)``: read and accept the whole message, but answer only after ``seconds``
-  (past a client's timeout).
+  (past a client's timeout);
+* a callable: called once the content is read, then the message is accepted (to make something
+  happen elsewhere at that very moment).
 
 ``rcpt_attempts`` counts ``RCPT`` commands per address, ``contents`` every message content the
 server read (accepted or not), ``received`` the accepted ones.
@@ -107,6 +109,8 @@ class RecordingHandler:
             _hang_up(server)
         if isinstance(action, Reply) and action.stage == "data":
             return action.text
+        if callable(action):
+            action()
         self.received.append(received)
         if isinstance(action, SlowData):  # taken, but the answer comes late
             await asyncio.sleep(action.seconds)
