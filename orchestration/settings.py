@@ -32,7 +32,10 @@ DEFAULT_FROM = "Mailtrail <hello@mail.example.com>"
 SENDER_KINDS = ("ses", "smtp", "outbox", "simulator")
 
 # Settings whose value must never appear in a message, a log line or the Dagster UI.
-SECRET_FIELDS = frozenset({"emailit_api_key", "tracker_api_token", "smtp_password"})
+# (A Slack incoming-webhook URL is a credential: whoever has it can post to the channel.)
+SECRET_FIELDS = frozenset(
+    {"emailit_api_key", "tracker_api_token", "smtp_password", "alert_webhook_url"}
+)
 
 
 class ConfigError(RuntimeError):
@@ -103,6 +106,17 @@ class Settings(BaseModel):
         alias="MAILTRAIL_HASH_RECIPIENTS",
         description="Pseudonymise recipients in what the BI role reads (dbt var hash_recipients).",
     )
+    alert_webhook_url: str | None = Field(
+        default=None,
+        alias="MAILTRAIL_ALERT_WEBHOOK_URL",
+        description="HTTP endpoint (e.g. a Slack incoming webhook) POSTed a JSON message per"
+        " failed run; unset: run_failure_alert_sensor skips.",
+    )
+    ui_url: str | None = Field(
+        default=None,
+        alias="MAILTRAIL_UI_URL",
+        description="Base URL of the Dagster UI, for a link to the run in alerts.",
+    )
     campaign_modules: tuple[str, ...] = Field(
         default=(),
         alias="MAILTRAIL_CAMPAIGNS",
@@ -126,6 +140,14 @@ class Settings(BaseModel):
     def _postgres_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError(f"must be a postgresql:// URL, got {mask_url(value)!r}")
+        return value
+
+    @field_validator("alert_webhook_url", "ui_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # The value is not echoed: the webhook URL is a secret.
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @field_validator("landing_url")

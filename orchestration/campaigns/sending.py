@@ -117,8 +117,9 @@ def process_recipient(
 ) -> RecipientResult:
     """Record, check, render and send one recipient - the ledger row is committed first.
 
-    Raises TemplateSettingsMissingKeyError (the whole shoot is wrong); every other problem is
-    recorded on the recipient's row.
+    Raises TemplateSettingsMissingKeyError (the whole shoot is wrong); every other problem of the
+    recipient's (rendering failed on their data, the provider refused or may have the message)
+    is recorded on the recipient's row. Only infrastructure errors (the database) propagate.
     """
     attempt = _Attempt(conn, spec, recipient, now=ctx.clock())
     if drop_reason is None and not is_plausible_address(attempt.address):
@@ -149,10 +150,15 @@ def _render(attempt: _Attempt) -> EmailContent | RecipientResult:
         )
     except TemplateSettingsMissingKeyError:
         raise
-    except TemplateRenderingError as exc:
+    except Exception as exc:
+        # TemplateRenderingError - or anything else a template (or a Template subclass) raised
+        # on this recipient's data: their row records it, the others are still sent.
+        message = (
+            str(exc) if isinstance(exc, TemplateRenderingError) else f"{type(exc).__name__}: {exc}"
+        )
         return attempt.record(
             SendStatus.failed, "rendering_failed", error_type="rendering_failed",
-            error_message=str(exc)[:2000],
+            error_message=message[:2000],
         )  # fmt: skip
 
 
@@ -189,10 +195,13 @@ def _deliver(
     sender = drafts or ctx.sender
     try:
         sent = send_with_backoff(ctx.settings, sender, _outgoing(ctx, attempt, content), limiter)
-    except SendOutcomeUnknownError as exc:
-        return _record_unknown(attempt, sender, exc)
-    except Exception as exc:
+    except (PermanentSendError, RetryableSendError) as exc:
+        # Refused, or turned away until the retries ran out: the provider does not have it.
         return _record_failure(attempt, sender, exc)
+    except Exception as exc:
+        # SendOutcomeUnknownError - or a sender error that does not say whether the provider
+        # took the message: it may have, so the outcome is unknown and it is never sent again.
+        return _record_unknown(attempt, sender, exc)
     return _record_sent(ctx, attempt, sent)
 
 
@@ -214,21 +223,26 @@ def _outgoing(ctx: SendContext, attempt: _Attempt, content: EmailContent) -> Out
     )
 
 
-def _record_unknown(
-    attempt: _Attempt, sender: Sender, exc: SendOutcomeUnknownError
-) -> RecipientResult:
-    """The provider may or may not have the message: ``unknown``, never re-sent."""
+def _record_unknown(attempt: _Attempt, sender: Sender, exc: Exception) -> RecipientResult:
+    """The provider may or may not have the message: ``unknown``, never re-sent, and its
+    frequency-limit reservation is kept (the user may have received it)."""
+    error_type = SendOutcomeUnknownError.error_type
+    message = (
+        str(exc) if isinstance(exc, SendOutcomeUnknownError) else f"{type(exc).__name__}: {exc}"
+    )
     update_ledger_row(
         attempt.conn, attempt.email_log_id, SendStatus.unknown, reason="provider outcome unknown",
-        provider=sender.name, error_type=exc.error_type, error_message=str(exc)[:2000],
+        provider=sender.name, error_type=error_type, error_message=message[:2000],
     )  # fmt: skip
-    return attempt.result(SendStatus.unknown, error_type=exc.error_type)
+    logger.warning("send to %s: outcome unknown, not re-sent: %s", attempt.address, message)
+    return attempt.result(SendStatus.unknown, error_type=error_type, error_message=message[:2000])
 
 
-def _record_failure(attempt: _Attempt, sender: Sender, exc: Exception) -> RecipientResult:
+def _record_failure(
+    attempt: _Attempt, sender: Sender, exc: PermanentSendError | RetryableSendError
+) -> RecipientResult:
     """The provider refused the message: ``failed``, and it does not count against the limit."""
-    known = isinstance(exc, PermanentSendError | RetryableSendError)
-    error_type = exc.error_type if known else type(exc).__name__
+    error_type = exc.error_type
     conn = attempt.conn
     with conn.transaction():
         update_ledger_row(

@@ -1,10 +1,18 @@
 """Email templates: sandboxed Jinja2 for subject, pre-header, HTML and text.
 
 Templates are written by campaign authors and rendered with data that partly comes from users
-(names, preferences), so they run in Jinja's ``SandboxedEnvironment`` (no attribute access to
-Python internals) with ``StrictUndefined`` (a typo is an error, not an empty string in 10 000
-inboxes). The HTML part is autoescaped; subject and text are not, but the subject is flattened to
-one line so no user value can inject a header.
+(names, preferences), so they run in Jinja's ``ImmutableSandboxedEnvironment`` (no attribute
+access to Python internals, and no method that modifies a dict, list or set: ``settings.update``,
+``list.append`` ... raise ``SecurityError``) with ``StrictUndefined`` (a typo is an error, not an
+empty string in 10 000 inboxes). The HTML part is autoescaped; subject and text are not, but the
+subject is flattened to one line so no user value can inject a header.
+
+Each recipient is rendered from a context of their own: the settings and their user context are
+deep copies (JSON data: they are stored in the ledger as jsonb), so nothing one render does -
+in the template or in ``get_template_data`` - can reach another recipient's message. Whatever
+goes wrong while rendering one recipient (a Jinja error, ``ZeroDivisionError`` or ``TypeError``
+from their data, the sandbox's ``OverflowError`` for a huge ``range``) is a
+``TemplateRenderingError`` for that recipient only.
 
 Template settings (shared by a whole shoot) are a ``TemplateSettings``: using a setting the shoot
 did not provide raises ``TemplateSettingsMissingKeyError`` naming the key and the template
@@ -13,6 +21,7 @@ did not provide raises ``TemplateSettingsMissingKeyError`` naming the key and th
 
 from __future__ import annotations
 
+import copy
 import functools
 import html as html_lib
 import re
@@ -21,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from orchestration.campaigns.entities import EmailRecipient
 from orchestration.campaigns.errors import (
@@ -74,17 +84,18 @@ class _SettingsAwareUndefined(jinja2.StrictUndefined):
         exc: type[Exception] = jinja2.UndefinedError,
     ) -> None:
         super().__init__(hint, obj, name, exc)
-        if isinstance(obj, TemplateSettings) and isinstance(name, str):
+        # Not for the sandbox's refusals (``settings.update``): those are security errors.
+        if isinstance(obj, TemplateSettings) and isinstance(name, str) and exc is not SecurityError:
             template = obj.template_name
             self._undefined_exception = lambda _message: TemplateSettingsMissingKeyError(
                 name, template
             )
 
 
-_HTML_ENV = SandboxedEnvironment(
+_HTML_ENV = ImmutableSandboxedEnvironment(
     undefined=_SettingsAwareUndefined, autoescape=True, keep_trailing_newline=True
 )
-_TEXT_ENV = SandboxedEnvironment(
+_TEXT_ENV = ImmutableSandboxedEnvironment(
     undefined=_SettingsAwareUndefined, autoescape=False, keep_trailing_newline=True
 )
 
@@ -142,16 +153,20 @@ class Template:
         """Render every part for one recipient.
 
         Raises TemplateSettingsMissingKeyError (the shoot's fault) or TemplateRenderingError
-        (this recipient's data, or the template's syntax).
+        (this recipient's data, or the template's syntax). ``settings`` is never modified: the
+        render sees a deep copy of its own.
         """
-        wrapped = (
-            settings
-            if isinstance(settings, TemplateSettings)
-            else TemplateSettings(settings, template_name=self.name)
-        )
+        try:
+            # A fresh context per recipient: nothing this render does can leak into another.
+            wrapped = TemplateSettings(copy.deepcopy(dict(settings)), template_name=self.name)
+            user = copy.deepcopy(dict(recipient.user_context))
+        except Exception as exc:
+            raise TemplateRenderingError(
+                f"template {self.name!r}: settings or user context are not plain data: {exc}"
+            ) from exc
         context: dict[str, Any] = {
             "settings": wrapped,
-            "user": dict(recipient.user_context),
+            "user": user,
             "recipient": {
                 "user_ref": recipient.user_ref,
                 "email_address": recipient.email_address,
@@ -174,6 +189,11 @@ class Template:
         except jinja2.TemplateError as exc:
             raise TemplateRenderingError(
                 f"template {self.name!r} failed for {recipient.email_address}: {exc}"
+            ) from exc
+        except Exception as exc:  # the recipient's data met the template: theirs alone
+            raise TemplateRenderingError(
+                f"template {self.name!r} failed for {recipient.email_address}: "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
         if not subject:
             raise TemplateRenderingError(f"template {self.name!r} rendered an empty subject")

@@ -31,6 +31,14 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 4
+    # One run at a time per shoot: dispatch_shoot runs are tagged shoot_id; a second run of a
+    # shoot waits in the queue until the first has finished (the send ledger would make it
+    # harmless; this keeps it from starting).
+    tag_concurrency_limits:
+      - key: shoot_id
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 # The daemon fails runs that never start, never finish cancelling, or outlive their
 # `dagster/max_runtime` tag (set on the runs the poll sensors start): without it a run whose
 # worker was killed stays STARTED for ever. The default run launcher cannot check a worker's

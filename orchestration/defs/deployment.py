@@ -8,6 +8,7 @@ never its value); the warehouse URL is always ``dg.EnvVar("MAILTRAIL_DATABASE_UR
 
 import dagster as dg
 
+from orchestration.defs.campaigns.alerts import AlertWebhookResource
 from orchestration.defs.campaigns.resources import EmailingResource
 from orchestration.defs.ingestion.api_resources import EmailitResource, TrackerResource
 from orchestration.defs.ingestion.ses_sqs import SesQueueResource
@@ -32,4 +33,5 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "ses_queue": SesQueueResource(
             queue_url=settings.ses_queue_url or "", endpoint_url=settings.aws_endpoint_url
         ),
+        "alerts": AlertWebhookResource.from_settings(settings),
     }

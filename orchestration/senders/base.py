@@ -9,6 +9,11 @@ classify failures so that dispatch can act on them without knowing the provider:
 * ``SendOutcomeUnknownError``: the request may have reached the provider (a timeout after
   sending) - record ``unknown``, never retry (at most once beats at least once for email).
 
+Any other exception out of ``send`` is treated as ``SendOutcomeUnknownError``: a sender that does
+not say the provider refused the message cannot be trusted to know it did not take it. A sender
+must therefore not let its SDK retry on its own (``senders.ses`` turns botocore's retries off):
+only the dispatch retries, and only ``RetryableSendError``.
+
 Every message carries ``campaign``, ``shoot_id`` and ``email_log_id`` as provider tags where the
 provider has them and as ``X-Email-Log-Id``/``X-Campaign``/``X-Shoot-Id`` headers everywhere, so
 provider events join back to the ledger.

@@ -7,6 +7,11 @@ analytics side: those tags come back in every event and join it to the ledger.
 
 boto3 clients are thread-safe, so one client serves every dispatch worker. The endpoint comes
 from the settings (``AWS_ENDPOINT_URL``), which is how tests point it at moto_server.
+
+At most once: the client makes exactly one attempt per ``send_email`` (no SDK retries, whatever
+``AWS_MAX_ATTEMPTS``/``AWS_RETRY_MODE`` say), and every failure is classified by whether SES
+certainly did not take the message (retryable), refused it (permanent), or may have it
+(``SendOutcomeUnknownError``: recorded ``unknown``, never sent again).
 """
 
 from __future__ import annotations
@@ -25,12 +30,24 @@ from orchestration.senders.base import (
     ThrottledError,
 )
 
-# Error codes meaning "slow down": retry with back-off.
+# Error codes meaning "slow down": SES refused the request before taking the message - retry
+# with back-off (every worker pauses).
 THROTTLING_CODES = frozenset(
     {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException"}
 )
-# Codes meaning "not taken, try again": the service or the connection failed before accepting.
-RETRYABLE_CODES = frozenset({"InternalFailure", "ServiceUnavailable", "InternalServerError"})
+# Codes meaning "not taken, try again": the service turned the request away unprocessed.
+UNAVAILABLE_CODES = frozenset({"ServiceUnavailable", "ServiceUnavailableException"})
+# HTTP statuses with the same meanings when the error code is not one of the above.
+THROTTLING_STATUS = 429
+UNAVAILABLE_STATUS = 503
+
+# One attempt per call: the SDK must never resend ``SendEmail`` on its own. botocore's standard and
+# legacy modes retry connection errors *after* the request was sent (ConnectionClosedError,
+# ReadTimeoutError) - a lost answer would become a second email. Retries are Mailtrail's, only
+# where SES certainly did not take the message (see ``classify_client_error``). Note that
+# botocore reads ``retries={"max_attempts": n}`` as n *retries* (n + 1 calls): hence
+# ``total_max_attempts``.
+SEND_RETRIES = {"total_max_attempts": 1, "mode": "standard"}
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 
@@ -40,11 +57,35 @@ def tag_value(value: str) -> str:
     return _TAG_UNSAFE.sub("_", value)[:256]
 
 
+def classify_client_error(exc: Any) -> Exception:
+    """What an answer of SES (a botocore ``ClientError``) means for the message.
+
+    * throttling (``TooManyRequestsException``, HTTP 429 ...): refused, retry after a back-off;
+    * ``ServiceUnavailable`` / HTTP 503: turned away unprocessed, retry;
+    * any other 5xx (``InternalFailure`` 500, a gateway's 502/504): SES failed *while* handling
+      the request and may have queued the message first - outcome unknown, never retried;
+    * 4xx: refused (invalid address, unverified sender, rejected content, paused account).
+    """
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    code = error.get("Code", "") or str(status)
+    text = f"{code}: {error.get('Message', exc)}"
+    if code in THROTTLING_CODES or status == THROTTLING_STATUS:
+        return ThrottledError(text)
+    if code in UNAVAILABLE_CODES or status == UNAVAILABLE_STATUS:
+        return RetryableSendError(text)
+    if status >= 500:
+        return SendOutcomeUnknownError(f"SES failed while handling the request: {text}")
+    return PermanentSendError(text, error_type=code or None)
+
+
 @dataclass
 class SesSender:
     configuration_set: str | None = None
     region_name: str | None = None
     endpoint_url: str | None = None
+    connect_timeout: float = 10.0  # seconds; a connection not made is retried (nothing sent)
+    read_timeout: float = 30.0  # seconds; an answer not read in time leaves the outcome unknown
     name: str = "ses"
     _client: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -54,18 +95,31 @@ class SesSender:
         with self._lock:
             if self._client is None:
                 import boto3
+                from botocore.config import Config
 
                 self._client = boto3.client(
-                    "sesv2", region_name=self.region_name, endpoint_url=self.endpoint_url
+                    "sesv2",
+                    region_name=self.region_name,
+                    endpoint_url=self.endpoint_url,
+                    config=Config(
+                        retries=dict(SEND_RETRIES),
+                        connect_timeout=self.connect_timeout,
+                        read_timeout=self.read_timeout,
+                    ),
                 )
             return self._client
 
     def send(self, message: OutgoingEmail) -> SendResult:
         from botocore.exceptions import (
+            BotoCoreError,
             ClientError,
             ConnectTimeoutError,
             EndpointConnectionError,
-            ReadTimeoutError,
+            NoCredentialsError,
+            NoRegionError,
+            ParamValidationError,
+            PartialCredentialsError,
+            ProxyConnectionError,
         )
 
         request: dict[str, Any] = {
@@ -81,18 +135,21 @@ class SesSender:
         try:
             response = self.client.send_email(**request)
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = error.get("Code", "")
-            text = f"{code}: {error.get('Message', exc)}"
-            if code in THROTTLING_CODES:
-                raise ThrottledError(text) from exc
-            if code in RETRYABLE_CODES:
-                raise RetryableSendError(text) from exc
-            raise PermanentSendError(text, error_type=code or None) from exc
-        except (EndpointConnectionError, ConnectTimeoutError) as exc:
-            raise RetryableSendError(f"cannot reach SES: {exc}") from exc  # nothing was sent
-        except ReadTimeoutError as exc:
-            raise SendOutcomeUnknownError(f"SES did not answer: {exc}") from exc
+            raise classify_client_error(exc) from exc
+        except (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError) as exc:
+            # No connection to SES was made: nothing was sent.
+            raise RetryableSendError(f"cannot reach SES: {exc}") from exc
+        except (
+            ParamValidationError, NoCredentialsError, PartialCredentialsError, NoRegionError
+        ) as exc:  # fmt: skip
+            # Raised before any request is made: nothing was sent, and sending again will not help.
+            raise PermanentSendError(
+                f"SES request not sent: {exc}", error_type=type(exc).__name__
+            ) from exc
+        except BotoCoreError as exc:
+            # The request went out (or may have) and no answer came back: ConnectionClosedError,
+            # ReadTimeoutError, SSLError, ResponseStreamingError ... SES may have the message.
+            raise SendOutcomeUnknownError(f"SES answer lost ({type(exc).__name__}): {exc}") from exc
         return SendResult(message_id=response["MessageId"], provider=self.name)
 
     def verify_identity(self, address: str) -> None:

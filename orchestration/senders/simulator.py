@@ -20,6 +20,12 @@ Outcomes are a pure function of ``seed`` and the message (recipient, campaign, s
 time), so a demo is reproducible. Events are timestamped from ``message.requested_at`` - the
 dispatcher's clock - and written at once, including those "in the future" unless ``not_after``
 drops them (the demo replays past days and stops at the present).
+
+Durability: ``send`` returns only once the message's events are in the landing location (each
+object fsynced, then renamed into place), as SES has an event once it answered - so a dispatch
+killed at any moment leaves no ``sent`` ledger row without its events. Concurrent sends share the
+write (group commit): the first writes everything pending while the others queue for the next
+write, so a shoot makes about one object per hour of events per write, not one per message.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from typing import Any
 
 import orjson
 
-from orchestration.senders.base import OutgoingEmail, SendResult
+from orchestration.senders.base import OutgoingEmail, SendOutcomeUnknownError, SendResult
 from orchestration.simulation.clients import HUMAN_AGENTS, human_ip
 from orchestration.simulation.message_life import (
     Habits,
@@ -67,6 +73,15 @@ _SCRIPTED = Habits(
 )  # fmt: skip
 
 
+@dataclass
+class _Write:
+    """Events of the sends waiting for the same write, by hour (their Firehose folder)."""
+
+    entries: dict[datetime, list[bytes]] = field(default_factory=lambda: defaultdict(list))
+    done: bool = False
+    error: BaseException | None = None
+
+
 def simulator_behaviour(address: str) -> str | None:
     """The SES mailbox-simulator behaviour of an address, or None for an ordinary one."""
     local, _, domain = address.strip().lower().rpartition("@")
@@ -90,16 +105,14 @@ class SimulatorSender:
     scanner_rate: float = 0.02  # deliveries whose links a security scanner follows at once
     unsubscribe_rate: float = 0.005
     configuration_set: str = "mailtrail-events"
-    flush_every: int = 500  # records buffered before objects are written
     not_after: datetime | None = None  # drop events later than this (not happened yet)
     name: str = "simulator"
-    _buffer: dict[datetime, list[bytes]] = field(
-        default_factory=lambda: defaultdict(list), init=False, repr=False
-    )
-    _buffered: int = field(default=0, init=False, repr=False)
+    _pending: _Write = field(default_factory=_Write, init=False, repr=False)
+    _writing: bool = field(default=False, init=False, repr=False)
     _objects: int = field(default=0, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _cond: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
     records_written: int = field(default=0, init=False)
+    objects_written: int = field(default=0, init=False)
 
     # -- the sender protocol -----------------------------------------------------------------
 
@@ -110,31 +123,63 @@ class SimulatorSender:
         records = self.events_for(message, message_id, sent_at)
         if self.not_after is not None:
             records = [(moment, record) for moment, record in records if moment <= self.not_after]
-        with self._lock:
-            for moment, record in records:
-                hour = moment.replace(minute=0, second=0, microsecond=0)
-                self._buffer[hour].append(orjson.dumps(record))
-                self._buffered += 1
-            full = self._buffered >= self.flush_every
-        if full:
-            self.flush()
+        self._write_through(
+            [(moment.replace(minute=0, second=0, microsecond=0), orjson.dumps(record))
+             for moment, record in records]
+        )  # fmt: skip
         return SendResult(message_id=message_id, provider=self.name)
 
     def flush(self) -> int:
-        """Write the buffered events as Firehose-style objects; returns objects written."""
-        with self._lock:
-            buffer, self._buffer = self._buffer, defaultdict(list)
-            self._buffered = 0
-            written = 0
-            for hour in sorted(buffer):
-                entries = buffer[hour]
-                self._write_object(hour, entries)
-                self.records_written += len(entries)
-                written += 1
-        return written
+        """Nothing to do: every send's events are written before ``send`` returns."""
+        return 0
 
     def close(self) -> None:
-        self.flush()
+        pass
+
+    # -- durable writes ------------------------------------------------------------------------
+
+    def _write_through(self, entries: list[tuple[datetime, bytes]]) -> None:
+        """Return once ``entries`` are durable in the landing location.
+
+        Group commit: the entries join the pending write; if no write is in progress this thread
+        writes the pending one (its entries and those of every send that joined), else it waits
+        for the write that takes them.
+        """
+        with self._cond:
+            write = self._pending
+            for hour, data in entries:
+                write.entries[hour].append(data)
+            while self._writing and not write.done:
+                self._cond.wait()
+            lead = not write.done
+            if lead:
+                self._writing = True
+                self._pending = _Write()
+        if lead:
+            try:
+                self._write(write)
+            except Exception as exc:  # told to every send of this write, below
+                write.error = exc
+            except BaseException as exc:
+                write.error = exc
+                raise
+            finally:
+                with self._cond:
+                    write.done = True
+                    self._writing = False
+                    self._cond.notify_all()
+        if write.error is not None:
+            # Some objects may be written, some not: the provider may "have" the message.
+            raise SendOutcomeUnknownError(
+                f"simulator could not write its SES events: {write.error!r}"
+            ) from write.error
+
+    def _write(self, write: _Write) -> None:
+        for hour in sorted(write.entries):
+            entries = write.entries[hour]
+            self._write_object(hour, entries)
+            self.records_written += len(entries)
+            self.objects_written += 1
 
     # -- behaviour ----------------------------------------------------------------------------
 
@@ -198,7 +243,7 @@ class SimulatorSender:
         digest = hashlib.blake2b(body, digest_size=8).hexdigest()
         self._objects += 1
         key = object_key("ses", STREAM_NAME, hour, f"{self._objects:06d}-{digest}")
-        put_object(self.landing, key, body)
+        put_object(self.landing, key, body, durable=True)
 
 
 def _scripted_recipient(address: str) -> Recipient:

@@ -4,14 +4,22 @@ Each dispatch thread keeps its own SMTP connection (smtplib is not thread-safe) 
 when the server drops it. The Message-ID we put in the header is the message id we record: SMTP
 has no provider id, and it is what bounces and replies refer to.
 
-Reply codes map to the dispatch policy: 421 and 4xx "try later" codes are retryable (before
-``DATA`` completed nothing was accepted); 5xx are permanent refusals; a connection lost after
-``DATA`` was sent leaves the outcome unknown.
+A server accepts a message only by its reply to the end of ``DATA``, so what a failure means
+depends on how far the transaction went (the connection tracks whether the content went out):
+
+* a connection lost, or an answer not read in time, *before* the content was sent: nothing can
+  have been accepted - retryable (on a new connection);
+* the same *after* the content was sent: the server may have accepted it - outcome unknown;
+* ``421`` (anywhere), or a 4xx to ``MAIL``/end of ``DATA``: the server is busy - throttled (every
+  worker backs off);
+* a 4xx to ``RCPT`` (mailbox busy, greylisting): that recipient is retried after a back-off;
+* 5xx: refused - permanent.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
 import threading
@@ -29,7 +37,35 @@ from orchestration.senders.base import (
     _domain,
 )
 
-THROTTLE_CODES = frozenset({421, 450, 451, 452, 454})
+THROTTLE_CODES = frozenset({421, 450, 451, 452, 454})  # at connection, MAIL or end of DATA
+SERVICE_CLOSING = 421
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+_EOLS = re.compile(r"(?:\r\n|\n|\r(?!\n))")
+
+
+class TrackedSMTP(smtplib.SMTP):
+    """``smtplib.SMTP`` that knows whether the current message's content went out.
+
+    ``content_sent`` turns True just before the content after ``DATA``'s 354 is written, the
+    first moment the server could accept the message. ``data`` is smtplib's, step for step.
+    """
+
+    content_sent = False
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = _EOLS.sub("\r\n", msg).encode("ascii")
+        quoted = _LEADING_DOT.sub(b"..", msg)
+        if not quoted.endswith(b"\r\n"):
+            quoted += b"\r\n"
+        self.content_sent = True
+        self.send(quoted + b".\r\n")
+        return self.getreply()
 
 
 @dataclass
@@ -43,11 +79,11 @@ class SmtpSender:
     idle_check_after: float = 10.0  # seconds idle before a NOOP checks the connection
     name: str = "smtp"
     _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
-    _all: list[smtplib.SMTP] = field(default_factory=list, init=False, repr=False)
+    _all: list[TrackedSMTP] = field(default_factory=list, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def _connection(self) -> smtplib.SMTP:
-        conn: smtplib.SMTP | None = getattr(self._local, "conn", None)
+    def _connection(self) -> TrackedSMTP:
+        conn: TrackedSMTP | None = getattr(self._local, "conn", None)
         if conn is not None:
             # Servers drop idle clients; check before trusting a connection with a message,
             # since a disconnect in the middle of one leaves its outcome unknown.
@@ -60,7 +96,7 @@ class SmtpSender:
                 pass
             self._drop()
         try:
-            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            conn = TrackedSMTP(self.host, self.port, timeout=self.timeout)
             if self.starttls:
                 conn.starttls(context=ssl.create_default_context())
             if self.username:
@@ -88,35 +124,42 @@ class SmtpSender:
         mime = message.to_mime(message_id)
         conn = self._connection()
         self._local.used = time.monotonic()
+        conn.content_sent = False
         try:
             refused = conn.send_message(mime, to_addrs=[message.to_address])
-        except smtplib.SMTPServerDisconnected as exc:
-            self._drop()
-            # The server hung up; with a reused connection it usually did so before our MAIL
-            # command (idle timeout) - but we cannot know whether DATA was accepted.
-            raise SendOutcomeUnknownError(f"SMTP server disconnected: {exc}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             self._reset(conn)
-            if code in THROTTLE_CODES:
+            if code == SERVICE_CLOSING:
                 raise ThrottledError(f"SMTP {code}: {text!r}") from exc
+            if 400 <= code < 500:  # this mailbox, for now (busy, greylisting): retry it later
+                raise RetryableSendError(f"SMTP {code}: {text!r}") from exc
             raise PermanentSendError(
                 f"SMTP {code}: {text!r}", error_type="recipient_refused"
             ) from exc
-        except smtplib.SMTPResponseException as exc:
+        except smtplib.SMTPResponseException as exc:  # refused at MAIL or at the end of DATA
             self._reset(conn)
-            if exc.smtp_code in THROTTLE_CODES or 400 <= exc.smtp_code < 500:
+            if 400 <= exc.smtp_code < 500:
                 raise ThrottledError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
-            raise PermanentSendError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
-        except OSError as exc:
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentSendError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
+            self._drop()  # not an SMTP reply: the conversation is lost
+            raise self._lost(conn, exc) from exc
+        except OSError as exc:  # SMTPServerDisconnected, timeouts, resets
             self._drop()
-            raise SendOutcomeUnknownError(f"SMTP connection failed: {exc}") from exc
+            raise self._lost(conn, exc) from exc
         if refused:
             code, text = refused[message.to_address]
             raise PermanentSendError(f"SMTP {code}: {text!r}", error_type="recipient_refused")
         return SendResult(message_id=message_id.strip("<>"), provider=self.name)
 
-    def _reset(self, conn: smtplib.SMTP) -> None:
+    def _lost(self, conn: TrackedSMTP, exc: Exception) -> Exception:
+        """The conversation broke off: harmless before the content went out, else unknown."""
+        if conn.content_sent:
+            return SendOutcomeUnknownError(f"SMTP conversation lost after DATA: {exc!r}")
+        return RetryableSendError(f"SMTP conversation lost before the content was sent: {exc!r}")
+
+    def _reset(self, conn: TrackedSMTP) -> None:
         try:
             conn.rset()
         except (OSError, smtplib.SMTPException):

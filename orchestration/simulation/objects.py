@@ -10,6 +10,7 @@ Firehose's retries (the same record bytes again, in the same object or a later o
 from __future__ import annotations
 
 import gzip
+import os
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -108,10 +109,12 @@ def object_key(source: str, stream: str, created: datetime, unique: str, suffix:
     return f"{source}/{stamp:%Y}/{stamp:%m}/{stamp:%d}/{stamp:%H}/{name}"
 
 
-def put_object(landing: str, key: str, body: bytes) -> None:
+def put_object(landing: str, key: str, body: bytes, *, durable: bool = False) -> None:
     """Write ``body`` at ``key`` under ``landing``: an ``s3://bucket/prefix`` or a folder. In a
     folder it appears at once, complete: written under a hidden name (which the landing lister
-    skips), then renamed."""
+    skips), then renamed. ``durable``: the file is fsynced before the rename and its folder
+    after it, so the object survives a crash of the machine, not only of the process (S3 has an
+    object once ``put_object`` returned)."""
     if landing.startswith("s3://"):
         import boto3
 
@@ -122,8 +125,22 @@ def put_object(landing: str, key: str, body: bytes) -> None:
     path = Path(landing.removeprefix("file://")) / key
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.part")
-    partial.write_bytes(body)
+    with open(partial, "wb") as handle:
+        handle.write(body)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     partial.replace(path)
+    if durable:
+        _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_objects(

@@ -50,6 +50,8 @@ def distinctive_environment(tmp_path: Path) -> dict[str, str]:
         "MAILTRAIL_SMTP_STARTTLS": "true",
         "MAILTRAIL_OUTBOX_DIR": str(tmp_path / "outbox-reach"),
         "MAILTRAIL_SIMULATOR_SEED": "99",
+        "MAILTRAIL_ALERT_WEBHOOK_URL": "https://hooks.reach/services/T0/B0/alert-token-reach",
+        "MAILTRAIL_UI_URL": "http://dagster.reach:3000",
     }
 
 
@@ -110,6 +112,9 @@ def test_every_variable_reaches_the_resources_and_the_python_api(
         )  # fmt: skip
         assert resources.ses_queue.queue_url == env["MAILTRAIL_SES_QUEUE_URL"]
         assert resources.ses_queue.endpoint_url == env["AWS_ENDPOINT_URL"]
+        # alerts
+        assert resources.alerts.url == env["MAILTRAIL_ALERT_WEBHOOK_URL"]
+        assert resources.alerts.ui_url == env["MAILTRAIL_UI_URL"]
     assert settings.campaign_modules == ("json",)
 
 
@@ -128,3 +133,4 @@ def test_secrets_are_declared_by_name_not_value(tmp_path: Path) -> None:
     for secret in ("key-reach", "token-reach", "reach-password", "pw-reach"):
         assert secret not in shown
     assert "EMAILIT_API_KEY" in shown and "MAILTRAIL_SMTP_PASSWORD" in shown
+    assert "alert-token-reach" not in shown and "MAILTRAIL_ALERT_WEBHOOK_URL" in shown

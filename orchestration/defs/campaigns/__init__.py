@@ -1,5 +1,6 @@
 """Campaign orchestration in Dagster: the campaign tables as assets, planning (job + schedule),
-dispatch (job + sensor, one run per shoot) and webhooks (job + sensor).
+dispatch (job + sensor, one run per shoot), webhooks (job + sensor) and the run-failure alerts
+(a sensor watching every job of the code location).
 
 Which campaigns exist is configuration: the code location imports the modules named in
 ``MAILTRAIL_CAMPAIGNS`` (``orchestration.campaigns.modules``); nothing is registered here.
@@ -7,6 +8,6 @@ Which campaigns exist is configuration: the code location imports the modules na
 
 import dagster as dg
 
-from orchestration.defs.campaigns import assets, dispatch, planning, webhooks
+from orchestration.defs.campaigns import alerts, assets, dispatch, planning, webhooks
 
-defs = dg.Definitions.merge(assets.defs, planning.defs, dispatch.defs, webhooks.defs)
+defs = dg.Definitions.merge(assets.defs, planning.defs, dispatch.defs, webhooks.defs, alerts.defs)

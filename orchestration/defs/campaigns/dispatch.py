@@ -4,6 +4,11 @@ The sensor only reads (``list_due_shoots`` consults ``pg_locks`` rather than tak
 it never races a dispatch; the run claims its shoot with ``FOR UPDATE SKIP LOCKED`` plus an
 advisory lock, so even two runs for one shoot send it once. A shoot whose dispatch crashed
 reappears as due with a new ``updated_at``, hence a new run key: it is resumed once.
+
+Dagster keeps two runs of one shoot from even overlapping: every dispatch run is tagged
+``shoot_id`` (by the sensor and by ``mailtrail dispatch``), and the run queue admits one run per
+value of that tag (``tag_concurrency_limits`` in the ``dagster.yaml`` that ``mailtrail`` writes);
+a second run of the same shoot waits in the queue until the first has finished.
 """
 
 import json
@@ -13,12 +18,18 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration.campaigns.dispatch import list_due_shoots
-from orchestration.campaigns.errors import EmailingError
+from orchestration.campaigns.errors import EmailingError, MartMissingError
 from orchestration.defs.campaigns.assets import EMAIL_SENDS, report
 from orchestration.defs.campaigns.resources import EmailingResource
 from orchestration.defs.resources import WarehouseResource
 
 DISPATCH_OP = "send_shoot"
+SHOOT_TAG = "shoot_id"  # one queued run per value (see the module docstring)
+
+# A failed dispatch is retried within its run, a little later (see dispatch_shoot_op: safe).
+DISPATCH_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 class DispatchConfig(dg.Config):
@@ -33,10 +44,32 @@ class DispatchConfig(dg.Config):
     )
 
 
-@dg.op(name=DISPATCH_OP, description="Send one shoot to its audience (at most once each).")
+@dg.op(
+    name=DISPATCH_OP,
+    description="Send one shoot to its audience (at most once each).",
+    retry_policy=DISPATCH_RETRY_POLICY,
+)
 def dispatch_shoot_op(
     context: dg.OpExecutionContext, config: DispatchConfig, emailing: EmailingResource
 ) -> dg.Output[None]:
+    """Send one shoot. Retried (``DISPATCH_RETRY_POLICY``) because a retry cannot re-send.
+
+    The send ledger, not this op, guarantees at most once per recipient, and it holds across
+    attempts exactly as across runs:
+
+    * each recipient's ledger row is committed ``queued`` before the provider is called, and
+      ``unique (shoot_id, recipient)``: a retry skips everyone the failed attempt reached;
+    * the retry re-claims the shoot under its advisory lock and first turns the rows still
+      ``queued`` - those whose provider call may have happened - into ``unknown``, never sent;
+    * a failed attempt ends only after its in-flight provider calls have returned
+      (``run_recipients`` waits for its workers), so none of its sends runs beside the retry;
+      had its process died instead, its lock went with its connection.
+
+    So what a retry adds is only the recipients the failed attempt never reached - what a
+    transient error (a database restart, a dropped connection) cost. Errors that would fail the
+    same way again are not retried: business errors (a missing template setting, an unknown
+    template or segment) and a warehouse whose marts were never built.
+    """
     as_of = datetime.fromisoformat(config.as_of) if config.as_of else None
     service = emailing.emailing(as_of=as_of)
     try:
@@ -45,6 +78,13 @@ def dispatch_shoot_op(
         raise dg.Failure(
             description=f"shoot {config.shoot_id} not sent: {exc}",
             metadata={"error_type": exc.code},
+            allow_retries=False,
+        ) from exc
+    except MartMissingError as exc:
+        raise dg.Failure(
+            description=f"shoot {config.shoot_id} not sent: {exc}",
+            metadata={"error_type": "mart_missing"},
+            allow_retries=False,
         ) from exc
     finally:
         service.close()
@@ -104,7 +144,7 @@ def shoot_dispatch_sensor(context: dg.SensorEvaluationContext, warehouse: Wareho
             run_config={"ops": {DISPATCH_OP: {"config": {"shoot_id": str(shoot.shoot_id)}}}},
             tags={
                 "campaign": shoot.campaign_name,
-                "shoot_id": str(shoot.shoot_id),
+                SHOOT_TAG: str(shoot.shoot_id),
                 "config_id": shoot.config_id or "",
                 "resume": "true" if shoot.state == "sending" else "false",
             },

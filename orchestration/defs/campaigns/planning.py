@@ -11,6 +11,10 @@ from orchestration.campaigns.registry import registry
 from orchestration.defs.campaigns.assets import SHOOTS, report
 from orchestration.defs.campaigns.resources import EmailingResource
 
+# Planning and settling are idempotent (shoots are unique per campaign and config_id; settling is
+# one conditional update): a retry after a transient error repeats nothing that happened.
+IDEMPOTENT_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
 
 class PlanConfig(dg.Config):
     """Plan ``[now - backfill_days, now + horizon_days)``; ``now`` defaults to the run's start."""
@@ -21,7 +25,10 @@ class PlanConfig(dg.Config):
     now: str | None = None  # ISO-8601, for replays
 
 
-@dg.op(description="Write every enabled recurring campaign's shoot configs into app.shoots.")
+@dg.op(
+    description="Write every enabled recurring campaign's shoot configs into app.shoots.",
+    retry_policy=IDEMPOTENT_RETRY_POLICY,
+)
 def plan_campaign_shoots(
     context: dg.OpExecutionContext, config: PlanConfig, emailing: EmailingResource
 ) -> dg.Output[None]:
@@ -38,7 +45,7 @@ def plan_campaign_shoots(
         start.isoformat(), end.isoformat(), len(result.created), result.existing,
     )  # fmt: skip
     if result.errors and not result.created and not result.existing:
-        raise dg.Failure(description="; ".join(result.errors))
+        raise dg.Failure(description="; ".join(result.errors), allow_retries=False)
     campaigns = [c.campaign_name for c in registry.list_recurring_campaigns()]
     if not campaigns:
         context.log.info(
@@ -62,7 +69,8 @@ class RecoverConfig(dg.Config):
     description=(
         "Mark direct sends (send_email / batch_send_email) left 'queued' by a dead process as "
         "'unknown': their outcome cannot be known, and they are never re-sent."
-    )
+    ),
+    retry_policy=IDEMPOTENT_RETRY_POLICY,
 )
 def recover_orphan_direct_sends(
     context: dg.OpExecutionContext, config: RecoverConfig, emailing: EmailingResource

@@ -10,6 +10,8 @@ from orchestration.defs.campaigns.resources import EmailingResource
 from orchestration.defs.resources import WarehouseResource
 
 
+# No retry policy: a handover whose record was lost with the failure would be repeated, and
+# failed handovers are already retried per delivery by the next run (app.webhook_deliveries).
 @dg.op(description="Hand new events to the handlers registered with register_webhook.")
 def call_campaign_webhooks(
     context: dg.OpExecutionContext, emailing: EmailingResource
