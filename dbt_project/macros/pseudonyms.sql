@@ -1,5 +1,6 @@
 {#
-    Pseudonymised reads for BI (var `hash_recipients`, default false).
+    Pseudonymised reads for BI: var `hash_recipients`, else env MAILTRAIL_HASH_RECIPIENTS
+    (the setting of that name), else off.
 
     pseudonym(expr): with hashing on, the hex SHA-256 of the lower-cased value (plus the optional
     var `pseudonym_salt`), so BI can still count and join distinct recipients but not read them;
@@ -9,8 +10,12 @@
     through pseudonym(). The column list is read from the built relation, so the view follows the
     mart's contract; before the mart exists (parsing, linting) it is `select *`.
 #}
+{% macro hashing_recipients() -%}
+    {{ return(var('hash_recipients', env_var('MAILTRAIL_HASH_RECIPIENTS', 'false') | lower in ['1', 'true', 'yes'])) }}
+{%- endmacro %}
+
 {% macro pseudonym(expr) -%}
-    {%- if var('hash_recipients', false) -%}
+    {%- if hashing_recipients() -%}
         encode(sha256(convert_to(lower(cast({{ expr }} as text)) || '{{ var("pseudonym_salt", "") }}', 'UTF8')), 'hex')
     {%- else -%}
         {{ expr }}
@@ -39,7 +44,7 @@
     on-run-end: with hashing on, the BI role reads the pseudonymised `bi` views only.
 #}
 {% macro restrict_bi_to_pseudonyms(role_name='mailtrail_bi') -%}
-    {%- if var('hash_recipients', false) -%}
+    {%- if hashing_recipients() -%}
     do $mailtrail$
     begin
         if exists (select 1 from pg_catalog.pg_roles where rolname = '{{ role_name }}')

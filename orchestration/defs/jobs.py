@@ -27,7 +27,7 @@ DBT_SOURCE_CHECKS = dg.AssetSelection.checks(
 )
 # Every dbt node (the translator groups them by layer), with its source tests.
 DBT_MODELS = (
-    dg.AssetSelection.groups("seeds", "staging", "intermediate", "marts") | DBT_SOURCE_CHECKS
+    dg.AssetSelection.groups("seeds", "staging", "intermediate", "marts", "bi") | DBT_SOURCE_CHECKS
 )
 
 ingest_and_build = dg.define_asset_job(

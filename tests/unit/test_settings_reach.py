@@ -116,6 +116,7 @@ def test_every_variable_reaches_the_resources_and_the_python_api(
         assert resources.alerts.url == env["MAILTRAIL_ALERT_WEBHOOK_URL"]
         assert resources.alerts.ui_url == env["MAILTRAIL_UI_URL"]
     assert settings.campaign_modules == ("json",)
+    assert settings.hash_recipients is True  # dbt reads the same variable (macros/pseudonyms.sql)
 
 
 def test_smtp_starttls_reaches_the_dagster_sender(monkeypatch: pytest.MonkeyPatch) -> None:
