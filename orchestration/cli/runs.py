@@ -33,13 +33,9 @@ DEFINITIONS_MODULE = "orchestration.definitions"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMMAND_TAG = "mailtrail/command"
 
-# The CLI's runs execute their steps in this process (no step subprocess re-loading the code
-# location) and log INFO and above to the console; the per-step DEBUG events stay in each run's
-# event log, in the UI.
-CLI_RUN_CONFIG: dict[str, Any] = {
-    "execution": {"config": {"in_process": {}}},
-    "loggers": {"console": {"config": {"log_level": "INFO"}}},
-}
+# The CLI's runs log INFO and above to the console; the per-step DEBUG events stay in each run's
+# event log, in the UI. (Every job's steps run in the run's process: definitions.py.)
+CLI_RUN_CONFIG: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @dataclass

@@ -15,6 +15,9 @@ import pytest
 
 from orchestration.ingestion.landing import list_objects, list_paths
 from orchestration.ingestion.loader import LoadCounts
+from orchestration.ingestion.objects import ingest_objects
+from orchestration.ingestion.sources import SES
+from orchestration.warehouse.connection import connect
 from tests.integration.ses_records import delivery
 from tests.reliability.helpers import (
     as_unprivileged_user,
@@ -179,8 +182,10 @@ def test_a_file_without_read_permission_is_quarantined(
     root, bad = landing_with(shared_dir, "m", ndjson(records("m", 2)))
     bad.chmod(0)
     objects = list(list_objects(str(root), "ses"))
-    with as_unprivileged_user():
-        counts = load(database_url, objects)
+    # Connected first: an embedded server's socket sits in its private data folder, which the
+    # unprivileged user cannot reach; only the object reads must run without root's rights.
+    with connect(database_url, autocommit=True) as conn, as_unprivileged_user():
+        counts = ingest_objects(conn, SES, objects, None)
     assert counts.loaded == 6
     ((key, reason),) = counts.quarantined_objects
     assert key == str(bad.resolve()) and "PermissionError" in reason
