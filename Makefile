@@ -12,7 +12,7 @@ DBT := $(VENV)/bin/dbt
 DBT_FLAGS := --project-dir dbt_project --profiles-dir dbt_project
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: setup demo test dev lint format bench clean
+.PHONY: setup demo test dev docs lint format bench clean
 
 setup: $(VENV)/.installed $(MANIFEST)
 
@@ -38,6 +38,10 @@ test: setup lint
 
 dev: setup
 	$(VENV)/bin/mailtrail dev
+
+# dbt's documentation of the warehouse (every mart column described) as one page to open from disk
+docs: setup
+	$(VENV)/bin/mailtrail docs
 
 lint: setup
 	$(VENV)/bin/ruff check orchestration tests bench

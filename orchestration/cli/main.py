@@ -37,6 +37,13 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--days", type=int, default=7, help="horizon ahead (default 7)")
     plan.add_argument("--backfill-days", type=int, default=1, help="days back (default 1)")
     commands.add_parser("dispatch", help="send the shoots that are due now (MAILTRAIL_SENDER)")
+    docs = commands.add_parser("docs", help="write dbt's documentation site as one static page")
+    docs.add_argument("--output", metavar="DIR", help="folder (default: <home>/dbt-docs)")
+    report = commands.add_parser("report", help="write one campaign's report as an HTML page")
+    report.add_argument("--campaign", required=True, help="campaign name, as in the marts")
+    report.add_argument(
+        "--output", metavar="FILE", help="where to write it (default: ./campaign-<name>.html)"
+    )
     return root
 
 
@@ -135,6 +142,14 @@ def _run(args: argparse.Namespace) -> int:
         print(planned.line())
         print(planned.metadata)
         return 0 if planned.success else 1
+    if args.command == "docs":
+        from orchestration.cli.docs import docs
+
+        return docs(runtime, args.output)
+    if args.command == "report":
+        from orchestration.cli.report import report
+
+        return report(runtime, args.campaign, args.output)
     if args.command == "dispatch":
         runs = commands.dispatch(runtime)
         for run in runs:

@@ -1,0 +1,3 @@
+{{ config(alias='campaign_stats') }}
+
+{{ pseudonymised_select('campaign_stats', []) }}

@@ -1,0 +1,1 @@
+"""Reports for people who do not use a BI tool, read from the marts."""
