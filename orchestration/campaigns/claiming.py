@@ -131,3 +131,37 @@ def refresh_shoot_counters(conn: psycopg.Connection, shoot_id: UUID) -> None:
         " where s.shoot_id = %(id)s",
         {"id": shoot_id},
     )
+
+
+COUNTER_COLUMNS = {
+    "recipients": "recipient_count",
+    "sent": "sent_count",
+    "failed": "failed_count",
+    "skipped": "skipped_count",
+    "dropped": "dropped_count",
+    "unknown": "unknown_count",
+}
+
+
+def add_to_shoot_counters(conn: psycopg.Connection, shoot_id: UUID, deltas: dict[str, int]) -> str:
+    """Add a page's outcomes to the shoot's counters; the shoot's state (a cancel shows here).
+
+    Called inside the transaction that writes those outcomes to the ledger, so the counters
+    always match the ledger with no recount (``refresh_shoot_counters`` stays the repair).
+    Run it last in that transaction: it holds the shoot's row lock until the commit, and
+    concurrent batches of the shoot queue on that lock.
+    """
+    changes = [
+        f"{COUNTER_COLUMNS[name]} = {COUNTER_COLUMNS[name]} + %({name})s"
+        for name, value in deltas.items()
+        if value
+    ]
+    if not changes:
+        row = conn.execute("select state from app.shoots where shoot_id = %s", (shoot_id,))
+        return str(row.fetchone()[0])
+    row = conn.execute(
+        f"update app.shoots set {', '.join(changes)}, updated_at = now()"
+        " where shoot_id = %(id)s returning state",
+        {**deltas, "id": shoot_id},
+    ).fetchone()
+    return str(row[0])
