@@ -165,3 +165,43 @@ def add_to_shoot_counters(conn: psycopg.Connection, shoot_id: UUID, deltas: dict
         {**deltas, "id": shoot_id},
     ).fetchone()
     return str(row[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches of one shoot (``batches``)
+# ---------------------------------------------------------------------------------------------
+
+_BATCH_KEY = "hashtextextended('mailtrail.shoot:' || %s::text || ':batch:' || %s::text, 0)"
+
+
+def lock_batch(lease: psycopg.Connection, shoot_id: UUID, index: int, count: int) -> bool:
+    """Take the locks a batch dispatcher holds for its whole run, on its lease: the shoot's lock
+    *shared* (batches run side by side, a whole-shoot dispatcher - which takes it exclusive -
+    waits, and ``list_due_shoots`` sees the shoot as taken) and its batch's lock exclusive (one
+    dispatcher per batch). False, holding nothing, if either is taken."""
+    if not lease.execute(
+        f"select pg_try_advisory_lock_shared({_LOCK_KEY})", (str(shoot_id),)
+    ).fetchone()[0]:
+        return False
+    batch = f"{index}/{count}"
+    if lease.execute(
+        f"select pg_try_advisory_lock({_BATCH_KEY})", (str(shoot_id), batch)
+    ).fetchone()[0]:
+        return True
+    lease.execute(f"select pg_advisory_unlock_shared({_LOCK_KEY})", (str(shoot_id),))
+    return False
+
+
+def unlock_batch(lease: psycopg.Connection, shoot_id: UUID, index: int, count: int) -> None:
+    if not lease.closed:
+        lease.execute(
+            f"select pg_advisory_unlock({_BATCH_KEY})", (str(shoot_id), f"{index}/{count}")
+        )
+        lease.execute(f"select pg_advisory_unlock_shared({_LOCK_KEY})", (str(shoot_id),))
+
+
+def lock_shoot(lease: psycopg.Connection, shoot_id: UUID) -> bool:
+    """The shoot's lock, exclusive: no dispatcher and no batch is working on it."""
+    return bool(
+        lease.execute(f"select pg_try_advisory_lock({_LOCK_KEY})", (str(shoot_id),)).fetchone()[0]
+    )

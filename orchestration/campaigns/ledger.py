@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.context import MessageSpec
 from orchestration.campaigns.entities import EmailRecipient, SendStatus
+from orchestration.campaigns.segments import partition_sql
 
 UNKNOWN_REASON = "dispatch interrupted before the provider answered; not re-sent"
 DRY_RUN_REASON = "dry_run"
@@ -96,15 +97,23 @@ def recorded_recipients(conn: psycopg.Connection, shoot_id: UUID, addresses: lis
     return {row[0] for row in rows}
 
 
-def mark_in_flight_unknown(conn: psycopg.Connection, shoot_id: UUID) -> int:
+def mark_in_flight_unknown(
+    conn: psycopg.Connection, shoot_id: UUID, partition: tuple[int, int] | None = None
+) -> int:
     """Rows a dead dispatcher left ``queued``: their outcome is unknown; never re-send them.
 
-    Only call while holding the shoot's dispatch lock (no live dispatcher owns those rows).
+    Only call while holding the shoot's dispatch lock, or the lock of the batch ``partition``
+    (index, count) whose rows these are (no live dispatcher owns those rows).
     """
+    where = ""
+    params: dict[str, Any] = {"reason": UNKNOWN_REASON, "shoot": shoot_id}
+    if partition is not None:
+        where = " and " + partition_sql("recipient", "%(index)s", "%(count)s")
+        params.update(index=partition[0], count=partition[1])
     cur = conn.execute(
-        "update app.email_sends set status = 'unknown', reason = %s, updated_at = now()"
-        " where shoot_id = %s and status = 'queued' and not is_dry_run",
-        (UNKNOWN_REASON, shoot_id),
+        "update app.email_sends set status = 'unknown', reason = %(reason)s, updated_at = now()"
+        " where shoot_id = %(shoot)s and status = 'queued' and not is_dry_run" + where,
+        params,
     )
     return cur.rowcount
 
