@@ -12,6 +12,8 @@ Two implementations, in the same run, on the same data:
 
 - ``batched``: the dispatch of today (``page_sending``: a chunk of a page claimed in one
   statement, answers recorded in one statement, counters incremented in the same transactions);
+- ``batches_x2``: the same shoot as two batches in two threads (``campaigns.batches``), which a
+  multi-worker executor would run on two machines;
 - ``per_recipient``: the previous approach, kept in ``sending.run_recipients`` (batch_send_email
   and dry runs use it): a ledger insert, two counter upserts and a commit, then an update, per
   recipient, and the shoot's counters recounted from the ledger after every page.
@@ -43,6 +45,7 @@ from typing import Any
 
 import psycopg
 
+from bench.send_rate import measure_send_rate
 from orchestration.campaigns import (
     Audience,
     DispatchSettings,
@@ -132,7 +135,7 @@ def prepare(url: str, size: int) -> None:
 
 @dataclass(frozen=True)
 class Case:
-    mode: str  # batched | per_recipient
+    mode: str  # batched | batches_x<N> (N batches in threads) | per_recipient
     size: int
     concurrency: int
     sender: str  # null | outbox
@@ -159,6 +162,8 @@ def _run_case(url: str, case: Case, folder: str) -> dict[str, Any]:
     with backends:
         if case.mode == "batched":
             outcome = emailing.send_shoot(shoot.shoot_id)
+        elif case.mode.startswith("batches_x"):
+            outcome = emailing.send_shoot_in_batches(shoot.shoot_id, int(case.mode[9:]))
         else:
             outcome = _send_per_recipient(emailing, shoot.shoot_id)
     elapsed = time.perf_counter() - started
@@ -289,6 +294,8 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--baseline-size", type=int, default=5_000)
     parser.add_argument("--outbox-size", type=int, default=2_000)
+    parser.add_argument("--rate", type=float, default=200.0, help="SES send rate to hold (/s)")
+    parser.add_argument("--rate-messages", type=int, default=1500)
     parser.add_argument("--database-url", help="server to use (default: embedded under a tmp dir)")
     args = parser.parse_args()
 
@@ -307,6 +314,7 @@ def main() -> None:
                 for size in args.sizes
                 for c in (args.large_concurrency if size >= 1_000_000 else args.concurrency)
             ]
+            runs += [measure(url, Case("batches_x2", min(args.sizes), 4, "null"))]
             runs += [
                 measure(url, Case(mode, args.baseline_size, c, "null"))
                 for mode in ("batched", "per_recipient")
@@ -317,10 +325,18 @@ def main() -> None:
                 for mode in ("batched", "per_recipient")
                 for c in (1, 4)
             ]
+            rate = measure_send_rate(url, registry(), args.rate, args.rate_messages)
         finally:
             with psycopg.connect(admin_url, autocommit=True) as conn:
                 conn.execute(f'drop database "{name}" with (force)')
-    result = {"page_size": DispatchSettings().page_size, "runs": runs}
+    steady, throttled = rate, rate["throttled"]
+    print(
+        f"SES send rate: configured {steady['configured_per_s']}/s, held"
+        f" {steady['achieved_per_s']}/s ({steady['ratio']}); SES admitting"
+        f" {throttled['provider_admits_per_s']}/s: accepted {throttled['achieved_per_s']}/s,"
+        f" {throttled['throttled_answers']} throttled answers, each once: {throttled['each_once']}"
+    )
+    result = {"page_size": DispatchSettings().page_size, "runs": runs, "send_rate": rate}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "dispatch.json").write_text(json.dumps(result, indent=2) + "\n")
 

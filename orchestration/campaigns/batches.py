@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 import psycopg
@@ -98,8 +98,14 @@ def start_batches(ctx: SendContext, shoot_id: UUID | str, count: int) -> list[Sh
 
 
 def send_batch(ctx: SendContext, batch: ShootBatch) -> BatchOutcome:
-    """Send one batch of a shoot that ``start_batches`` claimed (see the module docstring)."""
+    """Send one batch of a shoot that ``start_batches`` claimed (see the module docstring).
+
+    The configured send rate is the shoot's: each of ``count`` batches sends at ``1/count``
+    of it, so the batches together keep to it wherever they run."""
     shoot_id = UUID(batch.shoot_id)
+    rate = ctx.settings.max_send_rate
+    if rate is not None:
+        ctx = replace(ctx, settings=replace(ctx.settings, max_send_rate=rate / batch.count))
     with _lease(ctx) as lease:
         if not lock_batch(lease, shoot_id, batch.index, batch.count):
             return BatchOutcome(batch, False, {}, note="the shoot or this batch is being sent")
