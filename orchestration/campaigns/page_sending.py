@@ -29,12 +29,14 @@ it had not handed to the provider yet, so a resume sends them.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -69,6 +71,7 @@ logger = logging.getLogger(__name__)
 
 GROWTH_WINDOW = 0.2  # seconds: a chunk sent faster than this makes the next one larger
 GROWTH_FACTOR = 4
+SLOW_SEND = 0.001  # seconds: a send this slow waits for its answer to be written (see _send_chunk)
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class PageSender:
         ctx: SendContext,
         conn: psycopg.Connection,
         spec: MessageSpec,
-        executor: ThreadPoolExecutor | None,
+        executor: ThreadPoolExecutor,
     ) -> None:
         assert spec.shoot_id is not None and spec.persist and not spec.dry_run
         self.ctx, self.conn, self.spec, self.executor = ctx, conn, spec, executor
@@ -213,57 +216,95 @@ class PageSender:
         return [r for r in claimed if r.email_log_id not in skipped], state
 
     def _send_chunk(self, chunk: list[_Ready], settled: list[NewRow]) -> bool:
-        """Claim, send and record one chunk; False once the shoot is no longer sending."""
+        """Claim, send and record one chunk; False once the shoot is no longer sending.
+
+        Workers hand their answers over through a queue; this thread writes whatever has
+        arrived in one statement each time (group commit). A worker whose send took at least
+        ``SLOW_SEND`` (a provider over the network) waits for its answer to be written before
+        it sends again, as each send used to: then what a lost database leaves ``unknown`` is
+        at most the ``concurrency`` sends of that moment. Sends faster than that (no network)
+        do not wait - a write would cost more than hundreds of them."""
         to_send, state = self._claim(chunk, settled)
         # Committed: from here on none of these recipients can be sent again by this shoot.
         by_id = {r.email_log_id: r for r in to_send}
-        futures = {self._submit(item): item for item in to_send}
-        pending = set(futures)
-        abandoned: list[_Ready] = []
-        failure: BaseException | None = None
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            answered: list[Outcome] = []
-            for future in done:
-                result = future.result()
-                if isinstance(result, Outcome):
-                    answered.append(result)
-                elif isinstance(result, _Abandoned):
-                    abandoned.append(futures[future])
-                elif failure is None:
-                    failure = result  # its row stays queued: the outcome is unknown
-            if answered and not self.recorder_failed:
-                try:
-                    state = self._record(answered, by_id)
-                except BaseException as exc:
-                    # The answers of this batch (and of sends still in flight) cannot be written:
-                    # their rows stay queued, unknown to the next dispatch. Stop sending.
-                    self.abort.set()
-                    self.recorder_failed = True
-                    failure = failure or exc
+        answers: queue.SimpleQueue[tuple[_Ready, object]] = queue.SimpleQueue()
+        written = {r.email_log_id: threading.Event() for r in to_send}
+        for item in to_send:
+            self.executor.submit(self._deliver_guarded, item, answers, written[item.email_log_id])
+        try:
+            state, abandoned, failure = self._collect(answers, written, by_id, state)
+        except BaseException:
+            self.abort.set()  # an interrupt of this thread: no worker may send or wait any more
+            for event in written.values():
+                event.set()
+            raise
         if abandoned:
             self._unclaim(abandoned)
         if failure is not None:
             raise failure
         return state == "sending"
 
-    def _submit(self, item: _Ready) -> Future[Outcome | BaseException]:
-        if self.executor is not None:
-            return self.executor.submit(self._deliver_guarded, item)
-        future: Future[Outcome | BaseException] = Future()
-        future.set_result(self._deliver_guarded(item))
-        return future
+    def _collect(
+        self,
+        answers: queue.SimpleQueue[tuple[_Ready, object]],
+        written: dict[UUID, threading.Event],
+        by_id: dict[UUID, _Ready],
+        state: str,
+    ) -> tuple[str, list[_Ready], BaseException | None]:
+        """Write the answers as they arrive; the shoot's state, the items never attempted and
+        the first failure that is no provider answer."""
+        abandoned: list[_Ready] = []
+        failure: BaseException | None = None
+        received = 0
+        while received < len(written):
+            batch = [answers.get()]
+            with suppress(queue.Empty):
+                while True:
+                    batch.append(answers.get_nowait())
+            received += len(batch)
+            answered: list[Outcome] = []
+            for item, result in batch:
+                if isinstance(result, Outcome):
+                    answered.append(result)
+                elif isinstance(result, _Abandoned):
+                    abandoned.append(item)
+                elif failure is None and isinstance(result, BaseException):
+                    failure = result  # its row stays queued: the outcome is unknown
+            if answered and not self.recorder_failed:
+                try:
+                    state = self._record(answered, by_id)
+                except BaseException as exc:
+                    # These answers (and those of the sends in flight) cannot be written: their
+                    # rows stay queued, unknown to the next dispatch. Stop sending.
+                    self.abort.set()
+                    self.recorder_failed = True
+                    failure = failure or exc
+            for item, _ in batch:
+                written[item.email_log_id].set()
+        return state, abandoned, failure
 
-    def _deliver_guarded(self, item: _Ready) -> Outcome | BaseException:
-        """The item's outcome, ``_Abandoned`` if it was not attempted (the dispatch is
-        stopping), or what its send raised that is no provider answer (an interrupt)."""
+    def _deliver_guarded(
+        self,
+        item: _Ready,
+        answers: queue.SimpleQueue[tuple[_Ready, object]],
+        written: threading.Event,
+    ) -> None:
+        """Send one item and hand over its outcome: an ``Outcome``, ``_Abandoned`` if it was
+        not attempted (the dispatch is stopping), or what its send raised that is no provider
+        answer (an interrupt). Then, after a slow send, wait until the answer is written."""
         if self.abort.is_set():
-            return _Abandoned()
+            answers.put((item, _Abandoned()))
+            return
+        started = time.monotonic()
         try:
-            return self._deliver(item)
+            result: object = self._deliver(item)
         except BaseException as exc:  # a worker's interrupt stops the dispatch, as a crash would
             self.abort.set()
-            return exc
+            result = exc
+        slow = time.monotonic() - started >= SLOW_SEND
+        answers.put((item, result))
+        if slow:
+            written.wait()
 
     def _deliver(self, item: _Ready) -> Outcome:
         """Hand the message to the provider and classify the answer (as ``sending._deliver``)."""
