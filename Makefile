@@ -12,7 +12,7 @@ DBT := $(VENV)/bin/dbt
 DBT_FLAGS := --project-dir dbt_project --profiles-dir dbt_project
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: setup demo test dev docs lint format bench clean
+.PHONY: setup demo test dev docs lint format bench bench-dispatch clean
 
 setup: $(VENV)/.installed $(MANIFEST)
 
@@ -53,6 +53,10 @@ format: setup
 
 bench: setup
 	$(VENV)/bin/python -m bench.load_ses
+
+# Dispatch recipients/s (batched vs per-recipient), peak memory, SES send rate held: bench/results/dispatch.json
+bench-dispatch: setup
+	$(VENV)/bin/python -m bench.dispatch $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mailtrail dbt_project/target dbt_project/logs

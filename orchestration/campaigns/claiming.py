@@ -131,3 +131,77 @@ def refresh_shoot_counters(conn: psycopg.Connection, shoot_id: UUID) -> None:
         " where s.shoot_id = %(id)s",
         {"id": shoot_id},
     )
+
+
+COUNTER_COLUMNS = {
+    "recipients": "recipient_count",
+    "sent": "sent_count",
+    "failed": "failed_count",
+    "skipped": "skipped_count",
+    "dropped": "dropped_count",
+    "unknown": "unknown_count",
+}
+
+
+def add_to_shoot_counters(conn: psycopg.Connection, shoot_id: UUID, deltas: dict[str, int]) -> str:
+    """Add a page's outcomes to the shoot's counters; the shoot's state (a cancel shows here).
+
+    Called inside the transaction that writes those outcomes to the ledger, so the counters
+    always match the ledger with no recount (``refresh_shoot_counters`` stays the repair).
+    Run it last in that transaction: it holds the shoot's row lock until the commit, and
+    concurrent batches of the shoot queue on that lock.
+    """
+    changes = [
+        f"{COUNTER_COLUMNS[name]} = {COUNTER_COLUMNS[name]} + %({name})s"
+        for name, value in deltas.items()
+        if value
+    ]
+    if not changes:
+        row = conn.execute("select state from app.shoots where shoot_id = %s", (shoot_id,))
+        return str(row.fetchone()[0])
+    row = conn.execute(
+        f"update app.shoots set {', '.join(changes)}, updated_at = now()"
+        " where shoot_id = %(id)s returning state",
+        {**deltas, "id": shoot_id},
+    ).fetchone()
+    return str(row[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches of one shoot (``batches``)
+# ---------------------------------------------------------------------------------------------
+
+_BATCH_KEY = "hashtextextended('mailtrail.shoot:' || %s::text || ':batch:' || %s::text, 0)"
+
+
+def lock_batch(lease: psycopg.Connection, shoot_id: UUID, index: int, count: int) -> bool:
+    """Take the locks a batch dispatcher holds for its whole run, on its lease: the shoot's lock
+    *shared* (batches run side by side, a whole-shoot dispatcher - which takes it exclusive -
+    waits, and ``list_due_shoots`` sees the shoot as taken) and its batch's lock exclusive (one
+    dispatcher per batch). False, holding nothing, if either is taken."""
+    if not lease.execute(
+        f"select pg_try_advisory_lock_shared({_LOCK_KEY})", (str(shoot_id),)
+    ).fetchone()[0]:
+        return False
+    batch = f"{index}/{count}"
+    if lease.execute(
+        f"select pg_try_advisory_lock({_BATCH_KEY})", (str(shoot_id), batch)
+    ).fetchone()[0]:
+        return True
+    lease.execute(f"select pg_advisory_unlock_shared({_LOCK_KEY})", (str(shoot_id),))
+    return False
+
+
+def unlock_batch(lease: psycopg.Connection, shoot_id: UUID, index: int, count: int) -> None:
+    if not lease.closed:
+        lease.execute(
+            f"select pg_advisory_unlock({_BATCH_KEY})", (str(shoot_id), f"{index}/{count}")
+        )
+        lease.execute(f"select pg_advisory_unlock_shared({_LOCK_KEY})", (str(shoot_id),))
+
+
+def lock_shoot(lease: psycopg.Connection, shoot_id: UUID) -> bool:
+    """The shoot's lock, exclusive: no dispatcher and no batch is working on it."""
+    return bool(
+        lease.execute(f"select pg_try_advisory_lock({_LOCK_KEY})", (str(shoot_id),)).fetchone()[0]
+    )

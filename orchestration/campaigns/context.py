@@ -22,7 +22,7 @@ class DispatchSettings:
 
     concurrency: int = 4  # provider calls in flight
     max_send_rate: float | None = None  # messages per second across workers; None: unlimited
-    page_size: int = 500  # audience keyset page
+    page_size: int = 2000  # audience keyset page; a shoot's ledger is claimed in chunks of it
     max_retries: int = 6  # per message, on throttling/retryable errors
     backoff_initial: float = 0.5  # seconds, doubled per retry
     backoff_max: float = 30.0

@@ -6,12 +6,13 @@ The guarantees, and what provides each:
   advisory lock held for the whole dispatch; it vanishes with the dispatcher's connection, so a
   crashed dispatch is picked up by the next one (``claiming``).
 * **At most once per recipient per shoot.** Each recipient's ledger row is committed ``queued``
-  before the provider is called, ``unique (shoot_id, recipient)``; a dispatcher resuming a
-  crashed shoot first turns rows still ``queued`` into ``unknown``, never sent again (``ledger``).
+  before the provider is called, ``unique (shoot_id, recipient)``, a chunk of a page in one
+  statement (``page_sending``); a dispatcher resuming a crashed shoot first turns rows still
+  ``queued`` into ``unknown``, never sent again (``ledger``).
 * **Frequency limits under concurrency.** A conditional upsert on ``app.message_counters`` in
   the same transaction as the ledger row (``frequency``).
-* **Constant memory.** The audience is read in keyset pages and at most ``2 x concurrency``
-  recipients are in flight (``sending``).
+* **Constant memory.** The audience is read in keyset pages, one page in memory at a time
+  (``page_sending``; dry runs and rehearsals go through ``sending``).
 * **Provider limits.** A shared rate limiter, and exponential back-off on throttling
   (``ratelimit``).
 
@@ -42,6 +43,7 @@ from orchestration.campaigns.context import MessageSpec, SendContext
 from orchestration.campaigns.entities import EmailRecipient, EmailShoot, EmailShootState
 from orchestration.campaigns.errors import EmailingError, TemplateSettingsMissingKeyError
 from orchestration.campaigns.ledger import mark_in_flight_unknown
+from orchestration.campaigns.page_sending import send_pages
 from orchestration.campaigns.sending import run_recipients
 from orchestration.campaigns.shoots import get_shoot, set_shoot_error
 from orchestration.campaigns.suppression import require_suppression_list
@@ -135,12 +137,16 @@ def dispatch_claimed_shoot(
     except EmailingError as exc:
         set_shoot_error(lease, shoot_id, exc.code, str(exc))
         raise
+    refresh_shoot_counters(lease, shoot_id)  # from here on, kept current by each page
     seen = [0]
+    pages = _audience_pages(ctx, lease, shoot, seen)
     try:
-        counts = run_recipients(
-            ctx, lease, spec, _audience_pages(ctx, lease, shoot, seen),
-            on_page=lambda: _still_sending(lease, shoot_id),
-        )  # fmt: skip
+        if spec.dry_run:
+            counts = run_recipients(
+                ctx, lease, spec, pages, on_page=lambda: _still_sending(lease, shoot_id)
+            )
+        else:
+            counts = send_pages(ctx, lease, spec, pages)
     except TemplateSettingsMissingKeyError as exc:
         refresh_shoot_counters(lease, shoot_id)
         set_shoot_error(lease, shoot_id, exc.code, str(exc))
@@ -156,7 +162,8 @@ def dispatch_claimed_shoot(
 
 
 def _still_sending(lease: psycopg.Connection, shoot_id: UUID) -> bool:
-    """Between pages: publish the counters so far, and stop if the shoot was cancelled."""
+    """Between pages of a dry-run shoot: publish the counters so far (recounted: dry-run rows
+    are few and stay ``queued``), and stop if the shoot was cancelled."""
     refresh_shoot_counters(lease, shoot_id)
     state = lease.execute(
         "select state from app.shoots where shoot_id = %s", (shoot_id,)

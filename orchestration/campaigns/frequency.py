@@ -105,3 +105,61 @@ def _increment(conn: psycopg.Connection, user_key: str, key: str, limit: int | N
 def _reason(key: str, limit: int | None) -> str:
     scope = "all messages" if key == ALL_MESSAGES else f"key {key!r}"
     return f"message_frequency: limit of {limit} reached for {scope}"
+
+
+def reserve_many(
+    conn: psycopg.Connection, user_keys: list[str], frequency: MessageFrequency | None
+) -> dict[str, str]:
+    """``reserve`` for many distinct users in two statements: the users refused -> reason.
+
+    Must run inside the transaction that claims their ledger rows. Users are upserted in sorted
+    order, specific key first then ``*`` (as ``reserve`` does), so two concurrent claims lock the
+    counter rows in the same order and cannot deadlock.
+    """
+    assert len(set(user_keys)) == len(user_keys), "one counter update per user and statement"
+    users = sorted(user_keys)
+    key = _key(frequency)
+    limit = frequency.message_limit if frequency is not None else None
+    limited = key if key is not None else ALL_MESSAGES
+    if limit is not None and limit <= 0:
+        return {user: _reason(limited, limit) for user in users}
+    allowed = _increment_many(conn, users, limited, limit)
+    refused = {user: _reason(limited, limit) for user in users if user not in allowed}
+    if limited != ALL_MESSAGES:
+        _increment_many(conn, [u for u in users if u in allowed], ALL_MESSAGES, None)
+    return refused
+
+
+def release_many(
+    conn: psycopg.Connection, user_keys: list[str], frequency: MessageFrequency | None
+) -> None:
+    """``release`` for many users in one statement (messages the provider refused)."""
+    if not user_keys:
+        return
+    keys = [ALL_MESSAGES]
+    key = _key(frequency)
+    if key is not None and key != ALL_MESSAGES:
+        keys.insert(0, key)
+    conn.execute(
+        "update app.message_counters set message_count = greatest(message_count - 1, 0)"
+        " where user_key = any(%s) and idempotency_key = any(%s)",
+        (sorted(user_keys), keys),
+    )
+
+
+def _increment_many(
+    conn: psycopg.Connection, users: list[str], key: str, limit: int | None
+) -> set[str]:
+    if not users:
+        return set()
+    rows = conn.execute(
+        "insert into app.message_counters as c (user_key, idempotency_key, message_count)"
+        " select u, %(key)s, 1 from unnest(%(users)s::text[]) with ordinality as t(u, n)"
+        " order by n"
+        " on conflict (user_key, idempotency_key) do update"
+        " set message_count = c.message_count + 1, last_sent_at = now()"
+        " where %(limit)s::integer is null or c.message_count < %(limit)s::integer"
+        " returning user_key",
+        {"users": users, "key": key, "limit": limit},
+    ).fetchall()
+    return {row[0] for row in rows}

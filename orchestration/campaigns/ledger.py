@@ -9,15 +9,18 @@ they may or may not have reached the provider and are never sent again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.context import MessageSpec
 from orchestration.campaigns.entities import EmailRecipient, SendStatus
+from orchestration.campaigns.segments import partition_sql
 
 UNKNOWN_REASON = "dispatch interrupted before the provider answered; not re-sent"
 DRY_RUN_REASON = "dry_run"
@@ -94,15 +97,23 @@ def recorded_recipients(conn: psycopg.Connection, shoot_id: UUID, addresses: lis
     return {row[0] for row in rows}
 
 
-def mark_in_flight_unknown(conn: psycopg.Connection, shoot_id: UUID) -> int:
+def mark_in_flight_unknown(
+    conn: psycopg.Connection, shoot_id: UUID, partition: tuple[int, int] | None = None
+) -> int:
     """Rows a dead dispatcher left ``queued``: their outcome is unknown; never re-send them.
 
-    Only call while holding the shoot's dispatch lock (no live dispatcher owns those rows).
+    Only call while holding the shoot's dispatch lock, or the lock of the batch ``partition``
+    (index, count) whose rows these are (no live dispatcher owns those rows).
     """
+    where = ""
+    params: dict[str, Any] = {"reason": UNKNOWN_REASON, "shoot": shoot_id}
+    if partition is not None:
+        where = " and " + partition_sql("recipient", "%(index)s", "%(count)s")
+        params.update(index=partition[0], count=partition[1])
     cur = conn.execute(
-        "update app.email_sends set status = 'unknown', reason = %s, updated_at = now()"
-        " where shoot_id = %s and status = 'queued' and not is_dry_run",
-        (UNKNOWN_REASON, shoot_id),
+        "update app.email_sends set status = 'unknown', reason = %(reason)s, updated_at = now()"
+        " where shoot_id = %(shoot)s and status = 'queued' and not is_dry_run" + where,
+        params,
     )
     return cur.rowcount
 
@@ -117,3 +128,147 @@ def recover_orphan_sends(conn: psycopg.Connection, older_than_seconds: float = 3
         (UNKNOWN_REASON, older_than_seconds),
     )
     return cur.rowcount
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole pages of a shoot: one statement per step, whatever the page size
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """A ledger row a shoot's page is about to write (see ``insert_rows``)."""
+
+    email_log_id: UUID
+    recipient: EmailRecipient
+    status: SendStatus
+    reason: str | None = None
+    subject: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The provider's answer for one claimed row (see ``record_outcomes``)."""
+
+    email_log_id: UUID
+    status: SendStatus
+    reason: str | None = None
+    provider: str | None = None
+    message_id: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    sent_at: datetime | None = None
+
+
+_INSERT_MANY = (
+    "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
+    " template_name, user_id, account_ref, recipient, status, reason, subject, error_type,"
+    " error_message, is_dry_run, message_metadata, user_context, created_at, updated_at)"
+    " select r.id, %(shoot)s, %(campaign)s, %(app)s, %(template)s, r.user_id, %(account)s,"
+    "  r.recipient, r.status, r.reason, r.subject, r.etype, r.emsg, false, %(meta)s,"
+    "  coalesce(r.context, '{}'), %(now)s, %(now)s"
+    " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, recipient text,"
+    "  status text, reason text, subject text, etype text, emsg text, context jsonb)"
+    " on conflict (shoot_id, recipient) do nothing returning email_log_id"
+)
+
+
+def insert_rows(
+    conn: psycopg.Connection, spec: MessageSpec, rows: list[NewRow], *, now: datetime
+) -> set[UUID]:
+    """Insert a page's rows of a shoot in one statement; the ids actually inserted.
+
+    ``on conflict do nothing`` on ``unique (shoot_id, recipient)`` is the claim: a recipient
+    another dispatcher (or an earlier run) recorded already is not inserted, so only this call's
+    returned ids may go to the provider. The rows travel as one JSON document (``orjson``
+    writes it far faster than psycopg adapts a dozen Python lists to arrays).
+    """
+    if not rows:
+        return set()
+    assert spec.shoot_id is not None, "pages are claimed for shoots only"
+    document = orjson.dumps(
+        [
+            {
+                "id": str(r.email_log_id),
+                "user_id": r.recipient.user_ref,
+                "recipient": r.recipient.normalized_address,
+                "status": str(r.status),
+                "reason": r.reason,
+                "subject": r.subject,
+                "etype": r.error_type,
+                "emsg": r.error_message,
+                "context": r.recipient.user_context,
+            }
+            for r in rows
+        ],
+        default=str,
+    ).decode()
+    cur = conn.execute(
+        _INSERT_MANY,
+        {
+            "shoot": spec.shoot_id,
+            "campaign": spec.campaign_name,
+            "app": spec.app_name,
+            "template": spec.template.name,
+            "account": spec.account_ref,
+            "meta": Jsonb(spec.message_metadata),
+            "now": now,
+            "rows": document,
+        },
+    )
+    return {row[0] for row in cur.fetchall()}
+
+
+def mark_skipped(conn: psycopg.Connection, reasons: dict[UUID, str]) -> None:
+    """Rows just claimed whose user is over a frequency limit: ``skipped``, with the reason."""
+    if reasons:
+        conn.execute(
+            "update app.email_sends e set status = 'skipped', reason = v.reason,"
+            " updated_at = now()"
+            " from unnest(%s::uuid[], %s::text[]) as v(id, reason) where e.email_log_id = v.id",
+            (list(reasons), list(reasons.values())),
+        )
+
+
+def record_outcomes(conn: psycopg.Connection, outcomes: list[Outcome]) -> None:
+    """The provider's answers for claimed rows, in one statement. Only ``queued`` rows change:
+    a row a later dispatcher already turned ``unknown`` keeps that status."""
+    if not outcomes:
+        return
+    document = orjson.dumps(
+        [
+            {
+                "id": str(o.email_log_id),
+                "status": str(o.status),
+                "reason": o.reason,
+                "provider": o.provider,
+                "message_id": o.message_id,
+                "etype": o.error_type,
+                "emsg": o.error_message,
+                "sent_at": o.sent_at.isoformat() if o.sent_at else None,
+            }
+            for o in outcomes
+        ]
+    ).decode()
+    conn.execute(
+        "update app.email_sends e set status = v.status, reason = v.reason,"
+        " provider = v.provider, message_id = v.message_id, error_type = v.etype,"
+        " error_message = v.emsg, sent_at = v.sent_at, updated_at = now()"
+        " from json_to_recordset(%s::json) as v(id uuid, status text, reason text,"
+        "  provider text, message_id text, etype text, emsg text, sent_at timestamptz)"
+        " where e.email_log_id = v.id and e.status = 'queued'",
+        (document,),
+    )
+
+
+def unclaim(conn: psycopg.Connection, ids: list[UUID]) -> int:
+    """Delete claimed rows that were never handed to the provider (the dispatch stopped before
+    their turn), so a resumed dispatch sends them instead of counting them ``unknown``."""
+    if not ids:
+        return 0
+    return conn.execute(
+        "delete from app.email_sends where email_log_id = any(%s::uuid[]) and status = 'queued'",
+        (ids,),
+    ).rowcount

@@ -22,6 +22,14 @@ from orchestration.campaigns.entities import EmailRecipient
 DEFAULT_PAGE_SIZE = 500
 
 
+def partition_sql(address_sql: str, index_sql: str, count_sql: str) -> str:
+    """SQL true when the address (an expression) falls in batch ``index`` of ``count``: a hash
+    of the address normalized as ``normalize_recipient`` does (trimmed, lower-cased), so the
+    audience query and the ledger (``recipient``) agree on every recipient's batch."""
+    normalized = f"lower(btrim({address_sql}, E' \\t\\n\\r\\f\\v'))"
+    return f"mod(hashtext({normalized})::bigint + 2147483648, {count_sql}) = {index_sql}"
+
+
 class Segment(ABC):
     """A named source of recipients (seed 004).
 
@@ -43,19 +51,36 @@ class Segment(ABC):
         page_size: int = DEFAULT_PAGE_SIZE,
         limit: int | None = None,
         after: str | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> Iterator[list[EmailRecipient]]:
-        """Yield pages of recipients in ``user_ref`` order, starting after ``after``."""
+        """Yield pages of recipients in ``user_ref`` order, starting after ``after``.
+
+        ``partition=(index, count)`` yields only the recipients of that batch of ``count``
+        (``partition_sql``: by their normalized address, as the ledger stores it), so batches
+        of one shoot run side by side without reading each other's recipients. ``limit``
+        applies to the batch.
+        """
         if page_size < 1:
             raise ValueError("page_size must be positive")
         query, params = self.get_query(dict(settings or {}))
         inner = sql.SQL(query)  # type: ignore[arg-type] - authored by the campaign, not users
+        where = []
+        if partition is not None:
+            index, count = partition
+            if not 0 <= index < count:
+                raise ValueError(f"partition index {index} is not in 0..{count - 1}")
+            where.append(partition_sql("email_address::text", "%(_mt_batch)s", "%(_mt_batches)s"))
+            params = {**params, "_mt_batch": index, "_mt_batches": count}
         first = sql.SQL(
             "select user_ref::text, email_address::text, user_context from ({}) as segment"
-            " order by user_ref::text limit %(_mt_page)s"
+            + (" where " + " and ".join(where) if where else "")
+            + " order by user_ref::text limit %(_mt_page)s"
         ).format(inner)
         following = sql.SQL(
             "select user_ref::text, email_address::text, user_context from ({}) as segment"
-            " where user_ref::text > %(_mt_after)s order by user_ref::text limit %(_mt_page)s"
+            " where "
+            + " and ".join([*where, "user_ref::text > %(_mt_after)s"])
+            + " order by user_ref::text limit %(_mt_page)s"
         ).format(inner)
         remaining = limit
         while remaining is None or remaining > 0:

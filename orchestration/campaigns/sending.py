@@ -283,7 +283,8 @@ class RecipientCounts:
         self.values[key] = self.values.get(key, 0) + 1
 
 
-def _dedupe(page: list[EmailRecipient]) -> list[EmailRecipient]:
+def dedupe_page(page: list[EmailRecipient]) -> list[EmailRecipient]:
+    """The page without repeated addresses (the first one stays)."""
     seen: set[str] = set()
     out = []
     for recipient in page:
@@ -386,7 +387,7 @@ def run_recipients(
             stream = _Stream(ctx, spec, executor, pool, on_result)
             try:
                 for page in pages:
-                    stream.submit_page(reader, _dedupe(page))
+                    stream.submit_page(reader, dedupe_page(page))
                     if on_page is not None and not on_page():
                         break
                 stream.drain()

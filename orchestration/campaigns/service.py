@@ -172,6 +172,13 @@ class Emailing:
     ) -> ShootOutcome:
         return send_shoot(self.context(), shoot_id, dry_run=dry_run, is_retry=is_retry)
 
+    def send_shoot_in_batches(self, shoot_id: UUID | str, batches: int) -> ShootOutcome:
+        """Send one shoot now as ``batches`` disjoint batches in parallel threads (each
+        recipient once; see ``campaigns.batches``, which Dagster runs as one step per batch)."""
+        from orchestration.campaigns.batches import send_shoot_in_batches
+
+        return send_shoot_in_batches(self.context(), shoot_id, batches)
+
     def batch_send_shoot(
         self,
         shoot_ids: list[UUID | str] | None = None,

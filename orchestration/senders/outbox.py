@@ -26,13 +26,17 @@ class OutboxSender:
     def send(self, message: OutgoingEmail) -> SendResult:
         message_id = make_msgid(domain=_domain(message.from_address))
         data = message.to_mime(message_id).as_bytes()
-        self.folder.mkdir(parents=True, exist_ok=True)
         final = self.folder / f"{message.email_log_id}.eml"
         partial = self.folder / f".{message.email_log_id}.eml.part"
-        with open(partial, "wb") as handle:
+        try:
+            handle = open(partial, "wb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:  # the first message (or the folder was removed): create it once
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(partial, "wb")  # noqa: SIM115
+        with handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            os.fsync(handle.fileno())  # on disk before the ledger says sent
         partial.replace(final)
         return SendResult(message_id=message_id.strip("<>"), provider=self.name)
 

@@ -86,6 +86,7 @@ class SesSender:
     endpoint_url: str | None = None
     connect_timeout: float = 10.0  # seconds; a connection not made is retried (nothing sent)
     read_timeout: float = 30.0  # seconds; an answer not read in time leaves the outcome unknown
+    max_connections: int = 64  # HTTP connections kept open: one per dispatch worker and batch
     name: str = "ses"
     _client: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -105,6 +106,7 @@ class SesSender:
                         retries=dict(SEND_RETRIES),
                         connect_timeout=self.connect_timeout,
                         read_timeout=self.read_timeout,
+                        max_pool_connections=self.max_connections,
                     ),
                 )
             return self._client

@@ -11,6 +11,10 @@ it, then does what the script says for that recipient:
 
 ``script(address, *actions)`` queues actions for one recipient; once they are used up (or for an
 unscripted recipient) the answer is ``OK``. ``requests_for(address)`` counts what arrived.
+
+``max_rate`` (messages per second, a one-second token bucket) answers what exceeds it
+``TooManyRequestsException`` "Maximum sending rate exceeded", as SES does for an account's send
+rate; every request's arrival time is kept (``ReceivedRequest.at``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterator
@@ -46,11 +51,18 @@ class ReceivedRequest:
     recipient: str
     body: dict[str, Any]
     action: object
+    at: float = 0.0  # time.monotonic() on arrival
+
+
+THROTTLED = Answer(429, "TooManyRequestsException", "Maximum sending rate exceeded.")
 
 
 class FakeSes:
-    def __init__(self, hang_for: float = 10.0) -> None:
+    def __init__(self, hang_for: float = 10.0, max_rate: float | None = None) -> None:
         self.hang_for = hang_for
+        self.max_rate = max_rate
+        self._tokens = max_rate or 0.0
+        self._refilled = time.monotonic()
         self.lock = threading.Lock()
         self.received: list[ReceivedRequest] = []
         self._script: dict[str, deque[object]] = defaultdict(deque)
@@ -75,7 +87,16 @@ class FakeSes:
     def _next_action(self, recipient: str) -> object:
         with self.lock:
             queue = self._script.get(recipient)
-            return queue.popleft() if queue else OK
+            if queue:
+                return queue.popleft()
+            if self.max_rate is not None:
+                now = time.monotonic()
+                elapsed, self._refilled = now - self._refilled, now
+                self._tokens = min(self.max_rate, self._tokens + elapsed * self.max_rate)
+                if self._tokens < 1:
+                    return THROTTLED
+                self._tokens -= 1
+            return OK
 
     def start(self) -> None:
         fake = self
@@ -96,7 +117,7 @@ class FakeSes:
                 recipient = body["Destination"]["ToAddresses"][0].lower()
                 action = fake._next_action(recipient)
                 with fake.lock:
-                    fake.received.append(ReceivedRequest(recipient, body, action))
+                    fake.received.append(ReceivedRequest(recipient, body, action, time.monotonic()))
                 if action == DROP:
                     self._hang_up()
                 elif action == HANG:
@@ -138,8 +159,8 @@ class FakeSes:
 
 
 @contextmanager
-def fake_ses(hang_for: float = 10.0) -> Iterator[FakeSes]:
-    server = FakeSes(hang_for=hang_for)
+def fake_ses(hang_for: float = 10.0, max_rate: float | None = None) -> Iterator[FakeSes]:
+    server = FakeSes(hang_for=hang_for, max_rate=max_rate)
     server.start()
     try:
         yield server

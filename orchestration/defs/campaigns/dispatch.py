@@ -12,11 +12,14 @@ a second run of the same shoot waits in the queue until the first has finished.
 """
 
 import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import dagster as dg
 from pydantic import Field
 
+from orchestration.campaigns.batches import ShootBatch, finish_batches, send_batch, start_batches
 from orchestration.campaigns.dispatch import list_due_shoots
 from orchestration.campaigns.errors import EmailingError, MartMissingError
 from orchestration.defs.campaigns.assets import EMAIL_SENDS, report
@@ -153,4 +156,113 @@ def shoot_dispatch_sensor(context: dg.SensorEvaluationContext, warehouse: Wareho
     ]
 
 
-defs = dg.Definitions(jobs=[dispatch_shoot_job], sensors=[shoot_dispatch_sensor])
+# ---------------------------------------------------------------------------------------------
+# One shoot as batches: a step per batch, so that an executor running steps on several workers
+# (Celery, Kubernetes) spreads one shoot over them. See orchestration.campaigns.batches.
+# ---------------------------------------------------------------------------------------------
+
+BATCHED_JOB = "dispatch_shoot_batches"
+T = TypeVar("T")
+
+
+class BatchedDispatchConfig(dg.Config):
+    shoot_id: str
+    batches: int = Field(default=4, ge=1, le=256, description="steps the audience is split into")
+
+
+@dg.op(
+    name="start_shoot_batches",
+    out=dg.DynamicOut(dict),
+    description="Claim a shoot for a batched dispatch and fan out one step per batch.",
+)
+def start_shoot_batches_op(
+    context: dg.OpExecutionContext, config: BatchedDispatchConfig, emailing: EmailingResource
+) -> Iterator[dg.DynamicOutput[dict]]:
+    service = emailing.emailing()
+    try:
+        batches = _business(config.shoot_id, lambda: start_batches(
+            service.context(), config.shoot_id, config.batches))  # fmt: skip
+    finally:
+        service.close()
+    if not batches:
+        context.log.warning("shoot %s not claimable: nothing to send", config.shoot_id)
+    for batch in batches:
+        yield dg.DynamicOutput(
+            {"shoot_id": batch.shoot_id, "index": batch.index, "count": batch.count},
+            mapping_key=f"batch_{batch.index}",
+        )
+
+
+@dg.op(
+    name="send_shoot_batch",
+    description="Send one batch of a shoot (its recipients only, at most once each).",
+    retry_policy=DISPATCH_RETRY_POLICY,
+)
+def send_shoot_batch_op(
+    context: dg.OpExecutionContext, batch: dict, emailing: EmailingResource
+) -> dict:
+    """Retried for the reasons ``dispatch_shoot_op`` is: a retry first turns its batch's
+    ``queued`` rows unknown, and only sends the recipients the failed attempt never reached."""
+    service = emailing.emailing()
+    target = ShootBatch(batch["shoot_id"], batch["index"], batch["count"])
+    try:
+        outcome = _business(target.shoot_id, lambda: send_batch(service.context(), target))
+    finally:
+        service.close()
+    if not outcome.claimed:
+        context.log.warning("batch %s of shoot %s not sent: %s", target.index, target.shoot_id,
+                            outcome.note)  # fmt: skip
+    context.add_output_metadata(
+        {"claimed": outcome.claimed, "audience": outcome.audience,
+         "recovered_unknown": outcome.recovered_unknown,
+         **{f"run_{k}": v for k, v in sorted(outcome.counts.items())}}
+    )  # fmt: skip
+    return {"shoot_id": target.shoot_id, "audience": outcome.audience, "claimed": outcome.claimed}
+
+
+@dg.op(name="finish_shoot_batches", description="Complete a shoot once every batch is done.")
+def finish_shoot_batches_op(
+    context: dg.OpExecutionContext, results: list[dict], emailing: EmailingResource
+) -> dg.Output[None]:
+    if not results:
+        return dg.Output(None, metadata={"claimed": False})
+    service = emailing.emailing()
+    shoot_id = results[0]["shoot_id"]
+    try:
+        outcome = finish_batches(
+            service.context(), shoot_id, audience=sum(r["audience"] for r in results)
+        )
+    finally:
+        service.close()
+    metadata: dict[str, object] = {"shoot_id": shoot_id, "claimed": outcome.claimed,
+                                   "note": outcome.note, **outcome.as_metadata()}  # fmt: skip
+    report(context, EMAIL_SENDS, metadata, wrote=outcome.claimed)
+    return dg.Output(None, metadata=metadata)
+
+
+def _business(shoot_id: str, call: Callable[[], T]) -> T:
+    """Business errors fail the step without retries (as in ``dispatch_shoot_op``)."""
+    try:
+        return call()
+    except (EmailingError, MartMissingError) as exc:
+        code = exc.code if isinstance(exc, EmailingError) else "mart_missing"
+        raise dg.Failure(
+            description=f"shoot {shoot_id} not sent: {exc}",
+            metadata={"error_type": code},
+            allow_retries=False,
+        ) from exc
+
+
+@dg.job(
+    name=BATCHED_JOB,
+    description="Send one shoot as parallel batches, a step each (for multi-worker executors).",
+    tags={"domain": "campaigns"},
+)
+def dispatch_shoot_batches_job() -> None:
+    results = start_shoot_batches_op().map(send_shoot_batch_op)
+    finish_shoot_batches_op(results.collect())
+
+
+defs = dg.Definitions(
+    jobs=[dispatch_shoot_job, dispatch_shoot_batches_job], sensors=[shoot_dispatch_sensor]
+)

@@ -121,3 +121,38 @@ def test_campaign_dispatch_process_killed_then_resumed(
     assert not previously_sent & set(resumed_sender.addresses())
     assert outcome.shoot.state == EmailShootState.completed
     assert (outcome.shoot.sent_count, outcome.shoot.unknown_count) == (9, 1)
+
+
+def test_campaign_dispatch_interrupted_mid_chunk_resends_only_what_never_left(
+    built_database_url: str, registry: Registry, built_db: psycopg.Connection, now
+) -> None:
+    """A page is claimed in chunks of many recipients: an interrupt in the middle of one leaves
+    the recipients the provider never saw free for the resume, and at most the sends in flight
+    (``concurrency``) unknown."""
+    addresses = add_contacts(built_db, 120)
+    crashing = RecordingSender(crash_after=30)
+    settings = DispatchSettings(concurrency=4, page_size=100)
+    first = Emailing(built_database_url, crashing, registry, settings, clock=lambda: now)
+    shoot = first.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"})
+    with pytest.raises(KeyboardInterrupt):
+        first.send_shoot(shoot.shoot_id)
+    before = ledger(built_db, shoot.shoot_id)
+    assert [s for s, _ in before.values()].count("sent") == 30
+    assert 1 <= [s for s, _ in before.values()].count("queued") <= 4
+    assert set(before.values()) <= {("sent", None), ("queued", None)}
+
+    resumed_sender = RecordingSender()
+    resumed = Emailing(built_database_url, resumed_sender, registry, settings, clock=lambda: now)
+    outcome = resumed.send_shoot(shoot.shoot_id)
+    after = ledger(built_db, shoot.shoot_id)
+    sent = crashing.addresses() + resumed_sender.addresses()
+    assert max(sent.values()) == 1
+    unknown = {a for a, (s, _) in after.items() if s == "unknown"}
+    assert unknown == {a for a, (s, _) in before.items() if s == "queued"}
+    assert set(sent) | unknown == set(addresses) == set(after)
+    final = outcome.shoot
+    assert (final.sent_count, final.unknown_count, final.recipient_count) == (
+        120 - len(unknown),
+        len(unknown),
+        120,
+    )

@@ -28,6 +28,21 @@ def test_campaign_rate_limiter_spaces_calls() -> None:
     assert len(slept) == before
 
 
+def test_campaign_rate_limiter_slows_down_when_throttled_then_recovers() -> None:
+    slept: list[float] = []
+    limiter = RateLimiter(100.0, sleep=slept.append)
+    limiter.throttled(0.5)
+    assert limiter.rate == pytest.approx(75.0)
+    limiter.acquire()
+    assert slept and slept[0] == pytest.approx(0.5, abs=0.05)  # everyone paused
+    for _ in range(200):
+        limiter.acquire()
+    assert limiter.rate == 100.0  # back to the configured rate, never above
+    for _ in range(30):
+        limiter.throttled(0.0)
+    assert limiter.rate == pytest.approx(5.0)  # never below the floor
+
+
 def test_campaign_dispatch_settings_validation() -> None:
     with pytest.raises(ValueError):
         DispatchSettings(concurrency=0)
