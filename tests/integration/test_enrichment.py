@@ -205,3 +205,22 @@ def test_events_get_device_geo_and_flags(
         *[("clicked", WINDOWS, "computer", None, False, None, "click_burst")] * 3,
         ("opened", WINDOWS, "computer", "Japan", False, None, None),
     ]
+    logs = built_db.execute(
+        "select email_log_id, open_count, machine_open_count, click_count, bot_click_count"
+        " from marts.email_logs order by 1"
+    ).fetchall()
+    assert logs == [("log-ana", 1, 1, 1, 1), ("log-bo", 1, 0, 0, 3)]
+    geo = built_db.execute(
+        "select event_type, geo_country, events from marts.event_geo_daily"
+        " where event_type in ('opened', 'clicked') order by 1, 2"
+    ).fetchall()
+    assert geo == [("clicked", "France", 1), ("opened", "France", 1), ("opened", "Japan", 1)]
+    devices = built_db.execute(
+        "select device_type, opens, clicks, machine_opens, bot_clicks"
+        " from marts.device_daily_stats order by 1"
+    ).fetchall()
+    assert devices == [("computer", 1, 0, 0, 3), ("other", 0, 0, 1, 1), ("phone", 1, 1, 0, 0)]
+    stats = built_db.execute(
+        "select opened, machine_opened, clicked, bot_clicked from marts.campaign_daily_stats"
+    ).fetchall()
+    assert stats == [(2, 1, 1, 2)]
