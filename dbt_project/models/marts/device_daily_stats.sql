@@ -27,13 +27,13 @@ engagement as (
         coalesce(email_logs.campaign_name, 'unattributed') as campaign_name,
         coalesce(events.device_type, 'other') as device_type,
         events.event_type = 'opened' and not events.is_machine_open and not events.is_duplicate
-        as is_human_open,
+            as is_human_open,
         events.event_type = 'opened' and events.is_machine_open and not events.is_duplicate
-        as is_machine_open,
+            as is_machine_open,
         events.event_type = 'clicked' and not events.is_bot_click and not events.is_duplicate
-        as is_human_click,
+            as is_human_click,
         events.event_type = 'clicked' and events.is_bot_click and not events.is_duplicate
-        as is_bot_click
+            as is_bot_click
     from events
     left join email_logs
         on events.email_log_id = email_logs.email_log_id

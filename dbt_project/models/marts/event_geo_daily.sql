@@ -24,7 +24,7 @@ final as (
         cast(count(*) as integer) as events,
         cast(count(distinct email_log_id) as integer) as unique_messages
     from events
-    where not events.is_duplicate and not events.is_machine_open and not events.is_bot_click
+    where not is_duplicate and not is_machine_open and not is_bot_click
     group by
         cast(occurred_at at time zone 'UTC' as date),
         event_type,
