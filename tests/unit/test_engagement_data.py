@@ -37,3 +37,15 @@ def test_a_seed_gives_the_same_data() -> None:
     first = [(e.message_id, e.at, e.label) for e in iter_labelled_engagement(300, seed=9)]
     again = [(e.message_id, e.at, e.label) for e in iter_labelled_engagement(300, seed=9)]
     assert first == again
+
+
+def test_the_simulated_message_life_labels_its_opens_and_clicks() -> None:
+    from datetime import UTC, datetime
+
+    from orchestration.simulation.message_life import Event
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert Event("machine_open", at).label == "machine"
+    assert Event("scanner_click", at).label == "machine"
+    assert Event("open", at).label == Event("click", at).label == "human"
+    assert Event("delivery", at).label is None
