@@ -18,19 +18,18 @@ import json
 import resource
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import orjson
 import psycopg
 
+from bench.databases import bench_database
 from bench.generators import iter_ses_records
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.parsers.jsonstream import iter_documents, open_maybe_gzip
 from orchestration.ingestion.sources import SES
-from orchestration.warehouse.connection import connect, with_database
-from orchestration.warehouse.embedded import ensure_embedded_postgres
+from orchestration.warehouse.connection import connect
 from orchestration.warehouse.migrations import migrate
 
 RESULTS = Path(__file__).parent / "results"
@@ -51,15 +50,11 @@ def main() -> None:
     parser.add_argument("--database-url", help="server to use (default: embedded under a tmp dir)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        bench_database(args.database_url, Path(tmp)) as url,
+    ):
         tmp_path = Path(tmp)
-        admin_url = args.database_url or ensure_embedded_postgres(
-            tmp_path / "pg", "postgres", stop_at_exit=True
-        )
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
-        url = with_database(admin_url, name)
         data = tmp_path / "ses.ndjson"
         size = 0
         with data.open("wb") as out:
@@ -107,8 +102,6 @@ def main() -> None:
             "records_loaded": counts.loaded,
             "peak_rss_mb": round(peak_rss_mb),
         }
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database "{name}" with (force)')
     for key, value in result.items():
         print(f"{key:>28}: {value}")
     RESULTS.mkdir(exist_ok=True)

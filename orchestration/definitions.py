@@ -6,6 +6,7 @@ import dagster as dg
 from orchestration.campaigns.modules import load_campaign_modules
 from orchestration.defs import campaigns, jobs
 from orchestration.defs.deployment import build_resources
+from orchestration.defs.enrichment import assets as enrichment
 from orchestration.defs.ingestion import emailit, freshness, pinpoint, ses, ses_sqs, tracker
 from orchestration.defs.transform import dbt
 from orchestration.settings import load_settings
@@ -20,6 +21,7 @@ defs = dg.Definitions.merge(
     tracker.defs,
     ses_sqs.defs,
     freshness.defs,
+    enrichment.defs,
     dbt.defs,
     jobs.defs,
     campaigns.defs,

@@ -117,6 +117,12 @@ class Settings(BaseModel):
         alias="MAILTRAIL_UI_URL",
         description="Base URL of the Dagster UI, for a link to the run in alerts.",
     )
+    geoip_database: Path | None = Field(
+        default=None,
+        alias="MAILTRAIL_GEOIP_DATABASE",
+        description="MaxMind-format (.mmdb) City or Country database locating open and click IP"
+        " addresses; unset: geolocation only where the open tracker gives it.",
+    )
     campaign_modules: tuple[str, ...] = Field(
         default=(),
         alias="MAILTRAIL_CAMPAIGNS",

@@ -13,6 +13,7 @@
       bounce_type text               hard / soft / undetermined
       bounce_subtype, complaint_type, error_type, error_message, link_url text
       ip_address, user_agent text    as received (normalised downstream)
+      device_type text               the provider's own phone / computer / other (open tracker), else null
       geo_country, geo_region, geo_city text; latitude, longitude double precision
       is_duplicate boolean           provider says this is a repeat (open tracker)
       is_provider_suppressed boolean provider flags the event as prefetch / sender-suppressed
@@ -40,6 +41,7 @@
         'link_url',
         'ip_address',
         'user_agent',
+        'device_type',
         'geo_country',
         'geo_region',
         'geo_city',

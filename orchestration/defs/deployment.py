@@ -10,6 +10,7 @@ import dagster as dg
 
 from orchestration.defs.campaigns.alerts import AlertWebhookResource
 from orchestration.defs.campaigns.resources import EmailingResource
+from orchestration.defs.enrichment.assets import GeoIpResource
 from orchestration.defs.ingestion.api_resources import EmailitResource, TrackerResource
 from orchestration.defs.ingestion.ses_sqs import SesQueueResource
 from orchestration.defs.resources import LandingResource, WarehouseResource, secret
@@ -34,4 +35,5 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             queue_url=settings.ses_queue_url or "", endpoint_url=settings.aws_endpoint_url
         ),
         "alerts": AlertWebhookResource.from_settings(settings),
+        "geoip": GeoIpResource(database_path=str(settings.geoip_database or "")),
     }

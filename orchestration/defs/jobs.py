@@ -30,15 +30,18 @@ DBT_MODELS = (
     dg.AssetSelection.groups("seeds", "staging", "intermediate", "marts", "bi") | DBT_SOURCE_CHECKS
 )
 
+# The lookups dbt joins (enrich/*: user agents parsed, IP addresses located), from raw.*.
+ENRICHMENT = dg.AssetSelection.groups("enrichment")
+
 ingest_and_build = dg.define_asset_job(
     "ingest_and_build",
-    selection=dg.AssetSelection.groups("ingestion") | DBT_MODELS,
+    selection=dg.AssetSelection.groups("ingestion") | ENRICHMENT | DBT_MODELS,
     description="Load everything new from the landing location, then build all dbt models and tests.",
 )
 
 build_marts = dg.define_asset_job(
     "build_marts",
-    selection=DBT_MODELS,
+    selection=ENRICHMENT | DBT_MODELS,
     description="Run `dbt build` through Dagster so the marts are current.",
 )
 

@@ -42,6 +42,7 @@ from orchestration.ingestion.loader import LoadCounts, load_documents, require_a
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.parsers.jsonstream import Document, iter_documents, open_maybe_gzip
 from orchestration.ingestion.sources import EMAILIT, TRACKER, RecordSource
+from orchestration.ingestion.tracker_emails import EmailPolling, emails_to_poll, record_poll
 
 logger = logging.getLogger(__name__)
 
@@ -125,11 +126,14 @@ def ingest_tracker(
     *,
     email_ids: Sequence[str] = (),
     batch_size: int = 1000,
+    polling: EmailPolling | None = None,
     log: logging.Logger | None = None,
 ) -> LoadCounts:
     """Load the tracker's open events not loaded yet (:class:`TrackerCursor`: every id above the
     lookback window, and those in it not seen), then every open of the emails named in
-    ``email_ids`` (the only way the API returns duplicate and suppressed opens).
+    ``email_ids`` and, with ``polling``, of the emails it has opens for that may have new ones
+    (:mod:`orchestration.ingestion.tracker_emails`): the only way the API returns duplicate and
+    suppressed opens.
 
     New events are loaded in id order, ``batch_size`` per transaction, each batch moving the
     cursor (its ids added to the window) as it commits.
@@ -174,15 +178,24 @@ def ingest_tracker(
                     )
                 )
                 write_cursor(conn, "tracker", cursor.to_json())
-        for email_id in email_ids:
+        polled = list(dict.fromkeys(email_ids))
+        if polling is not None:
+            polled += [e for e in emails_to_poll(conn, polling) if e not in set(email_ids)]
+            log.info("tracker: %d emails with opens to ask for every open", len(polled))
+        for email_id in polled:
             per_email, _ = client.open_events(email_id)
-            log.info("tracker: %d open events for email %s", len(per_email), email_id)
-            if per_email:
-                total.add(
-                    load_events(
-                        conn, TRACKER, client.object_key(email_id), list(enumerate(per_email, 1))
+            log.debug("tracker: %d open events for email %s", len(per_email), email_id)
+            with conn.transaction():  # the email's opens and its poll record commit together
+                if per_email:
+                    total.add(
+                        load_events(
+                            conn,
+                            TRACKER,
+                            client.object_key(email_id),
+                            list(enumerate(per_email, 1)),
+                        )
                     )
-                )
+                record_poll(conn, email_id, len(per_email))
     return total
 
 

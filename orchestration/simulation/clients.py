@@ -10,12 +10,18 @@ from __future__ import annotations
 import random
 
 __all__ = [
+    "GMAIL_PROXY_AGENT",
     "HUMAN_AGENTS",
     "MPP_USER_AGENT",
+    "NAMED_SCANNER_AGENTS",
+    "OUTLOOK_DESKTOP_AGENT",
     "SCANNER_AGENT",
+    "YAHOO_PROXY_AGENT",
     "apple_proxy_ip",
+    "gmail_proxy_ip",
     "human_ip",
     "scanner_ip",
+    "yahoo_proxy_ip",
 ]
 
 MPP_USER_AGENT = "Mozilla/5.0"
@@ -65,3 +71,30 @@ def apple_proxy_ip(rng: random.Random) -> str:
 def scanner_ip(rng: random.Random) -> str:
     """An address of a mail security gateway's link scanner."""
     return f"40.94.{rng.randrange(0, 64)}.{rng.randrange(1, 255)}"
+
+
+# Mail providers' image proxies: Gmail fetches the pixel when the person opens the message, Yahoo
+# also prefetches it when the message arrives.
+GMAIL_PROXY_AGENT = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
+YAHOO_PROXY_AGENT = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
+# A person at work reading in Outlook for Windows.
+OUTLOOK_DESKTOP_AGENT = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17029; Pro)"
+# Link scanners that say what they are.
+NAMED_SCANNER_AGENTS = (
+    "Barracuda Sentinel (EE)",
+    "python-requests/2.31.0",
+    "Mozilla/5.0 (compatible; proofpoint-urldefense/1.0)",
+    "Go-http-client/1.1",
+)
+
+
+def gmail_proxy_ip(rng: random.Random) -> str:
+    """An address of Google's image proxy."""
+    return f"66.249.{rng.randrange(80, 96)}.{rng.randrange(1, 255)}"
+
+
+def yahoo_proxy_ip(rng: random.Random) -> str:
+    """An address of Yahoo's image proxy."""
+    return f"98.136.{rng.randrange(0, 64)}.{rng.randrange(1, 255)}"

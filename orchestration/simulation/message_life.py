@@ -135,6 +135,14 @@ class Event:
     def metric(self) -> str | None:
         return METRIC_OF_KIND[self.kind]
 
+    @property
+    def label(self) -> str | None:
+        """Who did it, for measuring the classifiers: ``machine`` (a prefetch, a link scanner),
+        ``human``, or None for events that are neither an open nor a click."""
+        if self.kind in ("machine_open", "scanner_click"):
+            return "machine"
+        return "human" if self.kind in ("open", "click") else None
+
 
 def message_life(
     rng: random.Random,

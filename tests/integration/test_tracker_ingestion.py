@@ -43,7 +43,8 @@ def run(
                 base_url=fake.url, api_token=token or fake.token, backoff_seconds=0.01
             ),
         },
-        run_config={"ops": {NODE: {"config": config or {}}}},
+        # the listing alone unless a test asks for the per-email polling
+        run_config={"ops": {NODE: {"config": {"poll_emails": False, **(config or {})}}}},
     )
     assert result.success
     return counts_of(result, NODE)
@@ -170,3 +171,53 @@ def test_saved_responses_load_from_files(
     assert tracker.requests == []
     ips = dict(db.execute("select tracker_event_id, ip_address from raw.tracker_open_events"))
     assert ips[44] == "66.102.8.1"
+
+
+def asked_for(fake: TrackerFake) -> list[str]:
+    return [r.params["email_id"] for r in fake.requests if "email_id" in r.params]
+
+
+def test_emails_with_opens_are_asked_for_without_configuration(
+    database_url: str, db: psycopg.Connection, tracker: TrackerFake
+) -> None:
+    tracker.add_open("el-1", "ana@example.com")
+    tracker.add_open("el-1", "ana@example.com", duplicate=True)
+    tracker.add_open("el-2", "bo@example.com", suppressed=True)  # no counted open: not asked
+    tracker.add_open("el-3", "cy@example.com")
+    _, counts = run(database_url, tracker, config={"poll_emails": True})
+    assert (counts["records_loaded"], counts["records_duplicate"]) == (3, 2)
+    assert [
+        r[0] for r in db.execute("select email_id from raw.tracker_email_polls order by 1")
+    ] == [
+        "el-1",
+        "el-3",
+    ]
+    flags = db.execute(
+        "select email_id, is_duplicate from raw.tracker_open_events order by tracker_event_id"
+    ).fetchall()
+    assert flags == [("el-1", False), ("el-1", True), ("el-3", False)]
+
+    # nothing new: no email is asked for again
+    tracker.requests.clear()
+    kind, again = run(database_url, tracker, config={"poll_emails": True})
+    assert kind == "observed" and again["records_read"] == 0
+    assert asked_for(tracker) == []
+
+    # a new counted open of el-3: only el-3 is asked for, and its repeat arrives
+    tracker.add_open("el-3", "cy@example.com")
+    tracker.add_open("el-3", "cy@example.com", duplicate=True)
+    _, third = run(database_url, tracker, config={"poll_emails": True})
+    assert third["records_loaded"] == 2
+    assert asked_for(tracker) == ["el-3"]
+
+
+def test_email_polling_is_bounded_per_run_and_the_rest_waits(
+    database_url: str, db: psycopg.Connection, tracker: TrackerFake
+) -> None:
+    for i in range(5):
+        tracker.add_open(f"el-{i}", f"u{i}@example.com")
+    run(database_url, tracker, config={"poll_emails": True, "max_emails": 2})
+    assert db.execute("select count(*) from raw.tracker_email_polls").fetchone() == (2,)
+    run(database_url, tracker, config={"poll_emails": True, "max_emails": 2})
+    run(database_url, tracker, config={"poll_emails": True, "max_emails": 2})
+    assert db.execute("select count(*) from raw.tracker_email_polls").fetchone() == (5,)

@@ -137,32 +137,17 @@ final as (
         link_url,
         {{ normalize_ip_address('ip_address') }} as ip_address,
         user_agent,
-        {{ device_type('user_agent') }} as device_type,
+        -- the provider's own device family (open tracker); int_email_events__enriched completes it
+        device_type,
         geo_country,
         geo_region,
         geo_city,
         latitude,
         longitude,
+        -- the provider's own flags; int_email_events__classified adds Mailtrail's rules
         coalesce(is_duplicate, false) as is_duplicate,
-        coalesce(
-            event_type = 'opened'
-            and (
-                user_agent = 'Mozilla/5.0'
-                or is_provider_suppressed
-                or abs(extract(epoch from occurred_at - first_delivered_at))
-                <= {{ var('machine_event_window_seconds') }}
-            ),
-            false
-        ) as is_machine_open,
-        coalesce(
-            event_type = 'clicked'
-            and (
-                {{ is_bot_user_agent('user_agent') }}
-                or abs(extract(epoch from occurred_at - first_delivered_at))
-                <= {{ var('machine_event_window_seconds') }}
-            ),
-            false
-        ) as is_bot_click,
+        coalesce(is_provider_suppressed, false) as is_provider_suppressed,
+        first_delivered_at,
         event_data,
         loaded_at
     from with_first_delivery

@@ -21,6 +21,7 @@
     'opened': "event_type = 'opened' and not is_machine_open and not is_duplicate",
     'machine_opened': "event_type = 'opened' and is_machine_open and not is_duplicate",
     'clicked': "event_type = 'clicked' and not is_bot_click and not is_duplicate",
+    'bot_clicked': "event_type = 'clicked' and is_bot_click and not is_duplicate",
     'unsubscribed': "event_type = 'unsubscribed'",
 } -%}
 

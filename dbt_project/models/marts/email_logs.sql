@@ -33,6 +33,7 @@ classified_events as (
         event_type = 'opened' and not is_machine_open and not is_duplicate as is_human_open,
         event_type = 'opened' and is_machine_open and not is_duplicate as is_counted_machine_open,
         event_type = 'clicked' and not is_bot_click and not is_duplicate as is_human_click,
+        event_type = 'clicked' and is_bot_click and not is_duplicate as is_counted_bot_click,
         -- a bounce without a type counts as undetermined
         case when event_type = 'bounced' then coalesce(bounce_type, 'undetermined') end as bounce_severity,
         -- which event's error describes the log best: the lowest rank, then the latest
@@ -90,6 +91,7 @@ email_log_events as (
         cast(count(*) filter (where is_counted_machine_open) as integer) as machine_open_count,
         min(occurred_at) filter (where is_human_click) as first_clicked_at,
         cast(count(*) filter (where is_human_click) as integer) as click_count,
+        cast(count(*) filter (where is_counted_bot_click) as integer) as bot_click_count,
         (
             array_agg(error_type order by error_rank asc, occurred_at desc, event_id asc)
             filter (where error_rank is not null)
@@ -139,6 +141,7 @@ final as (
         email_log_events.click_count > 0 as clicked,
         email_log_events.first_clicked_at,
         email_log_events.click_count,
+        email_log_events.bot_click_count,
         email_log_events.error_type,
         email_log_events.error_message
     from email_log_events

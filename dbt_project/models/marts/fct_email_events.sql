@@ -27,7 +27,7 @@ with
 
 events as not materialized (
 
-    select * from {{ ref('int_email_events__unioned') }}
+    select * from {{ ref('int_email_events__classified') }}
 
 ),
 
@@ -77,6 +77,11 @@ final as (
         events.is_duplicate,
         events.is_machine_open,
         events.is_bot_click,
+        events.machine_open_reason,
+        events.bot_click_reason,
+        events.os,
+        events.client,
+        events.geo_source,
         events.event_data,
         events.app_name,
         events.provider_event_type,

@@ -4,7 +4,9 @@
 The asset loads the open events not loaded yet (the cursor in ``raw.api_cursors``: every id above
 its lookback window, and the ids in it not seen - an id can commit after a higher one), and with
 ``email_ids`` every open of those emails (the API lists duplicate and sender-suppressed opens only
-per email). With ``paths`` it loads files of saved responses instead (``mailtrail load tracker``).
+per email), and by itself every open of the emails it has opens for that may have new ones
+(:mod:`orchestration.ingestion.tracker_emails`: bounded per run, incremental). With ``paths`` it
+loads files of saved responses instead (``mailtrail load tracker``).
 It materialises only when rows were loaded, so the freshness check sees a silent tracker.
 
 A failed run is retried by its retry policy (``API_RETRY_POLICY``: backoff, 3 more attempts) when
@@ -32,6 +34,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.ingestion.apis import ingest_saved_responses, ingest_tracker
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.sources import TRACKER
+from orchestration.ingestion.tracker_emails import EmailPolling
 
 PIPELINE_JOB = "tracker_pipeline"  # defined in orchestration.defs.jobs
 ASSET_KEY = dg.AssetKey(["raw", "tracker_open_events"])
@@ -47,6 +50,17 @@ class TrackerLoadConfig(dg.Config):
         description="Also load every open (duplicates and suppressed included) of these emails.",
     )
     batch_size: int = Field(default=1000, description="Open events per transaction.")
+    poll_emails: bool = Field(
+        default=True,
+        description="Also ask for every open of the emails with opens that may have new ones"
+        " (duplicate and sender-suppressed opens are listed only per email).",
+    )
+    max_emails: int = Field(
+        default=200, ge=0, description="At most this many emails asked for per run."
+    )
+    email_lookback_hours: int = Field(
+        default=72, ge=1, description="Only emails with an open loaded within this many hours."
+    )
 
 
 @dg.asset(
@@ -82,6 +96,11 @@ def tracker_open_events(
                 tracker.client(context.log),
                 email_ids=config.email_ids,
                 batch_size=config.batch_size,
+                polling=EmailPolling(
+                    max_emails=config.max_emails, lookback_hours=config.email_lookback_hours
+                )
+                if config.poll_emails
+                else None,
                 log=context.log,
             )
     yield from api_load_events(

@@ -146,6 +146,7 @@ final as (
                 )
                 then details
         end as error_message,
+        cast(null as text) as device_type,
         cast(null as text) as geo_country,
         cast(null as text) as geo_region,
         cast(null as text) as geo_city,

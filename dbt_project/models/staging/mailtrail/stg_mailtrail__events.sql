@@ -72,6 +72,7 @@ final as (
         cast(null as text) as link_url,
         cast(null as text) as ip_address,
         cast(null as text) as user_agent,
+        cast(null as text) as device_type,
         cast(null as text) as geo_country,
         cast(null as text) as geo_region,
         cast(null as text) as geo_city,

@@ -109,6 +109,7 @@ final as (
             when '_email.rendering_failure' then 'rendering_failure'
         end as error_type,
         -- Pinpoint publishes no geolocation, no duplicate or prefetch flag
+        cast(null as text) as device_type,
         cast(null as text) as geo_country,
         cast(null as text) as geo_region,
         cast(null as text) as geo_city,

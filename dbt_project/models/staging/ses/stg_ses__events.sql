@@ -143,6 +143,7 @@ final as (
                 )
         end as error_message,
         -- SES publishes no geolocation, no duplicate or prefetch flag
+        cast(null as text) as device_type,
         cast(null as text) as geo_country,
         cast(null as text) as geo_region,
         cast(null as text) as geo_city,

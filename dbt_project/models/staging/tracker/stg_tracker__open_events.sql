@@ -61,6 +61,8 @@ final as (
         cast(null as text) as link_url,
         nullif(trim(ip_address), '') as ip_address,
         nullif(trim(user_agent), '') as user_agent,
+        -- phone, computer or other: the tracker's own reading of the user agent (seed 002)
+        nullif(trim(device_type), '') as device_type,
         nullif(geo_country, '') as geo_country,
         nullif(geo_region, '') as geo_region,
         nullif(geo_city, '') as geo_city,

@@ -1,0 +1,3 @@
+{{ config(alias='device_daily_stats') }}
+
+{{ pseudonymised_select('device_daily_stats', []) }}
