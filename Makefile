@@ -12,11 +12,7 @@ DBT := $(VENV)/bin/dbt
 DBT_FLAGS := --project-dir dbt_project --profiles-dir dbt_project
 MANIFEST := dbt_project/target/manifest.json
 
-<<<<<<< HEAD
-.PHONY: setup demo test dev docs lint format bench bench-dispatch clean
-=======
-.PHONY: setup demo test dev lint format bench bench-engagement clean
->>>>>>> feat/engage
+.PHONY: setup demo test dev docs lint format bench bench-dispatch bench-engagement clean
 
 setup: $(VENV)/.installed $(MANIFEST)
 
@@ -58,16 +54,14 @@ format: setup
 bench: setup
 	$(VENV)/bin/python -m bench.load_ses
 
-<<<<<<< HEAD
 # Dispatch recipients/s (batched vs per-recipient), peak memory, SES send rate held: bench/results/dispatch.json
 bench-dispatch: setup
 	$(VENV)/bin/python -m bench.dispatch $(BENCH_ARGS)
-=======
+
 # Precision and recall of the engagement rules on ~106k labelled opens and clicks
 # (bench/results/engagement.json); BENCH_DATABASE_URL=postgresql://... to use a server.
 bench-engagement: setup
 	$(VENV)/bin/python -m bench.engagement $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
->>>>>>> feat/engage
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mailtrail dbt_project/target dbt_project/logs

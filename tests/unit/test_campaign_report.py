@@ -16,10 +16,10 @@ HOSTILE = '<script>alert("x")</script>'
 def data(**overrides) -> CampaignReportData:
     totals = {
         "app_name": "shop", "first_day": date(2026, 11, 1), "last_day": date(2026, 11, 2),
-        "sent": 1200, "delivered": 1000, "opened": 250, "machine_opened": 400, "clicked": 50,
+        "sent": 1200, "delivered": 1000, "opened": 250, "machine_opened": 400, "clicked": 50, "bot_clicked": 9,
         "bounced": 12, "hard_bounced": 10, "complained": 1, "unsubscribed": 3, "dropped": 7,
         "failed": 0, "delivery_rate": Decimal("0.833333"), "open_rate": Decimal("0.25"),
-        "machine_open_rate": Decimal("0.4"), "click_rate": Decimal("0.05"),
+        "machine_open_rate": Decimal("0.4"), "click_rate": Decimal("0.05"), "bot_click_rate": Decimal("0.009"),
         "click_to_open_rate": Decimal("0.2"), "bounce_rate": Decimal("0.01"),
         "complaint_rate": Decimal("0.001"), "unsubscribe_rate": None,
     }  # fmt: skip

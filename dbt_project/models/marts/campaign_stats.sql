@@ -7,7 +7,8 @@
 -#}
 {%- set metrics = [
     'sent', 'delivered', 'bounced', 'hard_bounced', 'soft_bounced', 'complained', 'rejected',
-    'failed', 'dropped', 'skipped', 'opened', 'machine_opened', 'clicked', 'unsubscribed',
+    'failed', 'dropped', 'skipped', 'opened', 'machine_opened', 'clicked', 'bot_clicked',
+    'unsubscribed',
 ] -%}
 
 with
@@ -42,6 +43,7 @@ final as (
         round(cast(opened as numeric) / nullif(delivered, 0), 6) as open_rate,
         round(cast(machine_opened as numeric) / nullif(delivered, 0), 6) as machine_open_rate,
         round(cast(clicked as numeric) / nullif(delivered, 0), 6) as click_rate,
+        round(cast(bot_clicked as numeric) / nullif(delivered, 0), 6) as bot_click_rate,
         round(cast(clicked as numeric) / nullif(opened, 0), 6) as click_to_open_rate,
         round(cast(bounced as numeric) / nullif(sent, 0), 6) as bounce_rate,
         round(cast(complained as numeric) / nullif(delivered, 0), 6) as complaint_rate,
