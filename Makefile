@@ -12,7 +12,7 @@ DBT := $(VENV)/bin/dbt
 DBT_FLAGS := --project-dir dbt_project --profiles-dir dbt_project
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: setup demo test dev lint format bench clean
+.PHONY: setup demo test dev lint format bench bench-transform bench-large clean
 
 setup: $(VENV)/.installed $(MANIFEST)
 
@@ -49,6 +49,14 @@ format: setup
 
 bench: setup
 	$(VENV)/bin/python -m bench.load_ses
+
+# dbt build cost: full refresh vs nothing new vs 1% new (bench/transform.py); BENCH_DATABASE_URL
+# names a server to use instead of an embedded one
+bench-transform: setup
+	$(VENV)/bin/python -m bench.transform --events 1000000 $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+
+bench-large: setup
+	$(VENV)/bin/python -m bench.transform --events 10000000 $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mailtrail dbt_project/target dbt_project/logs

@@ -32,11 +32,18 @@
     database=target.database, schema='marts', identifier='fct_email_events'
 ) if execute else none -%}
 
--- macros/email_events.sql reads it in the branch below:
+-- read in the branch below (and by macros/email_events.sql):
+-- depends_on: {{ ref('stg_ses__events') }}
+-- depends_on: {{ ref('stg_pinpoint__events') }}
+-- depends_on: {{ ref('stg_emailit__events') }}
+-- depends_on: {{ ref('stg_tracker__open_events') }}
+-- depends_on: {{ ref('stg_mailtrail__events') }}
+-- depends_on: {{ ref('stg_mailtrail__email_sends') }}
 -- depends_on: {{ ref('event_type_map') }}
 
 with
 
+{% if fct is not none %}
 {% for model_name in provider_event_models %}
 {{ model_name }} as not materialized (
 
@@ -51,7 +58,6 @@ email_sends as not materialized (
 
 ),
 
-{% if fct is not none %}
 fct_email_events as not materialized (
 
     select * from {{ fct }}

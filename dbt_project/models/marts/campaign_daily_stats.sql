@@ -134,11 +134,11 @@ metric_days as (
         ) as metric_firsts (metric, first_at)
     where
         metric_firsts.first_at is not null
-        {% if is_incremental() %}
+    {% if is_incremental() %}
         and cast(metric_firsts.first_at at time zone 'UTC' as date) in (
             select batch_days.date_day from batch_days
         )
-        {% endif %}
+    {% endif %}
 
 ),
 

@@ -69,9 +69,9 @@ clicks as (
     where
         events.event_type = 'clicked'
         and events.link_url is not null
-        {% if is_incremental() %}
+    {% if is_incremental() %}
         and events.email_log_id in (select click_email_logs.email_log_id from click_email_logs)
-        {% endif %}
+    {% endif %}
 
 ),
 

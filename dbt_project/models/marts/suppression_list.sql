@@ -37,10 +37,10 @@ suppressing_events as (
     from events
     where
         recipient is not null
-        {% if is_incremental() %}
+    {% if is_incremental() %}
         -- the recipients of the batch's events (index on recipient)
         and recipient in ({{ batch_recipients_sql() }})
-        {% endif %}
+    {% endif %}
         and (
             (event_type = 'bounced' and bounce_type = 'hard')
             or event_type in ('complained', 'unsubscribed')
