@@ -12,7 +12,7 @@ DBT := $(VENV)/bin/dbt
 DBT_FLAGS := --project-dir dbt_project --profiles-dir dbt_project
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: setup demo test dev docs lint format bench bench-dispatch bench-engagement clean
+.PHONY: setup demo test dev docs lint format bench bench-dispatch bench-engagement bench-transform bench-large clean
 
 setup: $(VENV)/.installed $(MANIFEST)
 
@@ -62,6 +62,14 @@ bench-dispatch: setup
 # (bench/results/engagement.json); BENCH_DATABASE_URL=postgresql://... to use a server.
 bench-engagement: setup
 	$(VENV)/bin/python -m bench.engagement $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+
+# dbt build cost: full refresh vs nothing new vs 1% new (bench/transform.py); BENCH_DATABASE_URL
+# names a server to use instead of an embedded one
+bench-transform: setup
+	$(VENV)/bin/python -m bench.transform --events 1000000 $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+
+bench-large: setup
+	$(VENV)/bin/python -m bench.transform --events 10000000 $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mailtrail dbt_project/target dbt_project/logs

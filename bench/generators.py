@@ -14,7 +14,8 @@ from orchestration.demo.ses_generator import CampaignSpec, campaign_specs
 from orchestration.demo.summary import DEFAULT_START
 from orchestration.simulation.clients import MPP_USER_AGENT
 from orchestration.simulation.ids import random_uuid
-from orchestration.simulation.message_life import ms
+from orchestration.simulation.message_life import draw_outcome, message_life, ms
+from orchestration.simulation.ses_events import SES_REPORTING, ses_event_record
 from orchestration.simulation.ses_records import (
     ses_bounce_record,
     ses_click_record,
@@ -29,7 +30,7 @@ from orchestration.simulation.ses_records import (
     ses_subscription_record,
 )
 
-__all__ = ["iter_ses_records"]
+__all__ = ["iter_message_lives", "iter_ses_records"]
 
 
 def iter_ses_records(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
@@ -125,3 +126,58 @@ def _benchmark_record(index: int, specs: list[CampaignSpec], rng: random.Random)
 def _stable_uuid(text: str) -> str:
     digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
     return str(uuid.UUID(bytes=digest, version=4))
+
+
+_LIFE_RATES = (  # per message, exclusive outcomes besides plain delivery (the demo's rates)
+    ("hard", 0.03), ("soft", 0.015), ("delayed", 0.015), ("reject", 0.004), ("render_fail", 0.004),
+)  # fmt: skip
+
+
+def iter_message_lives(
+    events: int, *, days: int, seed: int = 0, people: int = 50_000
+) -> Iterator[tuple[datetime, dict[str, Any]]]:
+    """Yield about ``events`` SES records of whole message lives, with the time each arrives.
+
+    Messages are sent evenly over ``days`` days from the demo's start, by three daily campaigns
+    to an audience of ``people``; each message lives as the simulation says (send, delivery or
+    bounce, opens hours or days later, clicks, complaints...), so late events of a day arrive
+    among the sends of the next ones. Records come in send order, not arrival order: sort them
+    by the time yielded with them to replay arrivals.
+    """
+    rng = random.Random(seed)
+    specs = campaign_specs(3)
+    audience_pool = audience(people, 0, rng)
+    start = datetime.combine(DEFAULT_START, time(0), UTC)
+    span = timedelta(days=days).total_seconds()
+    messages = max(1, events * 10 // 28)  # about 2.8 events per message
+    produced = 0
+    shoots = {
+        (spec.name, day): _stable_uuid(f"bench shoot {spec.name} {day}")
+        for spec in specs
+        for day in range(days)
+    }
+    for index in range(messages):
+        if produced >= events:
+            return
+        spec = specs[index % len(specs)]
+        sent_at = ms(start + timedelta(seconds=span * index / messages))
+        person = audience_pool[rng.randrange(len(audience_pool))]
+        message_id = ses_message_id(sent_at, rng)
+        tags = {
+            "campaign": spec.name,
+            "app": spec.app,
+            "shoot_id": shoots[(spec.name, int((sent_at - start).total_seconds() // 86_400))],
+            "email_log_id": random_uuid(rng),
+        }
+        life = message_life(
+            rng, draw_outcome(rng, _LIFE_RATES), sent_at, person, spec.links,
+            reporting=SES_REPORTING, template=spec.name,
+        )  # fmt: skip
+        for event in life:
+            record = ses_event_record(
+                event, message_id, person.address, sent_at=sent_at, topic=spec.name,
+                sender=spec.sender, subject=spec.subject, tags=tags,
+            )  # fmt: skip
+            # Firehose delivers within minutes; a record is loaded after it happened
+            yield event.at + timedelta(seconds=rng.uniform(30, 900)), record
+            produced += 1

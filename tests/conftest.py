@@ -151,10 +151,11 @@ def built_db(built_database_url: str) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture
 def build_marts(built_database_url: str, dbt_target: Path) -> Callable[[], None]:
-    """Rebuild this test's marts from what is in raw now (``dbt run`` of fct_email_events and
-    every model after it), as the build_marts job does after an ingestion."""
+    """Rebuild this test's marts from what is in raw now (``dbt run`` of the incremental batch,
+    fct_email_events and every model after them), as the build_marts job does after an
+    ingestion."""
     return lambda: run_dbt(
-        built_database_url, "run", "--select", "fct_email_events+", target_path=dbt_target
+        built_database_url, "run", "--select", "int_email_events__batch+", target_path=dbt_target
     )
 
 

@@ -44,9 +44,17 @@ def load(runtime: Runtime, provider: str, paths: Sequence[str]) -> RunOutcome:
     )
 
 
-def build(runtime: Runtime) -> RunOutcome:
-    """``dbt build`` of every model through the ``build_marts`` job."""
-    return run_job("build_marts", command="build", logs_dir=runtime.settings.logs_dir)
+def build(runtime: Runtime, *, full_refresh: bool = False) -> RunOutcome:
+    """``dbt build`` of every model through the ``build_marts`` job; ``full_refresh`` rebuilds
+    the incremental marts from raw (the dbt step's ``full_refresh`` config)."""
+    run_config = (
+        {"ops": {"mailtrail_dbt_models": {"config": {"full_refresh": True}}}}
+        if full_refresh
+        else None
+    )
+    return run_job(
+        "build_marts", command="build", logs_dir=runtime.settings.logs_dir, run_config=run_config
+    )
 
 
 def ensure_marts(runtime: Runtime) -> RunOutcome | None:

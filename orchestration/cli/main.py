@@ -29,7 +29,12 @@ def parser() -> argparse.ArgumentParser:
         "provider", help="provider whose records the paths hold: ses, pinpoint, emailit, tracker"
     )
     load.add_argument("paths", nargs="+", metavar="PATH", help="file, folder or s3:// URL")
-    commands.add_parser("build", help="run dbt through Dagster so the marts are current")
+    build = commands.add_parser("build", help="run dbt through Dagster so the marts are current")
+    build.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every incremental mart from raw instead of what is new since the last build",
+    )
     commands.add_parser("warehouse-url", help="print the PostgreSQL URL in use")
     dev = commands.add_parser("dev", help="start the Dagster UI on the same settings")
     dev.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000)")
@@ -130,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
         print(tables.load_counts(loaded.metadata))
         return _load_exit_code(loaded.success, loaded.metadata)
     if args.command == "build":
-        built = commands.build(runtime)
+        built = commands.build(runtime, full_refresh=args.full_refresh)
         print(built.line())
         return 0 if built.success else 1
     if args.command == "demo":

@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ delete_batch_rows('date_day in (' ~ batch_days_sql() ~ ')') }}"],
+    )
+}}
+
 {#-
     Daily campaign stats, additive over days: an email log (message x recipient) counts for a
     metric once, on the UTC day of its FIRST event of that kind, so summing a metric over days
@@ -25,13 +34,50 @@
     'unsubscribed': "event_type = 'unsubscribed'",
 } -%}
 
+-- depends_on: {{ ref('int_email_events__batch') }}
+
 with
 
-events as (
+all_events as (
 
     select * from {{ ref('fct_email_events') }}
 
 ),
+
+{% if is_incremental() %}
+-- the UTC days the batch's events fall on, before and after: only their rows change
+batch_days as (
+
+    {{ batch_days_sql() }}
+
+),
+
+-- only an email log with an event on one of those days can have a first event there
+day_email_logs as (
+
+    select distinct events.email_log_id
+    from all_events as events
+    inner join batch_days
+        on
+            events.occurred_at >= cast(batch_days.date_day as timestamp) at time zone 'UTC'
+            and events.occurred_at < cast(batch_days.date_day + 1 as timestamp) at time zone 'UTC'
+
+),
+
+events as (
+
+    select all_events.*
+    from all_events
+    where all_events.email_log_id in (select day_email_logs.email_log_id from day_email_logs)
+
+),
+{% else %}
+events as (
+
+    select * from all_events
+
+),
+{% endif %}
 
 dry_run_email_logs as (
 
@@ -87,7 +133,13 @@ metric_days as (
             {%- if not loop.last %},{% endif %}
             {%- endfor %}
         ) as metric_firsts (metric, first_at)
-    where metric_firsts.first_at is not null
+    where
+        metric_firsts.first_at is not null
+    {% if is_incremental() %}
+        and cast(metric_firsts.first_at at time zone 'UTC' as date) in (
+            select batch_days.date_day from batch_days
+        )
+    {% endif %}
 
 ),
 

@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ delete_batch_rows('email_log_id in (' ~ batch_email_logs_sql() ~ ')') }}"],
+        indexes=[
+            {'columns': ['shoot_id']},
+        ],
+    )
+}}
+
 {#-
     One row per email log (message x recipient, seed 004's EmailLog). The state is a function of
     the set of the log's events (macros/email_log_state.sql), never of their arrival order.
@@ -10,11 +22,17 @@
 {#- providers that report on messages sent by another provider (ledger, open tracker) -#}
 {%- set non_sending_providers = sql_string_list(['mailtrail', 'tracker']) -%}
 
+-- depends_on: {{ ref('int_email_events__batch') }}
+
 with
 
 events as (
 
     select * from {{ ref('fct_email_events') }}
+    {% if is_incremental() %}
+    -- the batch's email logs, whole (index on email_log_id)
+    where email_log_id in ({{ batch_email_logs_sql() }})
+    {% endif %}
 
 ),
 

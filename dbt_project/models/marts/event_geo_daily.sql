@@ -1,9 +1,20 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ delete_batch_rows('date_day in (' ~ batch_days_sql() ~ ')') }}"],
+    )
+}}
+
 {#-
     Events per UTC day, event type and geolocation: the open tracker's, else the GeoIP database's
     (MAILTRAIL_GEOIP_DATABASE), null when neither knows. People only: duplicates, machine opens
     and bot clicks are left out. events counts event rows; unique_messages counts distinct email
     logs within the row (not additive over days).
 -#}
+
+-- depends_on: {{ ref('int_email_events__batch') }}
 
 with
 
@@ -12,6 +23,26 @@ events as (
     select * from {{ ref('fct_email_events') }}
 
 ),
+
+{% if is_incremental() %}
+-- the UTC days the batch's events fall on, before and after: only their rows change
+batch_days as (
+
+    {{ batch_days_sql() }}
+
+),
+
+day_events as (
+
+    select events.*
+    from events
+    inner join batch_days
+        on
+            events.occurred_at >= cast(batch_days.date_day as timestamp) at time zone 'UTC'
+            and events.occurred_at < cast(batch_days.date_day + 1 as timestamp) at time zone 'UTC'
+
+),
+{% endif %}
 
 final as (
 
@@ -23,7 +54,7 @@ final as (
         geo_city,
         cast(count(*) as integer) as events,
         cast(count(distinct email_log_id) as integer) as unique_messages
-    from events
+    from {% if is_incremental() %}day_events{% else %}events{% endif %}
     where not is_duplicate and not is_machine_open and not is_bot_click
     group by
         cast(occurred_at at time zone 'UTC' as date),

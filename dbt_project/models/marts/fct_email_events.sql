@@ -1,55 +1,68 @@
 {{
     config(
         materialized='incremental',
-        unique_key='event_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='append_new_columns',
+        pre_hook=["{{ delete_batch_rows('event_id in (' ~ batch_event_ids_sql() ~ ')') }}"],
         indexes=[
             {'columns': ['email_log_id']},
             {'columns': ['loaded_at']},
             {'columns': ['occurred_at']},
+            {'columns': ['message_id']},
+            {'columns': ['recipient']},
         ]
     )
 }}
 
 {#-
-    Incremental batch = EVERY event of every email log that has at least one event loaded within
-    var('lookback_hours') before the newest loaded_at already in this table. The flags are computed
-    per email log (machine opens, bot clicks: "within N seconds of the first delivery"), so
-    re-processing whole email logs keeps the table identical to a full refresh.
-    delete+insert on event_id replaces those events.
-    Cost: the batch is found by email_log_id, which raw tables do not store, so each run still
-    reads every raw row once (cheaply); only the batch is written. Do not turn the IN into
-    `= any(array(...))`: it is pushed down but compared linearly, quadratic on big batches.
+    Incremental batch = every event of every email log something new touched
+    (int_email_events__batch, docs/incremental-builds.md). The flags are computed per email log
+    (machine opens, bot clicks: "within N seconds of the first delivery"), so re-processing whole
+    email logs keeps the table identical to a full refresh. The pre-hook deletes the batch's
+    events; they are inserted again as they resolve now (an event that moved to another email log
+    leaves its old one). The batch's rows are found by primary key in each raw table: no run reads
+    every raw row.
 -#}
+
+-- the incremental branch reads them through macros/email_events.sql:
+-- depends_on: {{ ref('stg_ses__events') }}
+-- depends_on: {{ ref('stg_pinpoint__events') }}
+-- depends_on: {{ ref('stg_emailit__events') }}
+-- depends_on: {{ ref('stg_tracker__open_events') }}
+-- depends_on: {{ ref('stg_mailtrail__events') }}
+-- depends_on: {{ ref('stg_mailtrail__email_sends') }}
+-- depends_on: {{ ref('event_type_map') }}
+-- depends_on: {{ ref('int_email_events__batch') }}
+-- depends_on: {{ ref('stg_enrich__user_agents') }}
+-- depends_on: {{ ref('stg_enrich__ip_addresses') }}
+-- depends_on: {{ ref('apple_proxy_ranges') }}
+
+{%- if execute and is_incremental()
+    and 'model.mailtrail.int_email_events__batch' not in selected_resources -%}
+{{ exceptions.raise_compiler_error(
+    'fct_email_events: an incremental run needs int_email_events__batch in the same selection '
+    ~ '(select int_email_events__batch+), or --full-refresh'
+) }}
+{%- endif %}
 
 with
 
+{% if is_incremental() %}
+events as not materialized (
+
+    {%- set batch_events = '(' ~ email_events(event_ids=batch_event_ids_sql()) ~ ') as batch_events' %}
+    {%- set enriched = '(' ~ enriched_email_events(batch_events) ~ ') as enriched_events' %}
+    {{ classified_email_events(enriched) | indent(4) }}
+
+),
+{% else %}
 events as not materialized (
 
     select * from {{ ref('int_email_events__classified') }}
 
 ),
-
-{% if is_incremental() %}
-batch_cutoff as (
-
-    select
-        coalesce(max(loaded_at), cast('-infinity' as timestamptz))
-        - make_interval(hours => {{ var('lookback_hours') }}) as loaded_after
-    from {{ this }}
-
-),
-
-batch_email_logs as (
-
-    select distinct events.email_log_id
-    from events
-    where events.loaded_at >= (select batch_cutoff.loaded_after from batch_cutoff)
-
-),
-
 {% endif %}
+
 final as (
 
     select
@@ -90,9 +103,6 @@ final as (
         events.error_message,
         events.loaded_at
     from events
-    {% if is_incremental() %}
-    where events.email_log_id in (select batch_email_logs.email_log_id from batch_email_logs)
-    {% endif %}
 
 )
 

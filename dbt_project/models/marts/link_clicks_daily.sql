@@ -1,8 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ delete_batch_rows('date_day in (' ~ batch_days_sql() ~ ')') }}"],
+    )
+}}
+
 {#-
     Clicks per UTC day, campaign and link. clicks: human (non-bot, non-duplicate) click events;
     unique_clicks: email logs whose FIRST human click on that link falls on that day (additive over
     days); bot_clicks: click events flagged as scanners / bots. Clicks without a link are left out.
 -#}
+
+-- depends_on: {{ ref('int_email_events__batch') }}
 
 with
 
@@ -17,6 +28,29 @@ email_logs as (
     select * from {{ ref('email_logs') }}
 
 ),
+
+{% if is_incremental() %}
+-- the UTC days the batch's events fall on, before and after: only their rows change
+batch_days as (
+
+    {{ batch_days_sql() }}
+
+),
+
+-- the email logs with a click on one of those days, with all their clicks: whether a click is
+-- the first on its link depends on the earlier ones
+click_email_logs as (
+
+    select distinct events.email_log_id
+    from events
+    inner join batch_days
+        on
+            events.occurred_at >= cast(batch_days.date_day as timestamp) at time zone 'UTC'
+            and events.occurred_at < cast(batch_days.date_day + 1 as timestamp) at time zone 'UTC'
+    where events.event_type = 'clicked'
+
+),
+{% endif %}
 
 clicks as (
 
@@ -35,6 +69,9 @@ clicks as (
     where
         events.event_type = 'clicked'
         and events.link_url is not null
+    {% if is_incremental() %}
+        and events.email_log_id in (select click_email_logs.email_log_id from click_email_logs)
+    {% endif %}
 
 ),
 
@@ -59,6 +96,9 @@ final as (
     from clicks
     left join first_human_clicks
         on clicks.event_id = first_human_clicks.event_id
+    {% if is_incremental() %}
+    where clicks.date_day in (select batch_days.date_day from batch_days)
+    {% endif %}
     group by clicks.date_day, clicks.campaign_name, clicks.link_url
 
 )

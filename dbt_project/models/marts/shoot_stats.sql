@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ delete_batch_rows('shoot_id in (' ~ batch_shoots_sql() ~ ')') }}"],
+    )
+}}
+
 {#-
     One row per shoot (seed 004's EmailShoot counters). recipient / sent / failed / skipped /
     dropped / unknown / pending come from orchestration's counters in app.shoots; delivered /
@@ -6,17 +15,34 @@
     a human open, clicked = a human click.
 -#}
 
+-- depends_on: {{ ref('int_email_events__batch') }}
+
 with
+
+{% if is_incremental() %}
+-- shoots with an email log in the batch, and shoots whose own row changed
+batch_shoots as materialized (
+
+    {{ batch_shoots_sql() | indent(4) }}
+
+),
+{% endif %}
 
 shoots as (
 
     select * from {{ ref('stg_mailtrail__shoots') }}
+    {% if is_incremental() %}
+    where shoot_id in (select batch_shoots.shoot_id from batch_shoots)
+    {% endif %}
 
 ),
 
 email_logs as (
 
     select * from {{ ref('email_logs') }}
+    {% if is_incremental() %}
+    where shoot_id in (select batch_shoots.shoot_id from batch_shoots)
+    {% endif %}
 
 ),
 

@@ -1,7 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ delete_batch_rows('recipient in (' ~ batch_recipients_sql() ~ ')') }}"],
+    )
+}}
+
 {#-
     Recipients campaign dispatch must skip: one row per recipient and reason
     (hard_bounce, complaint, unsubscribe), from every provider's events.
 -#}
+
+-- depends_on: {{ ref('int_email_events__batch') }}
 
 with
 
@@ -26,6 +37,10 @@ suppressing_events as (
     from events
     where
         recipient is not null
+    {% if is_incremental() %}
+        -- the recipients of the batch's events (index on recipient)
+        and recipient in ({{ batch_recipients_sql() }})
+    {% endif %}
         and (
             (event_type = 'bounced' and bounce_type = 'hard')
             or event_type in ('complained', 'unsubscribed')

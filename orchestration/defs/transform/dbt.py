@@ -45,13 +45,24 @@ translator = MailtrailDbtTranslator(
 )
 
 
+class DbtBuildConfig(dg.Config):
+    """Run configuration of the dbt step: ``full_refresh`` rebuilds every incremental mart from
+    raw (after a change to the event type map, the flag rules or a mart's logic); otherwise a
+    build takes what was loaded since the last successful build (docs/incremental-builds.md)."""
+
+    full_refresh: bool = False
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     dagster_dbt_translator=translator,
     name="mailtrail_dbt_models",
 )
 def mailtrail_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: DbtBuildConfig,
 ):
     # profiles.yml reads the connection from MAILTRAIL_PG_*; derive them from the warehouse
     # resource so a run always builds into the database its ingestion assets loaded.
@@ -60,7 +71,11 @@ def mailtrail_dbt_models(
     # outside the repository, removed when the run is done: what matters is in the run's logs.
     target = Path(tempfile.mkdtemp(prefix=f"mailtrail-dbt-{context.run.run_id[:8]}-"))
     try:
-        yield from dbt.cli(["build"], context=context, target_path=target).stream()
+        # dbt's unit tests check the SQL, not the data: CI runs them (make test), builds do not
+        args = ["build", "--exclude-resource-type", "unit_test"]
+        if config.full_refresh:
+            args.append("--full-refresh")
+        yield from dbt.cli(args, context=context, target_path=target).stream()
     finally:
         shutil.rmtree(target, ignore_errors=True)
 

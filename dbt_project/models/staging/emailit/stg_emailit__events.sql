@@ -42,7 +42,8 @@ source as (
         coalesce(events.payload, payloads.payload) as payload,
         events.source_object,
         events.source_line,
-        events.loaded_at
+        events.loaded_at,
+        events.load_xid
     from {{ source('emailit', 'emailit_events') }} as events
     left join {{ shared_payloads }} as payloads
         on events.payload_hash = payloads.payload_hash
@@ -57,8 +58,10 @@ renamed as (
         occurred_at,
         payload,
         loaded_at,
+        load_xid,
         'emailit' as provider,
         nullif(trim(message_id), '') as raw_message_id,
+        email_id as raw_email_id,
         nullif(trim(email_id), '') as emailit_email_id,
         nullif(trim(email_log_id), '') as tagged_email_log_id,
         lower(trim(recipient)) as recipient,
@@ -73,30 +76,22 @@ renamed as (
 
 ),
 
--- one Message-ID per Emailit email id, from the events that carry both
-email_message_ids as (
-
-    select
-        emailit_email_id,
-        min(raw_message_id) as email_message_id
-    from renamed
-    where emailit_email_id is not null and raw_message_id is not null
-    group by emailit_email_id
-
-),
-
 with_message_id as (
 
     select
         renamed.*,
         coalesce(
             renamed.raw_message_id,
-            email_message_ids.email_message_id,
+            -- the Message-ID of another event of the same Emailit email id (index on email_id,
+            -- so a batch of new rows never reads the whole table)
+            (
+                select min(nullif(trim(siblings.message_id), '')) as email_message_id
+                from {{ source('emailit', 'emailit_events') }} as siblings
+                where siblings.email_id = renamed.raw_email_id
+            ),
             'emailit:' || renamed.emailit_email_id
         ) as message_id
     from renamed
-    left join email_message_ids
-        on renamed.emailit_email_id = email_message_ids.emailit_email_id
 
 ),
 
@@ -116,6 +111,8 @@ final as (
         ip_address,
         user_agent,
         loaded_at,
+        load_xid,
+        raw_email_id as emailit_email_id,
         coalesce(
             tagged_email_log_id,
             {{ surrogate_key(['provider', 'message_id', 'recipient']) }}

@@ -27,7 +27,8 @@ final as (
         is_dry_run,
         created_at,
         sent_at,
-        updated_at
+        updated_at,
+        load_xid
     from source
 
 )

@@ -87,7 +87,8 @@ final as (
             'user_id', user_id,
             'is_dry_run', is_dry_run
         ) as event_data,
-        updated_at as loaded_at
+        updated_at as loaded_at,
+        load_xid
     from slots
 
 )

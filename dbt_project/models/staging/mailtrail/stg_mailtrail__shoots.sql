@@ -30,7 +30,8 @@ final as (
         skipped_count,
         dropped_count,
         unknown_count,
-        pending_count
+        pending_count,
+        load_xid
     from source
 
 )

@@ -41,7 +41,8 @@ source as (
         coalesce(events.payload, payloads.payload) as payload,
         events.source_object,
         events.source_line,
-        events.loaded_at
+        events.loaded_at,
+        events.load_xid
     from {{ source('pinpoint', 'pinpoint_events') }} as events
     left join {{ shared_payloads }} as payloads
         on events.payload_hash = payloads.payload_hash
@@ -58,6 +59,7 @@ renamed as (
         occurred_at,
         payload,
         loaded_at,
+        load_xid,
         'pinpoint' as provider,
         nullif(trim(email_log_id), '') as tagged_email_log_id,
         lower(trim(recipient)) as recipient,
@@ -93,6 +95,7 @@ final as (
         ip_address,
         user_agent,
         loaded_at,
+        load_xid,
         coalesce(
             tagged_email_log_id,
             {{ surrogate_key(['provider', 'message_id', 'recipient']) }}

@@ -29,7 +29,8 @@ source as (
         coalesce(events.payload, payloads.payload) as payload,
         events.source_object,
         events.source_line,
-        events.loaded_at
+        events.loaded_at,
+        events.load_xid
     from {{ source('ses', 'ses_events') }} as events
     left join {{ shared_payloads }} as payloads
         on events.payload_hash = payloads.payload_hash
@@ -45,6 +46,7 @@ renamed as (
         occurred_at,
         payload,
         loaded_at,
+        load_xid,
         'ses' as provider,
         nullif(trim(email_log_id), '') as tagged_email_log_id,
         lower(trim(recipient)) as recipient,
@@ -113,6 +115,7 @@ final as (
         ip_address,
         user_agent,
         loaded_at,
+        load_xid,
         coalesce(
             tagged_email_log_id,
             {{ surrogate_key(['provider', 'message_id', 'recipient']) }}

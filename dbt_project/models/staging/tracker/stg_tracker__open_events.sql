@@ -30,7 +30,8 @@ source as (
         coalesce(events.payload, payloads.payload) as payload,
         events.source_object,
         events.source_line,
-        events.loaded_at
+        events.loaded_at,
+        events.load_xid
     from {{ source('tracker', 'tracker_open_events') }} as events
     left join {{ shared_payloads }} as payloads
         on events.payload_hash = payloads.payload_hash
@@ -72,7 +73,8 @@ final as (
         -- a sender-suppressed open is a prefetch / machine open
         is_sender_suppressed as is_provider_suppressed,
         payload as event_data,
-        loaded_at
+        loaded_at,
+        load_xid
     from source
 
 )

@@ -1,0 +1,209 @@
+"""What a dbt build costs: a full refresh against the incremental builds that follow it.
+
+Generates whole SES message lives (bench/generators.py: sends, deliveries, bounces, opens and
+clicks hours or days later) over ``--days`` days, loads the first 99% by arrival with the
+loader, then measures on the same warehouse:
+
+- full refresh: ``dbt build --full-refresh`` (the competitor every other figure is a ratio of);
+- nothing new: ``dbt build`` again, nothing loaded since;
+- 1% new: the last 1% of arrivals loaded, then ``dbt build``;
+- the fixed cost of ``mailtrail build`` (Python start, Dagster, dbt parse) on nothing new;
+
+each with the models' own times (dbt's run_results.json), the time spent in data tests, the
+database size, and EXPLAIN ANALYZE of the slowest model's query in the full refresh and in the
+1% build. Prints a summary and writes bench/results/transform_<events>.json. Not a test:
+nothing here asserts on time.
+
+    make bench-transform            # 1M events
+    make bench-large                # 10M events
+    .venv/bin/python -m bench.transform --events 200000 --database-url postgresql://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+
+from bench.generators import iter_message_lives
+from orchestration.ingestion.landing import list_paths
+from orchestration.ingestion.objects import ingest_objects
+from orchestration.ingestion.sources import SES
+from orchestration.warehouse.connection import connect, dbt_env, with_database
+from orchestration.warehouse.embedded import ensure_embedded_postgres
+from orchestration.warehouse.migrations import migrate
+
+RESULTS = Path(__file__).parent / "results"
+DBT_PROJECT = Path(__file__).parents[1] / "dbt_project"
+BIN = Path(sys.executable).parent
+NEW_SHARE = 0.01
+
+
+def write_arrivals(folder: Path, events: int, days: int) -> tuple[Path, Path]:
+    """Two Firehose-style objects: the first 99% of arrivals, and the last 1%."""
+    everything = folder / "all.ndjson"
+    arrivals: list[float] = []
+    with everything.open("wb") as out:
+        for arrived_at, record in iter_message_lives(events, days=days, seed=1):
+            arrivals.append(arrived_at.timestamp())
+            out.write(orjson.dumps(record) + b"\n")
+    cutoff = sorted(arrivals)[int(len(arrivals) * (1 - NEW_SHARE))]
+    old, new = folder / "ses" / "old.ndjson", folder / "ses" / "new.ndjson"
+    old.parent.mkdir()
+    with everything.open("rb") as lines, old.open("wb") as first, new.open("wb") as last:
+        for arrived, line in zip(arrivals, lines, strict=True):
+            (first if arrived < cutoff else last).write(line)
+    everything.unlink()
+    return old, new
+
+
+def load(url: str, path: Path) -> float:
+    with connect(url, autocommit=True) as conn:
+        started = time.perf_counter()
+        ingest_objects(conn, SES, list_paths([str(path)]))
+        conn.execute("vacuum analyze raw.ses_events")
+        return time.perf_counter() - started
+
+
+def dbt_build(url: str, target: Path, *flags: str) -> dict[str, Any]:
+    """One production build (models, seeds and data tests; unit tests run in CI), timed, with
+    dbt's per-node times."""
+    command = [str(BIN / "dbt"), "build", "--exclude-resource-type", "unit_test", *flags]
+    command += ["--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
+    command += ["--target-path", str(target), "--log-path", str(target / "logs")]
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, env={**os.environ, **dbt_env(url)}, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"dbt build failed:\n{done.stdout[-4000:]}")
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    models = {
+        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
+        for r in results
+        if r["unique_id"].startswith("model.")
+    }
+    tests = sum(r["execution_time"] for r in results if r["unique_id"].startswith("test."))
+    return {
+        "wall_s": round(wall, 1),
+        "models_s": round(sum(models.values()), 1),
+        "tests_s": round(tests, 1),
+        "models": dict(sorted(models.items(), key=lambda item: -item[1])),
+    }
+
+
+def explain(url: str, target: Path, model: str) -> dict[str, Any]:
+    """EXPLAIN ANALYZE of the model's compiled query as the last build compiled it."""
+    compiled = next((target / "compiled" / "mailtrail" / "models").rglob(f"{model}.sql"))
+    with connect(url, autocommit=True) as conn:
+        plan = [
+            row[0]
+            for row in conn.execute(f"explain (analyze, buffers) {compiled.read_text()}")  # type: ignore[call-overload]
+        ]
+    total = next(line for line in plan if line.startswith("Execution Time"))
+    return {"model": model, "execution_time": total, "plan_head": plan[:25]}
+
+
+def database_size(url: str) -> dict[str, str]:
+    with connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select n.nspname, pg_size_pretty(sum(pg_total_relation_size(c.oid)))"
+            " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where c.relkind in ('r', 'm') and n.nspname in ('raw', 'marts', 'intermediate', 'app')"
+            " group by n.nspname order by 1"
+        ).fetchall()
+        total = conn.execute("select pg_size_pretty(pg_database_size(current_database()))")
+        return {"database": total.fetchone()[0], **{schema: size for schema, size in rows}}
+
+
+def cli_build(url: str, home: Path) -> float:
+    """``mailtrail build`` end to end: Python start, Dagster, dbt (nothing new to build)."""
+    env = {**os.environ, "MAILTRAIL_DATABASE_URL": url, "MAILTRAIL_HOME": str(home)}
+    started = time.perf_counter()
+    done = subprocess.run([str(BIN / "mailtrail"), "build"], env=env, capture_output=True)
+    if done.returncode != 0:
+        raise SystemExit(f"mailtrail build failed: {done.stderr.decode()[-2000:]}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--database-url", help="server to use (default: embedded under a tmp dir)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        admin_url = args.database_url or ensure_embedded_postgres(
+            tmp_path / "pg", "postgres", stop_at_exit=True
+        )
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"')
+            server = conn.execute("show server_version").fetchone()[0]
+        url = with_database(admin_url, name)
+        try:
+            started = time.perf_counter()
+            old, new = write_arrivals(tmp_path, args.events, args.days)
+            print(f"generated {args.events} events in {time.perf_counter() - started:.0f} s")
+            with connect(url, autocommit=True) as conn:
+                migrate(conn)
+            result: dict[str, Any] = {
+                "events": args.events,
+                "days": args.days,
+                "server": f"PostgreSQL {server}"
+                + (" (given server)" if args.database_url else " (embedded)"),
+                "cores": os.cpu_count(),
+                "load_99pct_s": round(load(url, old), 1),
+            }
+            target = tmp_path / "target"
+            result["full_refresh"] = dbt_build(url, target, "--full-refresh")
+            print(f"full refresh: {result['full_refresh']['wall_s']} s")
+            full_explain = explain(url, target, next(iter(result["full_refresh"]["models"])))
+            result["nothing_new"] = dbt_build(url, target)
+            print(f"nothing new: {result['nothing_new']['wall_s']} s")
+            result["cli_build_nothing_new_s"] = round(cli_build(url, tmp_path / "home"), 1)
+            result["load_1pct_s"] = round(load(url, new), 1)
+            result["one_percent_new"] = dbt_build(url, target)
+            print(f"1% new: {result['one_percent_new']['wall_s']} s")
+            result["explain_slowest_model"] = {
+                "full_refresh": full_explain,
+                "one_percent_new": explain(url, target, full_explain["model"]),
+            }
+            full = result["full_refresh"]
+            for case in ("nothing_new", "one_percent_new"):
+                result[f"{case}_vs_full"] = {
+                    "wall": round(result[case]["wall_s"] / full["wall_s"], 3),
+                    "models": round(result[case]["models_s"] / max(full["models_s"], 0.01), 3),
+                }
+            result["cli_fixed_cost_s"] = round(
+                result["cli_build_nothing_new_s"] - result["nothing_new"]["wall_s"], 1
+            )
+            result["size"] = database_size(url)
+        finally:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'drop database "{name}" with (force)')
+    summary = {k: v for k, v in result.items() if k != "explain_slowest_model"}
+    print(json.dumps(summary, indent=2))
+    for case, plan in result["explain_slowest_model"].items():
+        print(f"EXPLAIN ANALYZE {plan['model']} ({case}): {plan['execution_time']}")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"transform_{args.events}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

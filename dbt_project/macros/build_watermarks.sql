@@ -1,0 +1,106 @@
+{#
+    Incremental builds (docs/incremental-builds.md). Raw, ledger and shoot rows carry load_xid, the
+    id of the transaction that wrote them; app.build_watermarks holds, per successful build, the
+    snapshot taken when it started. A row is new to this build when that snapshot did not see it:
+    this catches loads committed late (started before the previous build, committed after it).
+    Builds record a watermark only when every incremental model succeeded, so a failed build's
+    batch is simply taken again by the next one.
+#}
+
+{#- the models that consume the batch: a watermark means all of them processed it -#}
+{% macro batch_consumers() -%}
+    {{ return([
+        'int_email_events__batch',
+        'fct_email_events',
+        'email_logs',
+        'campaign_daily_stats',
+        'link_clicks_daily',
+        'event_geo_daily',
+        'shoot_stats',
+        'suppression_list',
+    ]) }}
+{%- endmacro %}
+
+{#- the snapshot of the latest successful build, null before the first one -#}
+{% macro last_build_snapshot() -%}
+    (
+        select build_watermarks.snapshot
+        from app.build_watermarks
+        where build_watermarks.succeeded_at is not null
+        order by build_watermarks.succeeded_at desc
+        limit 1
+    )
+{%- endmacro %}
+
+{#- true for a row the latest successful build did not see (every row before the first build);
+    the first condition is an index range on load_xid, the second drops what that snapshot saw -#}
+{% macro loaded_since_last_build(xid_column) -%}
+    (
+        {{ xid_column }} >= coalesce(pg_snapshot_xmin({{ last_build_snapshot() }}), cast('0' as xid8))
+        and not coalesce(pg_visible_in_snapshot({{ xid_column }}, {{ last_build_snapshot() }}), false)
+    )
+{%- endmacro %}
+
+{#- on-run-start: remember what this build can see before any model reads anything -#}
+{% macro start_build_watermark() -%}
+    insert into app.build_watermarks (invocation_id, snapshot)
+    values ('{{ invocation_id }}', pg_current_snapshot())
+    on conflict (invocation_id) do nothing
+{%- endmacro %}
+
+{#- on-run-end: the snapshot becomes the next batch's start only if every consumer of the batch
+    succeeded in this build and the build was not restricted to a window of days -#}
+{% macro finish_build_watermark(results) -%}
+    {%- set succeeded = [] -%}
+    {%- for result in results -%}
+        {%- if result.node.resource_type == 'model' and result.status == 'success'
+            and result.node.name in batch_consumers() -%}
+            {%- do succeeded.append(result.node.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if (succeeded | unique | list | length) == (batch_consumers() | length)
+        and var('window_start', none) is none -%}
+    update app.build_watermarks
+    set succeeded_at = clock_timestamp()
+    where invocation_id = '{{ invocation_id }}'
+    {%- else -%}
+    select 1 as watermark_unchanged
+    {%- endif -%}
+{%- endmacro %}
+
+{#- pre-hook of an incremental mart: delete the rows the batch recomputes (nothing on a full
+    build). `where` selects the rows of the keys the batch touches. -#}
+{% macro delete_batch_rows(where) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ where }}
+    {%- else -%}
+    select 1 as full_build
+    {%- endif -%}
+{%- endmacro %}
+
+{#- the keys of the batch (int_email_events__batch), as subqueries for the marts and their hooks -#}
+{% macro batch_event_ids_sql() -%}
+    select batch.event_id from {{ ref('int_email_events__batch') }} as batch
+{%- endmacro %}
+
+{% macro batch_email_logs_sql() -%}
+    select batch.email_log_id from {{ ref('int_email_events__batch') }} as batch
+{%- endmacro %}
+
+{% macro batch_days_sql() -%}
+    select distinct cast(batch.occurred_at at time zone 'UTC' as date) as date_day
+    from {{ ref('int_email_events__batch') }} as batch
+{%- endmacro %}
+
+{% macro batch_recipients_sql() -%}
+    select batch.recipient from {{ ref('int_email_events__batch') }} as batch
+{%- endmacro %}
+
+{#- shoots whose email logs are in the batch, and shoots whose own row changed -#}
+{% macro batch_shoots_sql() -%}
+    select batch.shoot_id from {{ ref('int_email_events__batch') }} as batch
+    where batch.shoot_id is not null
+    union
+    select shoots.shoot_id from {{ ref('stg_mailtrail__shoots') }} as shoots
+    where {{ loaded_since_last_build('shoots.load_xid') }}
+{%- endmacro %}
