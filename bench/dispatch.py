@@ -296,6 +296,13 @@ def main() -> None:
     parser.add_argument("--outbox-size", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=200.0, help="SES send rate to hold (/s)")
     parser.add_argument("--rate-messages", type=int, default=1500)
+    parser.add_argument(
+        "--batches-only", action="store_true",
+        help="only one shoot sent whole and as 2 batches, at the first size (concurrency 4)",
+    )  # fmt: skip
+    parser.add_argument("--rate-concurrency", type=int, default=32)
+    parser.add_argument("--rate-only", action="store_true", help="only the SES send rate")
+    parser.add_argument("--output", default="dispatch.json", help="file under bench/results/")
     parser.add_argument("--database-url", help="server to use (default: embedded under a tmp dir)")
     args = parser.parse_args()
 
@@ -308,27 +315,54 @@ def main() -> None:
             conn.execute(f'create database "{name}"')
         url = with_database(admin_url, name)
         try:
-            prepare(url, max([*args.sizes, args.baseline_size, args.outbox_size]))
-            runs = [
-                measure(url, Case("batched", size, c, "null"))
-                for size in args.sizes
-                for c in (args.large_concurrency if size >= 1_000_000 else args.concurrency)
-            ]
-            runs += [measure(url, Case("batches_x2", min(args.sizes), 4, "null"))]
-            runs += [
-                measure(url, Case(mode, args.baseline_size, c, "null"))
-                for mode in ("batched", "per_recipient")
-                for c in args.concurrency
-            ]
-            runs += [
-                measure(url, Case(mode, args.outbox_size, c, "outbox"))
-                for mode in ("batched", "per_recipient")
-                for c in (1, 4)
-            ]
-            rate = measure_send_rate(url, registry(), args.rate, args.rate_messages)
+            if args.rate_only:
+                prepare(url, args.rate_messages + args.rate_messages // 20)
+                runs = []
+                rate = measure_send_rate(
+                    url, registry(), args.rate, args.rate_messages, args.rate_concurrency
+                )
+            elif args.batches_only:
+                prepare(url, args.sizes[0])
+                runs = [measure(url, Case(m, args.sizes[0], 4, "null"))
+                        for m in ("batched", "batches_x2")]  # fmt: skip
+                rate = None
+            else:
+                prepare(url, max([*args.sizes, args.baseline_size, args.outbox_size]))
+                runs = _all_cases(url, args)
+                rate = measure_send_rate(
+                    url, registry(), args.rate, args.rate_messages, args.rate_concurrency
+                )
         finally:
             with psycopg.connect(admin_url, autocommit=True) as conn:
                 conn.execute(f'drop database "{name}" with (force)')
+    if rate is not None:
+        _print_rate(rate)
+    result = {"page_size": DispatchSettings().page_size, "runs": runs, "send_rate": rate}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / args.output).write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _all_cases(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    runs = [
+        measure(url, Case("batched", size, c, "null"))
+        for size in args.sizes
+        for c in (args.large_concurrency if size >= 1_000_000 else args.concurrency)
+    ]
+    runs += [measure(url, Case("batches_x2", min(args.sizes), 4, "null"))]
+    runs += [
+        measure(url, Case(mode, args.baseline_size, c, "null"))
+        for mode in ("batched", "per_recipient")
+        for c in args.concurrency
+    ]
+    runs += [
+        measure(url, Case(mode, args.outbox_size, c, "outbox"))
+        for mode in ("batched", "per_recipient")
+        for c in (1, 4)
+    ]
+    return runs
+
+
+def _print_rate(rate: dict[str, Any]) -> None:
     steady, throttled = rate, rate["throttled"]
     print(
         f"SES send rate: configured {steady['configured_per_s']}/s, held"
@@ -336,9 +370,6 @@ def main() -> None:
         f" {throttled['provider_admits_per_s']}/s: accepted {throttled['achieved_per_s']}/s,"
         f" {throttled['throttled_answers']} throttled answers, each once: {throttled['each_once']}"
     )
-    result = {"page_size": DispatchSettings().page_size, "runs": runs, "send_rate": rate}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "dispatch.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

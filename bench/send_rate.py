@@ -26,11 +26,13 @@ from orchestration.senders.ses import SesSender
 from tests.fakes.ses_server import OK, FakeSes, fake_ses
 
 
-def _send(url: str, registry: Registry, fake: FakeSes, rate: float, messages: int) -> Any:
+def _send(
+    url: str, registry: Registry, fake: FakeSes, rate: float, messages: int, concurrency: int
+) -> Any:
     now = datetime.now(UTC)
     emailing = Emailing(
         url, SesSender(endpoint_url=fake.url, region_name="eu-west-1"), registry,
-        DispatchSettings(concurrency=8, max_send_rate=rate, backoff_initial=0.05, max_retries=20),
+        DispatchSettings(concurrency=concurrency, max_send_rate=rate, backoff_initial=0.05, max_retries=20),
         default_from="News <news@mail.example.com>", clock=lambda: now,
     )  # fmt: skip
     segment, template = next(iter(registry.segments)), next(iter(registry.templates))
@@ -49,19 +51,21 @@ def _arrival_rate(times: list[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
 
 
-def measure_send_rate(url: str, registry: Registry, rate: float, messages: int) -> dict[str, Any]:
+def measure_send_rate(
+    url: str, registry: Registry, rate: float, messages: int, concurrency: int = 32
+) -> dict[str, Any]:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "eu-west-1",
     }.items():  # fmt: skip
         os.environ.setdefault(name, value)
     with fake_ses() as fake:
-        shoot = _send(url, registry, fake, rate, messages)
+        shoot = _send(url, registry, fake, rate, messages, concurrency)
         steady = _arrival_rate([r.at for r in fake.received])
         steady_sent = shoot.sent_count
     admitted = rate * 0.8
     with fake_ses(max_rate=admitted) as fake:
-        shoot = _send(url, registry, fake, rate, messages)
+        shoot = _send(url, registry, fake, rate, messages, concurrency)
         accepted = [r for r in fake.received if r.action == OK]
         throttled = len(fake.received) - len(accepted)
         per_recipient = Counter(r.recipient for r in accepted)
@@ -76,6 +80,7 @@ def measure_send_rate(url: str, registry: Registry, rate: float, messages: int) 
         }
     return {
         "configured_per_s": rate,
+        "concurrency": concurrency,
         "messages": steady_sent,
         "achieved_per_s": round(steady, 1),
         "ratio": round(steady / rate, 3),

@@ -57,8 +57,8 @@ class Segment(ABC):
 
         ``partition=(index, count)`` yields only the recipients of that batch of ``count``
         (``partition_sql``: by their normalized address, as the ledger stores it), so batches
-        of one shoot run side by side without reading each other's recipients. ``limit``
-        applies to the batch.
+        of one shoot run side by side without reading each other's recipients. ``limit`` is
+        the whole audience's: a batch takes its share of the first ``limit`` recipients.
         """
         if page_size < 1:
             raise ValueError("page_size must be positive")
@@ -71,6 +71,16 @@ class Segment(ABC):
                 raise ValueError(f"partition index {index} is not in 0..{count - 1}")
             where.append(partition_sql("email_address::text", "%(_mt_batch)s", "%(_mt_batches)s"))
             params = {**params, "_mt_batch": index, "_mt_batches": count}
+            if limit is not None and limit < 1:
+                return
+            if limit is not None:
+                # The audience is the first ``limit`` recipients of the whole segment: bound the
+                # batch by the last of them instead of counting its own.
+                last = self._last_of_first(conn, inner, params, limit)
+                if last is not None:
+                    where.append("user_ref::text <= %(_mt_last)s")
+                    params = {**params, "_mt_last": last}
+                limit = None
         first = sql.SQL(
             "select user_ref::text, email_address::text, user_context from ({}) as segment"
             + (" where " + " and ".join(where) if where else "")
@@ -101,6 +111,20 @@ class Segment(ABC):
                 remaining -= len(rows)
             if len(rows) < size:
                 return
+
+    @staticmethod
+    def _last_of_first(
+        conn: psycopg.Connection, inner: sql.Composable, params: Mapping[str, Any], limit: int
+    ) -> str | None:
+        """The ``user_ref`` of the ``limit``-th recipient in order (None: fewer than that)."""
+        row = conn.execute(
+            sql.SQL(
+                "select user_ref::text from ({}) as segment order by user_ref::text"
+                " offset %(_mt_offset)s limit 1"
+            ).format(inner),
+            {**params, "_mt_offset": limit - 1},
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def list_recipients(
         self,

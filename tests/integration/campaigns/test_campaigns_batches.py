@@ -155,3 +155,17 @@ def test_campaign_batched_dispatch_job_fans_out_one_step_per_batch(
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == len(sent)
     finally:
         global_registry.unregister_recurring(DEMO_CAMPAIGN)
+
+
+def test_campaign_batches_share_the_audience_limit(
+    built_database_url: str, registry: Registry, built_db: psycopg.Connection, now
+) -> None:
+    """An audience limit is the shoot's: its batches together send to the first ``limit``
+    recipients, as a single dispatch would."""
+    addresses = add_contacts(built_db, 60)
+    sender = RecordingSender()
+    service = _service(built_database_url, registry, sender, now)
+    shoot = service.schedule_shoot(now, Audience("contacts", limit=25), "news", {"title": "x"})
+    outcome = service.send_shoot_in_batches(shoot.shoot_id, 3)
+    assert sender.addresses() == {a: 1 for a in addresses[:25]}
+    assert outcome.shoot.sent_count == 25
