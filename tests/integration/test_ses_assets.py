@@ -13,6 +13,7 @@ import pytest
 from orchestration.defs.ingestion.ses import defs as ses_defs
 from orchestration.defs.jobs import ses_pipeline
 from orchestration.defs.resources import LandingResource, WarehouseResource
+from tests.integration.asset_events import counts_of
 from tests.integration.ses_records import bounce, delivery, line
 
 KEY = dg.AssetKey(["raw", "ses_events"])
@@ -23,6 +24,14 @@ def ses_asset() -> dg.AssetsDefinition:
 
 
 def materialize(database_url: str, landing_url: str, paths: list[str] | None = None):
+    """The metadata of the run's materialization (it must have materialized)."""
+    event, metadata = load(database_url, landing_url, paths)
+    assert event == "materialized", metadata
+    return metadata
+
+
+def load(database_url: str, landing_url: str, paths: list[str] | None = None):
+    """("materialized" | "observed", metadata) of one run of the SES asset."""
     result = dg.materialize(
         [ses_asset()],
         resources={
@@ -32,8 +41,7 @@ def materialize(database_url: str, landing_url: str, paths: list[str] | None = N
         run_config={"ops": {"raw__ses_events": {"config": {"paths": paths or []}}}},
     )
     assert result.success
-    (mat,) = result.asset_materializations_for_node("raw__ses_events")
-    return {k: v.value for k, v in mat.metadata.items()}
+    return counts_of(result, "raw__ses_events")
 
 
 def test_asset_loads_the_landing_folder_and_reports_counts(
@@ -51,8 +59,17 @@ def test_asset_loads_the_landing_folder_and_reports_counts(
         0,
         1,
     )
-    again = materialize(database_url, str(tmp_path))
-    assert (again["records_read"], again["objects_skipped"]) == (0, 1)
+    # what the UI shows beside the run's counts: the table's rows, the source's rejected records
+    assert meta["dagster/row_count"] == 2 and meta["rejected_records_total"] == 1
+    assert "from raw.rejected_records where source = 'ses'" in meta["rejected_records_query"]
+    # nothing new: an observation, so the latest materialization stays the real load
+    event, again = load(database_url, str(tmp_path))
+    assert event == "observed"
+    assert (again["records_read"], again["objects_skipped"], again["dagster/row_count"]) == (
+        0,
+        1,
+        2,
+    )
 
 
 def test_asset_reads_s3_through_moto_server(database_url: str, aws_env: str) -> None:
@@ -77,8 +94,8 @@ def test_asset_reads_s3_through_moto_server(database_url: str, aws_env: str) -> 
     )
     meta = materialize(database_url, "s3://mailtrail-events/prod")
     assert (meta["objects"], meta["records_loaded"], meta["rows_loaded"]) == (2, 3, 3)
-    again = materialize(database_url, "s3://mailtrail-events/prod")
-    assert again["objects_skipped"] == 2 and again["records_read"] == 0
+    event, again = load(database_url, "s3://mailtrail-events/prod")
+    assert event == "observed" and again["objects_skipped"] == 2 and again["records_read"] == 0
 
 
 def test_explicit_paths_override_the_landing_location(database_url: str, tmp_path: Path) -> None:
