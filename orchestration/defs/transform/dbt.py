@@ -1,8 +1,12 @@
 """dbt models as Dagster assets; dbt tests surface as asset checks on them."""
 
+import io
 import shutil
+import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +113,48 @@ def mailtrail_dbt_models(
         # Row counts of the tables built, and each model's columns with their lineage (sqlglot,
         # from the compiled SQL): shown on the asset's page and its column-level lineage graph.
         invocation = dbt.cli(["build"], context=context, target_path=target)
-        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+        with dbt_echo_kept_off_the_terminal(context):
+            yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+DBT_LINES_KEPT = 100
+
+
+@contextmanager
+def dbt_echo_kept_off_the_terminal(context: dg.AssetExecutionContext) -> Iterator[None]:
+    """dagster-dbt echoes every line of dbt's log to ``sys.stdout`` (~1,600 lines a build). A run
+    launched by the daemon writes to the terminal of ``mailtrail dev``, where those lines bury
+    everything else: there the echo is kept in memory instead, and its last lines are logged to
+    the run if the build fails (each model's outcome is in the run's events either way). When a
+    caller redirected stdout (the CLI writes each run's output to ``<home>/logs/<job>.log``, pytest
+    captures it), the echo goes there as before."""
+    if sys.stdout is not sys.__stdout__:
+        yield
+        return
+    tail: deque[str] = deque(maxlen=DBT_LINES_KEPT)
+    sink = _LineSink(tail)
+    try:
+        with redirect_stdout(sink):
+            yield
+    except Exception:
+        context.log.error("dbt's last lines:\n" + "\n".join(tail))
+        raise
+
+
+class _LineSink(io.TextIOBase):
+    """A text stream keeping only the last lines written to it."""
+
+    def __init__(self, lines: deque[str]) -> None:
+        self._lines = lines
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._lines.extend(line for line in text.splitlines() if line.strip())
+        return len(text)
 
 
 defs = dg.Definitions(
