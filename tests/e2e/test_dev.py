@@ -67,5 +67,5 @@ def test_sigterm_stops_dev_and_all_its_children_without_a_terminal(
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
     text = output.read_text(errors="replace")
-    assert "BetaWarning" not in text, text[-3000:]
+    assert "BetaWarning" not in text and "is superseded" not in text, text[-3000:]
     assert f"http://127.0.0.1:{port}" in text
