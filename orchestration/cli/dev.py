@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from orchestration.settings import add_warning_filters
+
 STOP_GRACE_SECONDS = 20.0
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -40,9 +42,8 @@ def run_dev(port: int, *, workspace: str = "workspace.yaml") -> int:
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
     command = [sys.executable, "-m", "dagster", "dev", "-w", workspace]
     command += ["--host", "127.0.0.1", "--port", str(port)]
-    child = subprocess.Popen(
-        command, start_new_session=True, stdin=subprocess.DEVNULL, env=_quiet_environment()
-    )
+    add_warning_filters(QUIET_WARNINGS)
+    child = subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL)
     print(f"mailtrail: Dagster UI on http://127.0.0.1:{port} (stop with Ctrl-C or SIGTERM)")
     try:
         while child.poll() is None and not stopping:
@@ -65,13 +66,6 @@ QUIET_WARNINGS = (
     "ignore:Function `dev_command` is superseded:Warning",
     "ignore:Parameter `owners` of initializer `SensorDefinition:Warning",
 )
-
-
-def _quiet_environment() -> dict[str, str]:
-    env = dict(os.environ)
-    filters = [f for f in env.get("PYTHONWARNINGS", "").split(",") if f]
-    env["PYTHONWARNINGS"] = ",".join([*filters, *QUIET_WARNINGS])
-    return env
 
 
 def stop_process_tree(child: subprocess.Popen, sig: signal.Signals) -> None:
