@@ -8,11 +8,14 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 export DO_NOT_TRACK := 1
+# Playwright drives Debian's chromium (make test-ui); it never downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+CHROMIUM := /usr/bin/chromium
 DBT := $(VENV)/bin/dbt
 DBT_FLAGS := --project-dir dbt_project --profiles-dir dbt_project
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: setup demo test dev docs lint format bench bench-dispatch bench-engagement bench-transform bench-large clean
+.PHONY: setup demo test test-ui dev docs lint format bench bench-dispatch bench-engagement bench-transform bench-large clean
 
 setup: $(VENV)/.installed $(MANIFEST)
 
@@ -35,6 +38,13 @@ demo: setup
 
 test: setup lint
 	$(VENV)/bin/pytest
+
+# The browser tests: a demo, the UI, Debian's chromium (installed here if missing) driven by
+# Playwright; screenshots under docs/screenshots/. Not part of `make test` (pytest -m "not ui").
+test-ui: setup
+	@test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium) \
+		|| echo "chromium could not be installed: the browser tests will be skipped"
+	$(VENV)/bin/pytest -m ui tests/ui
 
 dev: setup
 	$(VENV)/bin/mailtrail dev

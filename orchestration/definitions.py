@@ -1,6 +1,8 @@
 """The Mailtrail code location: assembles the domains under ``defs/`` with the resources and the
 campaign modules its settings name, and nothing else."""
 
+import warnings
+
 import dagster as dg
 
 from orchestration.campaigns.modules import load_campaign_modules
@@ -10,6 +12,10 @@ from orchestration.defs.enrichment import assets as enrichment
 from orchestration.defs.ingestion import emailit, freshness, pinpoint, ses, ses_sqs, tracker
 from orchestration.defs.transform import dbt
 from orchestration.settings import load_settings
+
+# Dagster copies every sensor through the beta `owners` parameter and warns each time (16 lines
+# in `mailtrail dev`'s terminal per load); nothing here passes it to a sensor.
+warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition")
 
 settings = load_settings()
 load_campaign_modules(settings.campaign_modules)

@@ -13,7 +13,7 @@ secret (passwords in URLs are masked, tokens are not shown at all).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -266,3 +266,10 @@ def export_environment(values: Mapping[str, str]) -> None:
 def prepend_path(directory: str) -> None:
     """Put ``directory`` first on PATH (as an activated virtualenv would)."""
     os.environ["PATH"] = os.pathsep.join([directory, os.environ.get("PATH", "")])
+
+
+def add_warning_filters(filters: Sequence[str]) -> None:
+    """Add ``filters`` (``action:message:category`` each) to PYTHONWARNINGS, which this process's
+    children inherit (``mailtrail dev`` quiets the start-up warnings of Dagster's processes)."""
+    current = [f for f in os.environ.get("PYTHONWARNINGS", "").split(",") if f]
+    os.environ["PYTHONWARNINGS"] = ",".join([*current, *(f for f in filters if f not in current)])

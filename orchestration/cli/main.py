@@ -122,11 +122,9 @@ def _run(args: argparse.Namespace) -> int:
         # dagster-dbt's prepare_if_dev() runs `dbt` from PATH in the code server: put this
         # environment's bin first, as an activated venv would (`make dev` does not activate it).
         prepend_path(os.path.dirname(sys.executable))
-        os.execvp(
-            sys.executable,
-            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
-             "--host", "127.0.0.1", "--port", str(args.port)],
-        )  # fmt: skip
+        from orchestration.cli.dev import run_dev
+
+        return run_dev(args.port)
     from orchestration.cli import commands, tables
 
     if args.command == "load":

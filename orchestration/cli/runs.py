@@ -131,11 +131,16 @@ def run_job(
 
 
 def _step_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
-    """The output and materialization metadata of every step of the run, merged."""
+    """The output, materialization and observation metadata of every step of the run, merged
+    (a load that found nothing new records an observation, not a materialization)."""
     merged: dict[str, Any] = {}
     records = instance.get_records_for_run(
         run_id,
-        of_type={DagsterEventType.STEP_OUTPUT, DagsterEventType.ASSET_MATERIALIZATION},
+        of_type={
+            DagsterEventType.STEP_OUTPUT,
+            DagsterEventType.ASSET_MATERIALIZATION,
+            DagsterEventType.ASSET_OBSERVATION,
+        },
     ).records
     for record in records:
         event = record.event_log_entry.dagster_event
@@ -145,5 +150,7 @@ def _step_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
         metadata = getattr(data, "metadata", None)
         if metadata is None and hasattr(data, "materialization"):
             metadata = data.materialization.metadata
+        if metadata is None and hasattr(data, "asset_observation"):
+            metadata = data.asset_observation.metadata
         merged.update({key: value.value for key, value in (metadata or {}).items()})
     return merged

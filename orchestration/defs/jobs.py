@@ -25,18 +25,29 @@ DBT_SOURCE_CHECKS = dg.AssetSelection.checks(
         if key.asset_key not in mailtrail_dbt_models.keys
     )
 )
-# Every dbt node (the translator groups them by layer), with its source tests.
-DBT_MODELS = (
-    dg.AssetSelection.groups("seeds", "staging", "intermediate", "marts", "bi") | DBT_SOURCE_CHECKS
-)
+# Every dbt node (seeds, staging, intermediate, marts, bi), with its source tests.
+DBT_MODELS = dg.AssetSelection.assets(mailtrail_dbt_models) | DBT_SOURCE_CHECKS
 
 # The lookups dbt joins (enrich/*: user agents parsed, IP addresses located), from raw.*.
 ENRICHMENT = dg.AssetSelection.groups("enrichment")
 
+LANDING_SOURCES = (SES, PINPOINT)
+
+# "Load, then build" builds even when a provider had nothing new (the ledger or another provider
+# may have changed): its landing assets materialise then too, carrying the table's row count and
+# the provider's last delivery (see LandingLoadConfig; the provider pipelines do not).
 ingest_and_build = dg.define_asset_job(
     "ingest_and_build",
-    selection=dg.AssetSelection.groups("ingestion") | ENRICHMENT | DBT_MODELS,
+    selection=dg.AssetSelection.assets(*(landing_asset_key(s) for s in LANDING_SOURCES))
+    | ENRICHMENT
+    | DBT_MODELS,
     description="Load everything new from the landing location, then build all dbt models and tests.",
+    config={
+        "ops": {
+            landing_asset_key(s).to_python_identifier(): {"config": {"materialize_unchanged": True}}
+            for s in LANDING_SOURCES
+        }
+    },
 )
 
 build_marts = dg.define_asset_job(

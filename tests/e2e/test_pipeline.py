@@ -45,6 +45,13 @@ def run_pipeline(database_url: str, landing: Path) -> dg.ExecuteInProcessResult:
             mailtrail_dbt_models,
         ],
         resources=resources,
+        # as ingest_and_build: build even when one provider had nothing new
+        run_config={
+            "ops": {
+                node: {"config": {"materialize_unchanged": True}}
+                for node in ("raw__ses_events", "raw__pinpoint_events")
+            }
+        },
         raise_on_error=False,
     )
 

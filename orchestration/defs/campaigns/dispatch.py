@@ -22,8 +22,9 @@ from pydantic import Field
 from orchestration.campaigns.batches import ShootBatch, finish_batches, send_batch, start_batches
 from orchestration.campaigns.dispatch import list_due_shoots
 from orchestration.campaigns.errors import EmailingError, MartMissingError
-from orchestration.defs.campaigns.assets import EMAIL_SENDS, report
+from orchestration.defs.campaigns.assets import EMAIL_SENDS, SHOOTS, report
 from orchestration.defs.campaigns.resources import EmailingResource
+from orchestration.defs.campaigns.shoot_report import report_metadata
 from orchestration.defs.resources import WarehouseResource
 
 DISPATCH_OP = "send_shoot"
@@ -77,6 +78,8 @@ def dispatch_shoot_op(
     service = emailing.emailing(as_of=as_of)
     try:
         outcome = service.send_shoot(config.shoot_id, dry_run=config.dry_run)
+        with service.connect() as conn:
+            shown = report_metadata(conn, config.shoot_id)
     except EmailingError as exc:
         raise dg.Failure(
             description=f"shoot {config.shoot_id} not sent: {exc}",
@@ -107,7 +110,10 @@ def dispatch_shoot_op(
     }
     if shoot is not None:
         metadata["campaign_name"] = shoot.campaign_name
-    report(context, EMAIL_SENDS, metadata, wrote=outcome.claimed and not outcome.rehearsal)
+    wrote = outcome.claimed and not outcome.rehearsal
+    report(context, EMAIL_SENDS, {**metadata, **shown}, wrote=wrote)
+    # the shoot's row changed too (state, counts): app/shoots shows where it is now
+    report(context, SHOOTS, shown, wrote=wrote)
     return dg.Output(None, metadata=metadata)
 
 

@@ -10,6 +10,7 @@ from orchestration.campaigns.planning import plan_shoots
 from orchestration.campaigns.registry import registry
 from orchestration.defs.campaigns.assets import SHOOTS, report
 from orchestration.defs.campaigns.resources import EmailingResource
+from orchestration.defs.campaigns.shoot_report import report_metadata
 
 # Planning and settling are idempotent (shoots are unique per campaign and config_id; settling is
 # one conditional update): a retry after a transient error repeats nothing that happened.
@@ -38,6 +39,7 @@ def plan_campaign_shoots(
     service = emailing.emailing()
     with service.connect() as conn:
         result = plan_shoots(conn, registry, start, end, campaign_name=config.campaign_name)
+        shown = report_metadata(conn)
     for error in result.errors:
         context.log.error("planning failed: %s", error)
     context.log.info(
@@ -57,7 +59,7 @@ def plan_campaign_shoots(
         "window_end": end.isoformat(),
         "campaigns": ", ".join(campaigns),
     }
-    report(context, SHOOTS, metadata, wrote=bool(result.created))
+    report(context, SHOOTS, {**metadata, **shown}, wrote=bool(result.created))
     return dg.Output(None, metadata=metadata)
 
 

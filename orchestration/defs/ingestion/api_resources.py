@@ -166,6 +166,7 @@ def api_load_events(
     context: dg.AssetExecutionContext,
     asset_key: dg.AssetKey,
     counts: LoadCounts,
+    metadata: dict[str, Any],
     *,
     source: str,
     unit: str,
@@ -173,12 +174,13 @@ def api_load_events(
 ):
     """What an API asset emits: a materialization when rows arrived (or saved files were
     loaded on request), else an observation - so "last updated" means "last received
-    something" and the freshness checks see a silent provider."""
+    something" and the freshness checks see a silent provider. ``metadata`` is the run's
+    (:func:`orchestration.defs.ingestion.load_metadata.load_metadata`)."""
     context.log.info(counts.summary(source, unit))
     if counts.loaded or from_files:
-        yield dg.MaterializeResult(metadata=counts.as_metadata())
+        yield dg.MaterializeResult(metadata=metadata)
     else:
-        context.log_event(dg.AssetObservation(asset_key=asset_key, metadata=counts.as_metadata()))
+        context.log_event(dg.AssetObservation(asset_key=asset_key, metadata=metadata))
 
 
 POLL_SECONDS = 15 * 60

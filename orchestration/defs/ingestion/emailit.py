@@ -18,6 +18,7 @@ over the size cap or a refused redirect fails at once.
 import dagster as dg
 from pydantic import Field
 
+from orchestration.defs.catalog import DATA_OWNER, INGESTION_GROUP
 from orchestration.defs.ingestion.api_resources import (
     API_RETRY_POLICY,
     EmailitResource,
@@ -26,7 +27,9 @@ from orchestration.defs.ingestion.api_resources import (
     poll,
     poll_options,
 )
+from orchestration.defs.ingestion.load_metadata import load_metadata
 from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.table_schema import table_metadata
 from orchestration.ingestion.apis import ingest_emailit, ingest_saved_responses
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.sources import EMAILIT
@@ -48,8 +51,10 @@ class EmailitLoadConfig(dg.Config):
 
 @dg.asset(
     key=ASSET_KEY,
-    group_name="ingestion_api",
+    group_name=INGESTION_GROUP,
+    owners=[DATA_OWNER],
     kinds={"postgres", "python"},
+    metadata=table_metadata(EMAILIT.table),
     tags={"provider": "emailit"},
     output_required=False,
     retry_policy=API_RETRY_POLICY,
@@ -76,8 +81,15 @@ def emailit_events(
             counts = ingest_emailit(
                 conn, emailit.client(config.event_type, context.log), context.log
             )
+        metadata = load_metadata(conn, EMAILIT, counts)
     yield from api_load_events(
-        context, ASSET_KEY, counts, source="emailit", unit="pages", from_files=bool(config.paths)
+        context,
+        ASSET_KEY,
+        counts,
+        metadata,
+        source="emailit",
+        unit="pages",
+        from_files=bool(config.paths),
     )
 
 

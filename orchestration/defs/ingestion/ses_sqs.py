@@ -25,7 +25,9 @@ from orchestration.defs.ingestion.api_resources import (
     runs_in_flight,
     stale_message,
 )
+from orchestration.defs.ingestion.load_metadata import load_metadata
 from orchestration.defs.resources import WarehouseResource
+from orchestration.ingestion.sources import SES
 from orchestration.ingestion.sqs import approximate_depth, drain_queue, queue_name, queue_region
 
 SES_ASSET_KEY = dg.AssetKey(["raw", "ses_events"])
@@ -85,6 +87,7 @@ def drain_ses_queue(
             wait_time_seconds=ses_queue.wait_time_seconds,
             log=context.log,
         )
+        metadata = {**load_metadata(conn, SES, counts), "queue": queue_name(ses_queue.queue_url)}
     context.log.info(
         "ses via sqs: loaded=%d duplicate=%d rejected=%d (messages read %d, batches %d)",
         counts.loaded,
@@ -93,7 +96,6 @@ def drain_ses_queue(
         counts.read,
         counts.objects,
     )
-    metadata = {**counts.as_metadata(), "queue": queue_name(ses_queue.queue_url)}
     if counts.loaded:
         context.log_event(dg.AssetMaterialization(asset_key=SES_ASSET_KEY, metadata=metadata))
     else:

@@ -22,6 +22,7 @@ reads the ``config`` parameter's annotation at decoration time and cannot resolv
 import dagster as dg
 from pydantic import Field
 
+from orchestration.defs.catalog import DATA_OWNER, INGESTION_GROUP
 from orchestration.defs.ingestion.api_resources import (
     API_RETRY_POLICY,
     TrackerResource,
@@ -30,7 +31,9 @@ from orchestration.defs.ingestion.api_resources import (
     poll,
     poll_options,
 )
+from orchestration.defs.ingestion.load_metadata import load_metadata
 from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.table_schema import table_metadata
 from orchestration.ingestion.apis import ingest_saved_responses, ingest_tracker
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.sources import TRACKER
@@ -65,8 +68,10 @@ class TrackerLoadConfig(dg.Config):
 
 @dg.asset(
     key=ASSET_KEY,
-    group_name="ingestion_api",
+    group_name=INGESTION_GROUP,
+    owners=[DATA_OWNER],
     kinds={"postgres", "python"},
+    metadata=table_metadata(TRACKER.table),
     tags={"provider": "tracker"},
     output_required=False,
     retry_policy=API_RETRY_POLICY,
@@ -103,8 +108,15 @@ def tracker_open_events(
                 else None,
                 log=context.log,
             )
+        metadata = load_metadata(conn, TRACKER, counts)
     yield from api_load_events(
-        context, ASSET_KEY, counts, source="tracker", unit="objects", from_files=bool(config.paths)
+        context,
+        ASSET_KEY,
+        counts,
+        metadata,
+        source="tracker",
+        unit="objects",
+        from_files=bool(config.paths),
     )
 
 

@@ -1,8 +1,12 @@
 """dbt models as Dagster assets; dbt tests surface as asset checks on them."""
 
+import io
 import shutil
+import sys
 import tempfile
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +15,11 @@ from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
+    DbtProject,
     dbt_assets,
 )
 
+from orchestration.defs.catalog import DATA_OWNER, TRANSFORM_GROUP, markdown_safe
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 from orchestration.settings import export_environment
@@ -21,7 +27,10 @@ from orchestration.settings import export_environment
 
 class MailtrailDbtTranslator(DagsterDbtTranslator):
     """Asset keys are ``<schema>/<model>`` (``marts/email_logs``), matching where BI finds them;
-    groups follow the dbt layer so the UI shows staging -> intermediate -> marts."""
+    every dbt node is in the ``transform`` group (the layer is in the key: staging/,
+    intermediate/, marts/, bi/), owned by the data team, and described in text the UI's
+    Markdown keeps (placeholders in backticks); every dbt test, turned into a check, says what
+    it asserts."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -30,11 +39,52 @@ class MailtrailDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        fqn = dbt_resource_props.get("fqn", [])
-        layer = fqn[1] if len(fqn) > 2 else None
-        if dbt_resource_props["resource_type"] == "seed":
-            return "seeds"  # reference data every pipeline job (re)loads first
-        return layer or "transform"
+        return TRANSFORM_GROUP
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        return [DATA_OWNER]
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return markdown_safe(super().get_description(dbt_resource_props))
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        test = manifest["nodes"].get(unique_id, {})
+        return spec._replace(description=markdown_safe(test_description(test)))
+
+
+def test_description(test: Mapping[str, Any]) -> str:
+    """The test's own description, else a sentence saying what a generic test asserts."""
+    if test.get("description"):
+        return test["description"]
+    metadata = test.get("test_metadata") or {}
+    kwargs = metadata.get("kwargs") or {}
+    column = kwargs.get("column_name") or test.get("column_name")
+    on = f"`{column}`" if column else "the rows"
+    name = metadata.get("name")
+    if name is None:
+        return f"dbt data test `{test.get('name', '?')}` (tests/): passes when its query returns no row."
+    sentences = {
+        "not_null": f"{on} is never null.",
+        "unique": f"{on} is unique.",
+        "accepted_values": f"{on} is one of: "
+        + ", ".join(f"`{v}`" for v in kwargs.get("values", []))
+        + ".",
+        "relationships": f"every {on} exists in `{kwargs.get('field', '')}` of its parent model.",
+        "unique_combination_of_columns": "each combination of "
+        + ", ".join(f"`{c}`" for c in kwargs.get("combination_of_columns", []))
+        + " appears once.",
+        "expression_is_true": f"`{kwargs.get('expression', '')}` holds for every row.",
+    }
+    return sentences.get(name, f"dbt test `{name}` on {on}.")
 
 
 # Source tests (unique event keys in raw.*) become checks on the ingestion assets themselves.
@@ -75,9 +125,51 @@ def mailtrail_dbt_models(
         args = ["build", "--exclude-resource-type", "unit_test"]
         if config.full_refresh:
             args.append("--full-refresh")
-        yield from dbt.cli(args, context=context, target_path=target).stream()
+        # Row counts of the tables built, and each model's columns with their lineage (sqlglot,
+        # from the compiled SQL): shown on the asset's page and its column-level lineage graph.
+        invocation = dbt.cli(args, context=context, target_path=target)
+        with dbt_echo_kept_off_the_terminal(context):
+            yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+DBT_LINES_KEPT = 100
+
+
+@contextmanager
+def dbt_echo_kept_off_the_terminal(context: dg.AssetExecutionContext) -> Iterator[None]:
+    """dagster-dbt echoes every line of dbt's log to ``sys.stdout`` (~1,600 lines a build). A run
+    launched by the daemon writes to the terminal of ``mailtrail dev``, where those lines bury
+    everything else: there the echo is kept in memory instead, and its last lines are logged to
+    the run if the build fails (each model's outcome is in the run's events either way). When a
+    caller redirected stdout (the CLI writes each run's output to ``<home>/logs/<job>.log``, pytest
+    captures it), the echo goes there as before."""
+    if sys.stdout is not sys.__stdout__:
+        yield
+        return
+    tail: deque[str] = deque(maxlen=DBT_LINES_KEPT)
+    sink = _LineSink(tail)
+    try:
+        with redirect_stdout(sink):
+            yield
+    except Exception:
+        context.log.error("dbt's last lines:\n" + "\n".join(tail))
+        raise
+
+
+class _LineSink(io.TextIOBase):
+    """A text stream keeping only the last lines written to it."""
+
+    def __init__(self, lines: deque[str]) -> None:
+        self._lines = lines
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._lines.extend(line for line in text.splitlines() if line.strip())
+        return len(text)
 
 
 defs = dg.Definitions(

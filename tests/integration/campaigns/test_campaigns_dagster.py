@@ -138,6 +138,19 @@ def test_campaign_plan_job_then_dispatch_sensor_then_dispatch_run(
     assert values["sent_count"] >= 12
     emls = list((tmp_path / "outbox").glob("*.eml"))
     assert len(emls) == values["sent_count"]
+    # What the UI shows on the campaign assets: the shoot, its state and counts, recent shoots
+    shown = {
+        event.asset_key.to_user_string(): {k: v.value for k, v in event.metadata.items()}
+        for event in run.get_asset_materialization_events()
+        for event in [event.event_specific_data.materialization]
+    }
+    assert set(shown) == {"app/shoots", "app/email_sends"}
+    for metadata in shown.values():
+        assert metadata["shoot_id"] == shoot_id and metadata["shoot_state"] == "completed"
+        assert metadata["shoot_sent_count"] == values["sent_count"]
+        table = metadata["recent_shoots"].splitlines()
+        assert table[0].startswith("| scheduled at (UTC) | campaign | occurrence | state |")
+        assert len(table) == 2 + 4 and sum("**completed**" in row for row in table) == 1
     # The sent shoot is no longer due; the others were requested already.
     later = dg.build_sensor_context(
         cursor=context.cursor, resources={"warehouse": resources["warehouse"]}
@@ -216,3 +229,20 @@ def test_campaign_demo_loop_sends_three_days_then_nothing(
     assert second.outcomes == [] and second.messages_sent == 0
     table = shoot_table(built_database_url)
     assert "demo_daily_digest" in table and "completed" in table
+
+
+def test_campaign_marts_sensor_skips_a_dispatch_the_marts_were_built_after() -> None:
+    """`make dev` after `make demo`: the demo built the marts after its last dispatch, so the
+    sensor's first tick (empty cursor) starts no rebuild; a later dispatch does."""
+    from orchestration.defs.campaigns.assets import EMAIL_SENDS, LEDGER_MART, campaign_marts_sensor
+
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(EMAIL_SENDS))
+        instance.report_runless_asset_event(dg.AssetMaterialization(LEDGER_MART))
+        context = dg.build_sensor_context(instance=instance)
+        (result,) = list(campaign_marts_sensor(context) or [])
+        assert isinstance(result, dg.SkipReason)
+        instance.report_runless_asset_event(dg.AssetMaterialization(EMAIL_SENDS))
+        context = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+        (result,) = list(campaign_marts_sensor(context) or [])
+        assert isinstance(result, dg.RunRequest)
