@@ -47,8 +47,11 @@ format: setup
 	$(VENV)/bin/ruff check --fix orchestration tests bench
 	$(VENV)/bin/ruff format orchestration tests bench
 
+# The competitors (dlt) are the `bench` extra: installed here only, never by `make setup`.
 bench: setup
+	$(UV) sync --frozen --extra dev --extra bench --python $(PYTHON)
 	$(VENV)/bin/python -m bench.load_ses
+	$(VENV)/bin/python -m bench.startup
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mailtrail dbt_project/target dbt_project/logs

@@ -57,7 +57,14 @@ def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definit
     ) -> dg.MaterializeResult:
         objects = landing.objects(source.name, config.paths)
         with warehouse.connect(autocommit=True) as conn:
-            counts = ingest_objects(conn, source, objects, context.log)
+            counts = ingest_objects(
+                conn,
+                source,
+                objects,
+                context.log,
+                streams=warehouse.load_streams,
+                connect=lambda: warehouse.connect(autocommit=True),
+            )
             last_delivery = last_delivery_at(conn, source.name)
         context.log.info(counts.summary(source.name))
         metadata: dict[str, object] = dict(counts.as_metadata())
