@@ -20,8 +20,11 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Bytecode is compiled at install time: where PYTHONDONTWRITEBYTECODE is set (CI, containers)
+# every process would otherwise compile ~5,000 modules of Dagster and dbt again at start-up.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --extra dev --python $(PYTHON)
+	$(VENV)/bin/python -m compileall -q orchestration
 	touch $@
 
 # Importing the @dbt_assets needs dbt's manifest: parse whenever the dbt project changes.
@@ -49,7 +52,7 @@ format: setup
 
 # The competitors (dlt) are the `bench` extra: installed here only, never by `make setup`.
 bench: setup
-	$(UV) sync --frozen --extra dev --extra bench --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --extra dev --extra bench --python $(PYTHON)
 	$(VENV)/bin/python -m bench.load_ses
 	$(VENV)/bin/python -m bench.startup
 
