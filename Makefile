@@ -12,7 +12,7 @@ DBT := $(VENV)/bin/dbt
 DBT_FLAGS := --project-dir dbt_project --profiles-dir dbt_project
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: setup demo test dev lint format bench clean
+.PHONY: setup demo test test-celery dev lint format bench clean
 
 setup: $(VENV)/.installed $(MANIFEST)
 
@@ -38,6 +38,12 @@ demo: setup
 
 test: setup lint
 	$(VENV)/bin/pytest
+
+# Two Celery workers and a Redis broker on 127.0.0.1:6379 (started here when none answers).
+test-celery: setup
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
+		redis-server --port 6379 --bind 127.0.0.1 --daemonize yes --save '' --appendonly no
+	$(VENV)/bin/pytest -m celery tests/celery
 
 dev: setup
 	$(VENV)/bin/mailtrail dev

@@ -1,4 +1,5 @@
-"""One load of a landing folder in a fresh process, for its peak memory (``ru_maxrss``).
+"""One load of a landing folder in a fresh process, for its peak memory (``VmHWM``: unlike
+``ru_maxrss``, it does not carry over the peak of the process that started this one).
 
 python -m bench.load_once DATABASE_URL LANDING_FOLDER STREAMS   # prints JSON
 """
@@ -6,9 +7,9 @@ python -m bench.load_once DATABASE_URL LANDING_FOLDER STREAMS   # prints JSON
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
+from pathlib import Path
 
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.objects import ingest_objects
@@ -28,7 +29,8 @@ def main() -> None:
             connect=lambda: connect(url, autocommit=True),
         )
         elapsed = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    status = Path("/proc/self/status").read_text(encoding="ascii")
+    peak_mb = int(status.split("VmHWM:", 1)[1].split()[0]) / 1024
     print(
         json.dumps(
             {

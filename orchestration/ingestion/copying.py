@@ -24,8 +24,8 @@ from psycopg import errors, sql
 from orchestration.ingestion.sources import RecordSource
 
 # A chunk ends at whichever comes first: rows held for a possible staged retry are bounded.
-CHUNK_ROWS = 10_000
-CHUNK_BYTES = 16 << 20
+CHUNK_ROWS = 5_000
+CHUNK_BYTES = 8 << 20
 # What sends a chunk to the staged path: a row whose key is already taken (loaded before, by a
 # concurrent load, or twice in the chunk), or a deadlock with a concurrent load of the same keys.
 _CONFLICTS = (errors.UniqueViolation, errors.DeadlockDetected)
