@@ -5,7 +5,10 @@ Each figure is the best wall time of a few fresh processes (the machine may be s
 - the code location: ``orchestration.definitions`` imported and its repository resolved, as the
   webserver, the daemon and every run worker do;
 - ``mailtrail load ses`` of a small folder (3,000 records): the CLI's whole fixed cost (database
-  check and migrations, Dagster instance, code location, run) plus a tiny load.
+  check and migrations, Dagster instance, code location, run) plus a tiny load;
+- the same command as it was before bytecode was compiled at install: with
+  ``PYTHONDONTWRITEBYTECODE=1`` (as in CI) and no bytecode to read (an empty
+  ``PYTHONPYCACHEPREFIX``), every module is compiled again in every process.
 
 Writes bench/results/startup.json.
 
@@ -72,12 +75,19 @@ def main() -> None:
         cli = [python, "-m", "orchestration.cli", "load", "ses"]
         # the first load loads; the others find the object loaded and skip it: same fixed cost
         load_s = best_of([*cli, str(folder)], args.repeat, env)
+        uncompiled = {
+            **env,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPYCACHEPREFIX": str(tmp_path / "no-bytecode"),
+        }
+        uncompiled_s = best_of([*cli, str(folder)], 1, uncompiled)
         result = {
             "import_dagster_dagster_dbt_s": round(bare_s, 2),
             "code_location_load_s": round(location_s, 2),
             "code_location_vs_bare_import": round(location_s / bare_s, 3),
             "cli_load_3000_records_s": round(load_s, 2),
             "cli_fixed_cost_over_code_location_s": round(load_s - location_s, 2),
+            "cli_load_3000_records_without_bytecode_s": round(uncompiled_s, 2),
         }
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'drop database "{name}" with (force)')

@@ -165,15 +165,20 @@ def pipeline(env: dict[str, str]) -> None:
 
 
 OUTCOME_QUERIES = {
-    "raw rows": "select event_key, message_id, event_type, recipient, source_object, source_line"
+    # (which copy of the record delivered twice loads first - hence which object is credited
+    # with it - depends on which partition's step starts first, in process as on workers)
+    "raw rows": "select event_key, message_id, event_type, recipient, payload::text"
     " from raw.ses_events order by event_key",
     "rejected": "select object_key, line, reason from raw.rejected_records order by 1, 2",
-    "objects": "select object_key, records_read, records_loaded, records_duplicate,"
-    " records_rejected from raw.ingested_objects order by object_key",
-    "fct_email_events": "select event_id, provider, event_type, recipient, occurred_at,"
-    " is_duplicate from marts.fct_email_events order by event_id",
-    "email_logs": "select email_log_id, message_id, recipient from marts.email_logs order by 1",
-    "sends": "select s.email_address, s.status from app.email_sends s order by 1",
+    "objects": "select object_key, records_read, records_rejected from raw.ingested_objects"
+    " order by object_key",
+    "totals": "select sum(records_read), sum(records_loaded), sum(records_duplicate),"
+    " sum(records_rejected) from raw.ingested_objects",
+    "fct_email_events": "select message_id, recipient, event_type, occurred_at, is_duplicate"
+    " from marts.fct_email_events order by 1, 2, 3, 4, 5",
+    "email_logs": "select message_id, recipient from marts.email_logs order by 1, 2",
+    # email_log_id is a fresh uuid per send: the recipients and what became of them
+    "sends": "select recipient, status from app.email_sends order by 1, 2",
 }
 
 
@@ -203,9 +208,7 @@ def test_celery_workers_give_exactly_the_in_process_results(
     for name in OUTCOME_QUERIES:
         assert got[name] == expected[name], name
     # nothing lost: every record read is loaded, a duplicate, or rejected; the duplicate once
-    read, loaded, duplicate, rejected = (sum(column) for column in zip(
-        *((r[1], r[2], r[3], r[4]) for r in got["objects"]), strict=True
-    ))  # fmt: skip
+    ((read, loaded, duplicate, rejected),) = got["totals"]
     assert read == loaded + duplicate + rejected == len(PARTITIONS) * 2 * 40 + 2
     assert (duplicate, rejected) == (1, 1)
     # every contact sent exactly once, and the outbox holds one message each
