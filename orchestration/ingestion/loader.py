@@ -3,8 +3,10 @@
 One object (a landing file, or one page window of an API) is one transaction: its good rows,
 its rejected records and its manifest row commit together or not at all, so a crash never leaves
 half an object behind and a re-run never loads it twice. Rows stream from the parser into
-``COPY`` (constant memory); duplicates - Firehose and SNS deliver at least once - are dropped by
-the table's unique ``event_key`` and counted.
+``COPY`` straight into the raw table, chunk by chunk (memory bounded by a chunk; see
+:mod:`orchestration.ingestion.copying`); duplicates - Firehose and SNS deliver at least once -
+are caught by the table's unique ``event_key``, and the chunk holding them is redone through a
+staged ``insert ... on conflict do nothing`` that drops and counts them.
 
 Nothing read is lost and nothing bad stops the load:
 
@@ -16,8 +18,9 @@ Nothing read is lost and nothing bad stops the load:
   reason, so it is not retried until it changes. Only an error that may pass (the network) fails
   the object without a trace, to be retried by the next run.
 
-Rows are inserted in key order, so two loads of overlapping records take their row locks in the
-same order and cannot deadlock. A record with several rows (one per recipient) stores its payload
+Two loads of overlapping records at once: a chunk that waits on the other load's keys either
+finds them committed (a duplicate) or deadlocks with it; either way it is redone by the staged
+insert, in key order, so both loads finish. A record with several rows (one per recipient) stores its payload
 once, in ``raw.<source>_payloads``, referenced by ``payload_hash`` from each row; a record with
 one row keeps it in the row (see docs/decisions.md).
 """
