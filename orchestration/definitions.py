@@ -9,7 +9,16 @@ from orchestration.campaigns.modules import load_campaign_modules
 from orchestration.defs import campaigns, jobs
 from orchestration.defs.deployment import build_resources
 from orchestration.defs.enrichment import assets as enrichment
-from orchestration.defs.ingestion import emailit, freshness, pinpoint, ses, ses_sqs, tracker
+from orchestration.defs.execution import executor_for
+from orchestration.defs.ingestion import (
+    backfill,
+    emailit,
+    freshness,
+    pinpoint,
+    ses,
+    ses_sqs,
+    tracker,
+)
 from orchestration.defs.transform import dbt
 from orchestration.settings import load_settings
 
@@ -26,12 +35,12 @@ defs = dg.Definitions.merge(
     emailit.defs,
     tracker.defs,
     ses_sqs.defs,
+    backfill.defs,
     freshness.defs,
     enrichment.defs,
     dbt.defs,
     jobs.defs,
     campaigns.defs,
-    # Steps run in their run's process: a step subprocess would load the code location again
-    # (~7 s) for steps that are mostly waiting on PostgreSQL, dbt or a provider.
-    dg.Definitions(resources=build_resources(settings), executor=dg.in_process_executor),
+    # Steps run in their run's process unless MAILTRAIL_EXECUTOR says otherwise (defs/execution).
+    dg.Definitions(resources=build_resources(settings), executor=executor_for(settings)),
 )

@@ -123,13 +123,32 @@ class Settings(BaseModel):
         description="MaxMind-format (.mmdb) City or Country database locating open and click IP"
         " addresses; unset: geolocation only where the open tracker gives it.",
     )
+    load_streams: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        alias="MAILTRAIL_LOAD_STREAMS",
+        description="Landing objects loaded at once by one ingestion step, each on its own"
+        " connection (one COPY stream per PostgreSQL backend).",
+    )
+    executor: Literal["in_process", "multiprocess", "celery"] = Field(
+        default="in_process",
+        alias="MAILTRAIL_EXECUTOR",
+        description="Where a run's steps execute: in the run's process, in subprocesses, or on"
+        " Celery workers (dagster-celery).",
+    )
+    celery_broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        alias="MAILTRAIL_CELERY_BROKER_URL",
+        description="The Celery broker (Redis or RabbitMQ) when MAILTRAIL_EXECUTOR=celery.",
+    )
     campaign_modules: tuple[str, ...] = Field(
         default=(),
         alias="MAILTRAIL_CAMPAIGNS",
         description="Comma-separated Python modules that register campaigns when imported.",
     )
 
-    @field_validator("sender", mode="before")
+    @field_validator("sender", "executor", mode="before")
     @classmethod
     def _normalise_sender(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -146,6 +165,13 @@ class Settings(BaseModel):
     def _postgres_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError(f"must be a postgresql:// URL, got {mask_url(value)!r}")
+        return value
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")):
+            raise ValueError(f"must be a redis:// or amqp:// URL, got {mask_url(value)!r}")
         return value
 
     @field_validator("alert_webhook_url", "ui_url")

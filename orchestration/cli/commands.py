@@ -16,6 +16,7 @@ from orchestration.cli.bootstrap import Runtime
 from orchestration.cli.runs import RunOutcome, run_job
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.sources import source
+from orchestration.settings import ConfigError
 from orchestration.warehouse.connection import connect
 
 DISPATCH_OP = "send_shoot"
@@ -41,6 +42,22 @@ def load(runtime: Runtime, provider: str, paths: Sequence[str]) -> RunOutcome:
         asset_selection=[key],
         with_checks=False,  # the dbt source tests run with the next build
         run_config={"ops": {key.to_python_identifier(): {"config": {"paths": resolved}}}},
+    )
+
+
+def backfill(runtime: Runtime, provider: str, paths: Sequence[str]) -> RunOutcome:
+    """Load a landing provider (its whole landing location, or ``paths``) with one step per
+    partition folder: the ``<provider>_backfill`` job, which Celery workers share."""
+    if source(provider).arrives != "landing":
+        raise ConfigError(f"backfill: {provider} does not land objects; expected ses or pinpoint")
+    resolved = [p if "://" in p else str(Path(p).expanduser().resolve()) for p in paths]
+    for _ in list_paths(resolved):  # a missing path is a usage error, before any run starts
+        break
+    return run_job(
+        f"{provider}_backfill",
+        command="backfill",
+        logs_dir=runtime.settings.logs_dir,
+        run_config={"ops": {f"{provider}_partitions": {"config": {"paths": resolved}}}},
     )
 
 

@@ -35,6 +35,16 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rebuild every incremental mart from raw instead of what is new since the last build",
     )
+    backfill = commands.add_parser(
+        "backfill", help="load a landing provider with one step per partition folder"
+    )
+    backfill.add_argument("provider", help="ses or pinpoint")
+    backfill.add_argument("paths", nargs="*", metavar="PATH", help="default: the landing location")
+    worker = commands.add_parser(
+        "worker", help="run a Celery worker for MAILTRAIL_EXECUTOR=celery runs"
+    )
+    worker.add_argument("--name", help="worker name (default mailtrail@<host>)")
+    worker.add_argument("--concurrency", type=int, default=1, help="steps at once (default 1)")
     commands.add_parser("warehouse-url", help="print the PostgreSQL URL in use")
     dev = commands.add_parser("dev", help="start the Dagster UI on the same settings")
     dev.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000)")
@@ -125,8 +135,16 @@ def _run(args: argparse.Namespace) -> int:
         from orchestration.cli.dev import run_dev
 
         return run_dev(args.port)
+    if args.command == "worker":
+        from orchestration.cli.worker import start_worker
+
+        start_worker(runtime, args.name, args.concurrency)
     from orchestration.cli import commands, tables
 
+    if args.command == "backfill":
+        filled = commands.backfill(runtime, args.provider, args.paths)
+        print(filled.line())
+        return 0 if filled.success else 1
     if args.command == "load":
         loaded = commands.load(runtime, args.provider, args.paths)
         print(loaded.line())

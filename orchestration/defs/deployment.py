@@ -18,7 +18,9 @@ from orchestration.settings import Settings
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    warehouse = WarehouseResource(database_url=dg.EnvVar("MAILTRAIL_DATABASE_URL"))
+    warehouse = WarehouseResource(
+        database_url=dg.EnvVar("MAILTRAIL_DATABASE_URL"), load_streams=settings.load_streams
+    )
     return {
         "warehouse": warehouse,
         "landing": LandingResource(url=settings.landing),

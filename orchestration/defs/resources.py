@@ -15,6 +15,8 @@ class WarehouseResource(dg.ConfigurableResource):
     """The PostgreSQL warehouse (``raw``, ``app``, and the dbt schemas)."""
 
     database_url: str
+    # landing objects one ingestion step loads at once (MAILTRAIL_LOAD_STREAMS)
+    load_streams: int = 1
 
     @contextmanager
     def connect(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:

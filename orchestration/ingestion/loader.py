@@ -3,8 +3,10 @@
 One object (a landing file, or one page window of an API) is one transaction: its good rows,
 its rejected records and its manifest row commit together or not at all, so a crash never leaves
 half an object behind and a re-run never loads it twice. Rows stream from the parser into
-``COPY`` (constant memory); duplicates - Firehose and SNS deliver at least once - are dropped by
-the table's unique ``event_key`` and counted.
+``COPY`` straight into the raw table, chunk by chunk (memory bounded by a chunk; see
+:mod:`orchestration.ingestion.copying`); duplicates - Firehose and SNS deliver at least once -
+are caught by the table's unique ``event_key``, and the chunk holding them is redone through a
+staged ``insert ... on conflict do nothing`` that drops and counts them.
 
 Nothing read is lost and nothing bad stops the load:
 
@@ -16,23 +18,23 @@ Nothing read is lost and nothing bad stops the load:
   reason, so it is not retried until it changes. Only an error that may pass (the network) fails
   the object without a trace, to be retried by the next run.
 
-Rows are inserted in key order, so two loads of overlapping records take their row locks in the
-same order and cannot deadlock. A record with several rows (one per recipient) stores its payload
+Two loads of overlapping records at once: a chunk that waits on the other load's keys either
+finds them committed (a duplicate) or deadlocks with it; either way it is redone by the staged
+insert, in key order, so both loads finish. A record with several rows (one per recipient) stores its payload
 once, in ``raw.<source>_payloads``, referenced by ``payload_hash`` from each row; a record with
 one row keeps it in the row (see docs/decisions.md).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
+from orchestration.ingestion.copying import ChunkWriter
 from orchestration.ingestion.landing import is_read_error, is_transient_read_error
 from orchestration.ingestion.parsers.common import has_nul_escape
 from orchestration.ingestion.parsers.jsonstream import Document
@@ -193,15 +195,6 @@ def load_documents(
     require_autocommit(conn)
     counts = LoadCounts(objects=1)
     rejected: list[tuple[int, str, str]] = []
-    incoming = sql.Identifier(f"_incoming_{source.name}")
-    target = sql.SQL(source.table)
-    payload_at = source.columns.index("payload") if "payload" in source.columns else None
-    shared = payload_at is not None  # rows of a multi-row record share one payload row
-    extra = ("payload_hash",) if shared else ()
-    all_columns = [*source.columns, *extra, "source_object", "source_line"]
-    column_list = sql.SQL(", ").join(sql.Identifier(c) for c in all_columns)
-    key = sql.Identifier(source.key_column)
-    read_error: Exception | None = None
 
     with conn.transaction():
         conn.execute(
@@ -214,64 +207,14 @@ def load_documents(
         # rows, so an object whose commit a crash loses is simply loaded again. It saves a WAL
         # flush per object, which dominates for the many small objects Firehose writes.
         conn.execute("set local synchronous_commit = off")
-        conn.execute(
-            sql.SQL(
-                "create temp table if not exists {} (like {} including defaults)"
-                " on commit delete rows"
-            ).format(incoming, target)
-        )
-        reading = iter(documents)
-        with (
-            conn.cursor() as cur,
-            cur.copy(sql.SQL("copy {} ({}) from stdin").format(incoming, column_list)) as copy,
-        ):
-            while True:
-                try:
-                    doc = next(reading)
-                except StopIteration:
-                    break
-                except Exception as exc:
-                    if is_transient_read_error(exc):
-                        raise ObjectReadError(
-                            f"{object_key}: could not be read ({type(exc).__name__}: {exc}); "
-                            "nothing of it was loaded, the next run reads it again"
-                        ) from exc
-                    if not is_read_error(exc):
-                        raise
-                    read_error = exc  # quarantine the object; keep what was read before
-                    break
-                counts.read += 1
-                if doc.error is not None:
-                    rejected.append((doc.ordinal, doc.error, _text(doc.text)))
-                    continue
-                if b"\\u0000" in doc.text and has_nul_escape(_text(doc.text)):
-                    rejected.append((doc.ordinal, _NUL_REASON, _text(doc.text)))
-                    continue
-                try:
-                    rows = source.parse(doc.value, doc.text)
-                except _RECORD_FAILURES as exc:
-                    rejected.append((doc.ordinal, _reason(exc), _text(doc.text)))
-                    continue
-                if not rows:
-                    rejected.append((doc.ordinal, "record yields no event rows", _text(doc.text)))
-                    continue
-                if not shared:
-                    for row in rows:
-                        copy.write_row((*row, object_key, doc.ordinal))
-                elif len(rows) == 1:
-                    copy.write_row((*rows[0], None, object_key, doc.ordinal))
-                else:
-                    # The first row carries the payload to the payload table; every row of the
-                    # record is inserted with its hash and without it (see _insert_rows).
-                    digest = payload_hash(rows[0][payload_at])
-                    copy.write_row((*rows[0], digest, object_key, doc.ordinal))
-                    for row in rows[1:]:
-                        without = (*row[:payload_at], None, *row[payload_at + 1 :])
-                        copy.write_row((*without, digest, object_key, doc.ordinal))
+        writer = ChunkWriter(conn, source, object_key)
+        try:
+            read_error = _write_documents(writer, documents, counts, rejected, object_key)
+        except BaseException as exc:
+            writer.abort(exc)
+            raise
+        inserted_rows, inserted_records = writer.finish()
 
-        inserted_rows, inserted_records = _insert_rows(
-            conn, source, incoming, target, all_columns, key, shared
-        )
         good_records = counts.read - len(rejected)
         counts.rows_loaded = inserted_rows
         counts.loaded = inserted_records
@@ -320,68 +263,48 @@ def load_documents(
     return counts
 
 
-def _insert_rows(
-    conn: psycopg.Connection,
-    source: RecordSource,
-    incoming: sql.Identifier,
-    target: sql.Composable,
-    columns: list[str],
-    key: sql.Identifier,
-    shared: bool,
-) -> tuple[int, int]:
-    """Move the object's rows from the temp table into the source's table (then the payloads
-    of its multi-row records into the payload table); return (rows, records) inserted.
-
-    Rows go in key order: two loads inserting overlapping keys then lock them in the same order,
-    so one waits for the other instead of deadlocking. Payloads are inserted only for records
-    that got a row, after all rows, in hash order, for the same reason.
-    """
-    selected = sql.SQL(", ").join(
-        sql.SQL("case when payload_hash is null then payload end")
-        if shared and column == "payload"
-        else sql.Identifier(column)
-        for column in columns
-    )
-    inserted_rows, inserted_records, hashes = conn.execute(
-        sql.SQL(
-            "with ins as ("
-            " insert into {target} ({cols})"
-            # no DISTINCT ON: sorting by the key is enough, and DO NOTHING already skips a row
-            # whose key an earlier row of the same insert took
-            " select {selected} from {incoming} order by {key}"
-            " on conflict ({key}) do nothing returning source_line, {hash})"
-            " select count(*), count(distinct source_line),"
-            " array_agg(distinct payload_hash) filter (where payload_hash is not null) from ins"
-        ).format(
-            target=target,
-            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-            selected=selected,
-            incoming=incoming,
-            key=key,
-            hash=sql.SQL("payload_hash" if shared else "null::text as payload_hash"),
-        )
-    ).fetchone()
-    if hashes:
-        conn.execute(
-            sql.SQL(
-                "insert into {payloads} (payload_hash, payload)"
-                " select payload_hash, payload from {incoming}"
-                " where payload_hash = any(%s) and payload is not null"
-                " order by payload_hash on conflict (payload_hash) do nothing"
-            ).format(payloads=payload_table(source), incoming=incoming),
-            (hashes,),
-        )
-    return inserted_rows, inserted_records
-
-
-def payload_table(source: RecordSource) -> sql.Identifier:
-    """Where the payloads of ``source``'s multi-row records are stored: ``raw.<name>_payloads``."""
-    return sql.Identifier("raw", f"{source.name}_payloads")
-
-
-def payload_hash(payload: str) -> str:
-    """The key of a payload in the payload table: blake2b-128 of its text, in hex."""
-    return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+def _write_documents(
+    writer: ChunkWriter,
+    documents: Iterable[Document],
+    counts: LoadCounts,
+    rejected: list[tuple[int, str, str]],
+    object_key: str,
+) -> Exception | None:
+    """Parse each document and hand its rows to ``writer``; a bad record goes to ``rejected``.
+    Returns the error that ended the reading early (the object is then quarantined), if any."""
+    source = writer.source
+    reading = iter(documents)
+    while True:
+        try:
+            doc = next(reading)
+        except StopIteration:
+            break
+        except Exception as exc:
+            if is_transient_read_error(exc):
+                raise ObjectReadError(
+                    f"{object_key}: could not be read ({type(exc).__name__}: {exc}); "
+                    "nothing of it was loaded, the next run reads it again"
+                ) from exc
+            if not is_read_error(exc):
+                raise
+            return exc  # quarantine the object; keep what was read before
+        counts.read += 1
+        if doc.error is not None:
+            rejected.append((doc.ordinal, doc.error, _text(doc.text)))
+            continue
+        if b"\\u0000" in doc.text and has_nul_escape(_text(doc.text)):
+            rejected.append((doc.ordinal, _NUL_REASON, _text(doc.text)))
+            continue
+        try:
+            rows = source.parse(doc.value, doc.text)
+        except _RECORD_FAILURES as exc:
+            rejected.append((doc.ordinal, _reason(exc), _text(doc.text)))
+            continue
+        if not rows:
+            rejected.append((doc.ordinal, "record yields no event rows", _text(doc.text)))
+            continue
+        writer.add(doc.ordinal, rows)
+    return None
 
 
 def object_reason(exc: BaseException, records_read: int) -> str:

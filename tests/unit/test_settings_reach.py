@@ -53,6 +53,9 @@ def distinctive_environment(tmp_path: Path) -> dict[str, str]:
         "MAILTRAIL_ALERT_WEBHOOK_URL": "https://hooks.reach/services/T0/B0/alert-token-reach",
         "MAILTRAIL_UI_URL": "http://dagster.reach:3000",
         "MAILTRAIL_GEOIP_DATABASE": str(tmp_path / "reach-city.mmdb"),
+        "MAILTRAIL_LOAD_STREAMS": "3",
+        "MAILTRAIL_EXECUTOR": "celery",
+        "MAILTRAIL_CELERY_BROKER_URL": "redis://broker.reach:6380/2",
     }
 
 
@@ -105,6 +108,7 @@ def test_every_variable_reaches_the_resources_and_the_python_api(
         assert emailing_resource.drafts_dir == str(tmp_path / "home" / "drafts")
         # ingestion
         assert resources.landing.url == env["MAILTRAIL_LANDING_URL"]
+        assert resources.warehouse.load_streams == 3
         assert (resources.emailit.base_url, resources.emailit.api_key) == (
             "http://emailit.reach", "key-reach",
         )  # fmt: skip

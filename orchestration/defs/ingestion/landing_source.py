@@ -78,7 +78,14 @@ def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definit
     ):
         objects = landing.objects(source.name, config.paths)
         with warehouse.connect(autocommit=True) as conn:
-            counts = ingest_objects(conn, source, objects, context.log)
+            counts = ingest_objects(
+                conn,
+                source,
+                objects,
+                context.log,
+                streams=warehouse.load_streams,
+                connect=lambda: warehouse.connect(autocommit=True),
+            )
             metadata = load_metadata(conn, source, counts)
         context.log.info(counts.summary(source.name))
         # New objects read (loaded, all duplicates or quarantined): a materialization. Nothing

@@ -15,7 +15,6 @@ commit, and one received again is absorbed by ``event_key`` and counted as a dup
 
 import time
 
-import boto3
 import dagster as dg
 from pydantic import Field
 
@@ -58,6 +57,8 @@ class SesQueueResource(dg.ConfigurableResource):
     )
 
     def client(self):
+        import boto3  # here, not at import: boto3 costs the code location ~0.5 s to load
+
         return boto3.client(
             "sqs", region_name=queue_region(self.queue_url), endpoint_url=self.endpoint_url
         )
