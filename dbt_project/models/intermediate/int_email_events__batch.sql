@@ -40,6 +40,12 @@
 -- depends_on: {{ ref('stg_mailtrail__events') }}
 -- depends_on: {{ ref('stg_mailtrail__email_sends') }}
 -- depends_on: {{ ref('event_type_map') }}
+-- not read, but ordered: Dagster runs the dbt nodes of a run in as many steps (dbt invocations)
+-- as the assets between them require, and every consumer of the batch must be in the batch's
+-- own invocation (its build watermark); the enrichment assets sit between the raw tables and
+-- fct_email_events, so the batch waits for them too
+-- depends_on: {{ ref('stg_enrich__user_agents') }}
+-- depends_on: {{ ref('stg_enrich__ip_addresses') }}
 
 with
 

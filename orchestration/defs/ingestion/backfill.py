@@ -16,10 +16,11 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
-from orchestration.defs.ingestion.landing_source import LAST_UPDATED, landing_asset_key
+from orchestration.defs.ingestion.landing_source import landing_asset_key
+from orchestration.defs.ingestion.load_metadata import load_metadata
 from orchestration.defs.resources import LandingResource, WarehouseResource
 from orchestration.ingestion.landing import LandingObject
-from orchestration.ingestion.loader import LoadCounts, last_delivery_at
+from orchestration.ingestion.loader import LoadCounts
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.sources import PINPOINT, SES, RecordSource
 
@@ -93,10 +94,7 @@ def backfill_job(source: RecordSource) -> dg.JobDefinition:
             total.add(counts)
         context.log.info(counts_line := total.summary(source.name))
         with warehouse.connect(autocommit=True) as conn:
-            last_delivery = last_delivery_at(conn, source.name)
-        metadata: dict[str, object] = dict(total.as_metadata())
-        if last_delivery is not None:
-            metadata[LAST_UPDATED] = dg.MetadataValue.timestamp(last_delivery)
+            metadata = load_metadata(conn, source, total)
         context.log_event(
             dg.AssetMaterialization(
                 asset_key=landing_asset_key(source), description=counts_line, metadata=metadata
@@ -106,7 +104,7 @@ def backfill_job(source: RecordSource) -> dg.JobDefinition:
     @dg.job(
         name=f"{source.name}_backfill",
         description=(
-            f"Load <landing>/{source.name}/ with one step per partition folder, so that the "
+            f"Load `<landing>/{source.name}/` with one step per partition folder, so that the "
             "steps spread over the Celery workers (MAILTRAIL_EXECUTOR=celery)."
         ),
         tags={"provider": source.name},
