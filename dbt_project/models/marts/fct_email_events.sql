@@ -20,8 +20,8 @@
     (machine opens, bot clicks: "within N seconds of the first delivery"), so re-processing whole
     email logs keeps the table identical to a full refresh. The pre-hook deletes the batch's
     events; they are inserted again as they resolve now (an event that moved to another email log
-    leaves its old one). The batch's rows are found by primary key in each raw table: no run reads
-    every raw row.
+    leaves its old one). The batch's rows are asked for by primary key; PostgreSQL may still choose
+    to scan a raw table and semi-join it (docs/incremental-builds.md, "Known costs").
 -#}
 
 -- the incremental branch reads them through macros/email_events.sql:

@@ -19,6 +19,10 @@ with
 events as (
 
     select * from {{ ref('fct_email_events') }}
+    {% if is_incremental() %}
+    -- the recipients of the batch's events (index on recipient)
+    where recipient in ({{ batch_recipients_sql() }})
+    {% endif %}
 
 ),
 
@@ -37,10 +41,6 @@ suppressing_events as (
     from events
     where
         recipient is not null
-    {% if is_incremental() %}
-        -- the recipients of the batch's events (index on recipient)
-        and recipient in ({{ batch_recipients_sql() }})
-    {% endif %}
         and (
             (event_type = 'bounced' and bounce_type = 'hard')
             or event_type in ('complained', 'unsubscribed')
