@@ -60,6 +60,7 @@ from orchestration.campaigns.ratelimit import RateLimiter, send_with_backoff
 from orchestration.campaigns.sending import RecipientCounts, dedupe_page
 from orchestration.campaigns.suppression import suppression_reasons
 from orchestration.campaigns.templates import EmailContent
+from orchestration.progress import PROGRESS_SECONDS, Progress
 from orchestration.senders.base import (
     OutgoingEmail,
     PermanentSendError,
@@ -433,10 +434,18 @@ def send_pages(
     # A worker thread even at concurrency 1: the dispatcher records answers while it sends.
     executor = ThreadPoolExecutor(concurrency, thread_name_prefix="mailtrail-send")
     sender = PageSender(ctx, conn, spec, executor)
+    progress = Progress(PROGRESS_SECONDS)
     try:
         for page in pages:
             if not sender.send_page(page):
                 break
+            if progress.due():
+                done = sender.counts.values
+                logger.info(
+                    "shoot %s: %d recipients handled so far (%s)",
+                    spec.shoot_id, sum(done.values()),
+                    ", ".join(f"{key} {count}" for key, count in sorted(done.items())),
+                )  # fmt: skip
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         flush = getattr(ctx.sender, "flush", None)

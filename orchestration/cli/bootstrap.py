@@ -50,6 +50,12 @@ run_monitoring:
   cancel_timeout_seconds: 180
   max_resume_run_attempts: 0
   poll_interval_seconds: 60
+# What Mailtrail's own modules log (progress of long loads and dispatches, warnings) goes to the
+# run's event log too, at INFO and above.
+python_logs:
+  managed_python_loggers:
+    - orchestration
+  python_log_level: INFO
 telemetry:
   enabled: false
 """

@@ -21,6 +21,7 @@ from orchestration.ingestion.loader import (
 )
 from orchestration.ingestion.parsers.jsonstream import Document, iter_documents, open_maybe_gzip
 from orchestration.ingestion.sources import RecordSource
+from orchestration.progress import PROGRESS_SECONDS, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ def ingest_objects(
     documents_of: Callable[[IO[bytes]], Iterable[Document]] = stream_documents,
     streams: int = 1,
     connect: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None,
+    progress_seconds: float = PROGRESS_SECONDS,
 ) -> LoadCounts:
     """Load every object not loaded before; each object commits on its own.
 
@@ -84,7 +86,8 @@ def ingest_objects(
     saved API responses for ``mailtrail load emailit|tracker``. With ``streams`` > 1 and a
     ``connect`` opening more autocommit connections, that many objects load at once, each on
     its own connection (one PostgreSQL backend each): a single ``COPY`` stream keeps one core
-    busy, and the objects are independent transactions anyway.
+    busy, and the objects are independent transactions anyway. A long load logs how far it got
+    every ``progress_seconds``.
 
     A bad object never stops the others: one that cannot be read to its end is quarantined (see
     :mod:`orchestration.ingestion.loader`) and named in the counts; a folder the listing could not
@@ -113,6 +116,7 @@ def ingest_objects(
         outcomes = _load_in_parallel(pending(), source, documents_of, streams, connect)
     else:
         outcomes = (_load_one(conn, source, obj, documents_of) for obj in pending())
+    progress = Progress(progress_seconds)
     for obj, outcome in outcomes:
         if isinstance(outcome, ObjectReadError):
             log.warning("%s", outcome)
@@ -120,6 +124,11 @@ def ingest_objects(
             continue
         _log_problems(log, obj, outcome)
         total.add(outcome)
+        if progress.due():
+            log.info(
+                "%s: %d objects loaded so far (%d records read, %d loaded)",
+                source.name, total.objects, total.read, total.loaded,
+            )  # fmt: skip
     if retry:
         raise ObjectReadError(
             f"{len(retry)} object(s) could not be read and will be read again by the next run "

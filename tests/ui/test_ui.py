@@ -77,6 +77,9 @@ def _wait_for_location(port: int, server: subprocess.Popen, seconds: float = 300
     pytest.fail("the code location did not load")
 
 
+DEMO: dict[str, Path] = {}  # the demo's MAILTRAIL_HOME, when this module ran the demo
+
+
 @pytest.fixture(scope="module")
 def ui() -> Iterator[int]:
     """The port of a UI serving a demo's results; the demo and the server are torn down after."""
@@ -90,6 +93,7 @@ def ui() -> Iterator[int]:
     work = Path(tempfile.mkdtemp(prefix="mailtrail-ui-"))
     work.chmod(0o755)  # the embedded server runs as an unprivileged user when tests run as root
     home = work / "home"
+    DEMO["home"] = home
     cli = [sys.executable, "-m", "orchestration.cli"]
     demo = subprocess.run(
         [*cli, "demo"], env=_env(home), cwd=ROOT, capture_output=True, text=True, timeout=1800
@@ -275,3 +279,39 @@ def test_campaign_assets_show_the_shoots_and_their_states(page, ui: int) -> None
     see(page, "shoot_state")
     assert number_after(page, "shoot_recipient_count") > 0
     shot(page, "campaign-email-sends")
+
+
+def test_campaign_report_opens_in_the_browser_with_the_campaigns_figures(
+    page, ui: int, tmp_path: Path
+) -> None:
+    """`mailtrail report` of the demo's campaign, opened from disk as a user would."""
+    import psycopg
+
+    home = DEMO.get("home")
+    if home is None:
+        pytest.skip("MAILTRAIL_TEST_UI_PORT names a UI whose demo home is not known")
+    cli = [sys.executable, "-m", "orchestration.cli"]
+    report = tmp_path / "report.html"
+    done = subprocess.run(
+        [*cli, "report", "--campaign", "demo_daily_digest", "--output", str(report)],
+        env=_env(home), cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    url = subprocess.run(
+        [*cli, "warehouse-url"], env=_env(home), cwd=ROOT, capture_output=True, text=True,
+        timeout=600,
+    ).stdout.strip()  # fmt: skip
+    with psycopg.connect(url) as conn:
+        (sent, delivered) = conn.execute(
+            "select sum(sent), sum(delivered) from marts.campaign_stats"
+            " where campaign_name = 'demo_daily_digest'"
+        ).fetchone()
+    page.goto(report.as_uri(), wait_until="load")
+    see(page, "demo_daily_digest")
+    text = body_text(page)
+    assert re.search(rf"\b{sent:,}\s+Sent\b", text), text[:2000]
+    assert re.search(rf"\b{delivered:,}\s+Delivered\b", text), text[:2000]
+    assert "Shoots" in text and "completed" in text  # the demo's two shoots
+    chart = page.locator("img[alt^='Daily sent']")
+    assert chart.count() == 1 and chart.evaluate("img => img.naturalWidth") > 0  # drawn
+    page.screenshot(path=str(SCREENSHOTS / "campaign-report.png"), full_page=True)

@@ -169,3 +169,25 @@ def test_campaign_batches_share_the_audience_limit(
     outcome = service.send_shoot_in_batches(shoot.shoot_id, 3)
     assert sender.addresses() == {a: 1 for a in addresses[:25]}
     assert outcome.shoot.sent_count == 25
+
+
+def test_campaign_a_long_dispatch_logs_how_far_it_got(
+    built_database_url: str,
+    registry: Registry,
+    built_db: psycopg.Connection,
+    now,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    monkeypatch.setattr("orchestration.campaigns.page_sending.PROGRESS_SECONDS", 0.0)
+    add_contacts(built_db, 60)
+    service = _service(built_database_url, registry, RecordingSender(), now)
+    shoot = service.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"})
+    with caplog.at_level(logging.INFO, logger="orchestration.campaigns.page_sending"):
+        service.send_shoot(shoot.shoot_id)
+    lines = [r.getMessage() for r in caplog.records if "handled so far" in r.getMessage()]
+    # a line per page of 25 (the last page's is the whole shoot)
+    assert lines[-1] == f"shoot {shoot.shoot_id}: 60 recipients handled so far (sent 60)"
+    assert len(lines) == 3
