@@ -105,7 +105,7 @@ def test_a_window_ending_before_it_starts_is_refused_in_one_line() -> None:
         DbtBuildConfig(window_start="11/03")
     assert DbtBuildConfig(window_start="2026-11-03").dbt_args() == [
         "--vars",
-        '{"window_start": "2026-11-03", "window_end": "2026-11-03"}',
+        '{"data_test_days": 3, "window_start": "2026-11-03", "window_end": "2026-11-03"}',
     ]
 
 

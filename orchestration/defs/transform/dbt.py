@@ -107,9 +107,15 @@ class DbtBuildConfig(dg.Config):
     ``window_start``/``window_end`` (UTC days, inclusive; the end defaults to the start)
     reprocess those days of the daily marts from ``fct_email_events`` (a backfill after a fix or
     a repaired day). Such a build does not advance the watermark: what was loaded since the last
-    build is taken again, whole, by the next one."""
+    build is taken again, whole, by the next one.
+
+    ``data_test_days``: the data tests on ``fct_email_events`` and ``email_logs`` read only
+    their last days, so they cost about the batch's share; ``nightly_data_tests`` sets 0 to
+    test every row."""
 
     full_refresh: bool = False
+    # data tests on the big tables read this many recent days (0: every row, as the nightly job)
+    data_test_days: int = pydantic.Field(default=3, ge=0)
     window_start: str | None = None  # YYYY-MM-DD (Dagster config has no date type)
     window_end: str | None = None
 
@@ -135,11 +141,12 @@ class DbtBuildConfig(dg.Config):
         args: list[str] = []
         if self.full_refresh:
             args.append("--full-refresh")
+        variables: dict[str, object] = {"data_test_days": self.data_test_days}
         window = self.window()
         if window is not None:
-            dates = {"window_start": window[0].isoformat(), "window_end": window[1].isoformat()}
-            args += ["--vars", json.dumps(dates)]
-        return args
+            variables["window_start"] = window[0].isoformat()
+            variables["window_end"] = window[1].isoformat()
+        return [*args, "--vars", json.dumps(variables)]
 
 
 def _config_date(field: str, text: str) -> date:
