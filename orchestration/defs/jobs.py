@@ -70,6 +70,7 @@ nightly_data_tests_schedule = dg.ScheduleDefinition(
     job=nightly_data_tests,
     cron_schedule="0 3 * * *",
     execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every data test on every row, at 03:00 UTC.",
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 import pytest
 
@@ -74,3 +75,4 @@ def test_the_nightly_job_tests_every_row_every_night() -> None:
     schedule = defs.resolve_schedule_def("nightly_data_tests_schedule")
     assert schedule.job_name == "nightly_data_tests"
     assert schedule.cron_schedule == "0 3 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
