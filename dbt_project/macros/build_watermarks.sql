@@ -87,9 +87,36 @@
     select batch.email_log_id from {{ ref('int_email_events__batch') }} as batch
 {%- endmacro %}
 
+{#- the UTC days the daily marts recompute: the batch's days, or, on a windowed build (vars
+    window_start and window_end, `mailtrail build --from --to`), every day of that window -#}
 {% macro batch_days_sql() -%}
+    {%- set window = build_window() -%}
+    {%- if window is none -%}
     select distinct cast(batch.occurred_at at time zone 'UTC' as date) as date_day
     from {{ ref('int_email_events__batch') }} as batch
+    {%- else -%}
+    select cast(window_days.date_day as date) as date_day
+    from generate_series(
+        cast('{{ window[0] }}' as date), cast('{{ window[1] }}' as date), interval '1 day'
+    ) as window_days (date_day)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- (start, end) ISO dates of a windowed build, none otherwise; window_end defaults to
+    window_start. Parsed as dates, so nothing but a date reaches the SQL. -#}
+{% macro build_window() -%}
+    {%- set start = var('window_start', none) -%}
+    {%- if start is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set end = var('window_end', none) or start -%}
+    {%- set first = modules.datetime.date.fromisoformat(start | string) -%}
+    {%- set last = modules.datetime.date.fromisoformat(end | string) -%}
+    {%- if first > last -%}
+        {{ exceptions.raise_compiler_error(
+            'window_start ' ~ first ~ ' is after window_end ' ~ last) }}
+    {%- endif -%}
+    {{ return((first.isoformat(), last.isoformat())) }}
 {%- endmacro %}
 
 {% macro batch_recipients_sql() -%}

@@ -56,6 +56,24 @@ build_marts = dg.define_asset_job(
     description="Run `dbt build` through Dagster so the marts are current.",
 )
 
+# Production builds test the big tables' recent rows only (DbtBuildConfig.data_test_days); this
+# build tests every row of every table once a night.
+nightly_data_tests = dg.define_asset_job(
+    "nightly_data_tests",
+    selection=ENRICHMENT | DBT_MODELS,
+    description="`dbt build` with every data test on every row (the where windows disabled).",
+    config={"ops": {"mailtrail_dbt_models": {"config": {"data_test_days": 0}}}},
+)
+
+nightly_data_tests_schedule = dg.ScheduleDefinition(
+    name="nightly_data_tests_schedule",
+    job=nightly_data_tests,
+    cron_schedule="0 3 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every data test on every row, at 03:00 UTC.",
+)
+
 
 def provider_pipeline(
     name: str, asset_key: dg.AssetKey, description: str
@@ -109,10 +127,12 @@ defs = dg.Definitions(
     jobs=[
         ingest_and_build,
         build_marts,
+        nightly_data_tests,
         ses_pipeline,
         pinpoint_pipeline,
         emailit_pipeline,
         tracker_pipeline,
         campaign_marts,
-    ]
+    ],
+    schedules=[nightly_data_tests_schedule],
 )

@@ -1,16 +1,19 @@
 """dbt models as Dagster assets; dbt tests surface as asset checks on them."""
 
 import io
+import json
 import shutil
 import sys
 import tempfile
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stdout
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pydantic
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -99,9 +102,58 @@ translator = MailtrailDbtTranslator(
 class DbtBuildConfig(dg.Config):
     """Run configuration of the dbt step: ``full_refresh`` rebuilds every incremental mart from
     raw (after a change to the event type map, the flag rules or a mart's logic); otherwise a
-    build takes what was loaded since the last successful build (docs/incremental-builds.md)."""
+    build takes what was loaded since the last successful build (docs/incremental-builds.md).
+
+    ``window_start``/``window_end`` (UTC days, inclusive; the end defaults to the start)
+    reprocess those days of the daily marts from ``fct_email_events`` (a backfill after a fix or
+    a repaired day). Such a build does not advance the watermark: what was loaded since the last
+    build is taken again, whole, by the next one.
+
+    ``data_test_days``: the data tests on ``fct_email_events`` and ``email_logs`` read only
+    their last days, so they cost about the batch's share; ``nightly_data_tests`` sets 0 to
+    test every row."""
 
     full_refresh: bool = False
+    # data tests on the big tables read this many recent days (0: every row, as the nightly job)
+    data_test_days: int = pydantic.Field(default=3, ge=0)
+    window_start: str | None = None  # YYYY-MM-DD (Dagster config has no date type)
+    window_end: str | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _window_in_order(self) -> "DbtBuildConfig":
+        self.window()  # fails the run's config, before any step, with one line
+        return self
+
+    def window(self) -> tuple[date, date] | None:
+        """The window's first and last UTC days, None when the build is not windowed."""
+        if self.window_start is None:
+            if self.window_end is not None:
+                raise ValueError("dbt build config: window_end needs window_start")
+            return None
+        first = _config_date("window_start", self.window_start)
+        last = _config_date("window_end", self.window_end) if self.window_end else first
+        if first > last:
+            raise ValueError(f"dbt build config: window_start {first} is after window_end {last}")
+        return first, last
+
+    def dbt_args(self) -> list[str]:
+        """The ``dbt build`` flags this configuration stands for."""
+        args: list[str] = []
+        if self.full_refresh:
+            args.append("--full-refresh")
+        variables: dict[str, object] = {"data_test_days": self.data_test_days}
+        window = self.window()
+        if window is not None:
+            variables["window_start"] = window[0].isoformat()
+            variables["window_end"] = window[1].isoformat()
+        return [*args, "--vars", json.dumps(variables)]
+
+
+def _config_date(field: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"dbt build config: {field} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 @dbt_assets(
@@ -123,9 +175,7 @@ def mailtrail_dbt_models(
     target = Path(tempfile.mkdtemp(prefix=f"mailtrail-dbt-{context.run.run_id[:8]}-"))
     try:
         # dbt's unit tests check the SQL, not the data: CI runs them (make test), builds do not
-        args = ["build", "--exclude-resource-type", "unit_test"]
-        if config.full_refresh:
-            args.append("--full-refresh")
+        args = ["build", "--exclude-resource-type", "unit_test", *config.dbt_args()]
         # Row counts of the tables built, and each model's columns with their lineage (sqlglot,
         # from the compiled SQL): shown on the asset's page and its column-level lineage graph.
         invocation = dbt.cli(args, context=context, target_path=target)

@@ -1,0 +1,78 @@
+"""Data tests on the big tables read only recent rows in production builds (their `where` on
+`__data_test_since__`, var data_test_days); the nightly job tests every row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from orchestration.definitions import defs
+from orchestration.defs.jobs import nightly_data_tests
+from orchestration.warehouse.connection import connect
+from tests.conftest import run_dbt
+
+VALUES = {"boolean": "false", "integer": "0", "bigint": "0", "timestamp with time zone": "now()"}
+
+
+def insert_bad_event(conn: psycopg.Connection, occurred_at: str) -> None:
+    """A fct_email_events row from an unknown provider, whose email log does not exist."""
+    columns = conn.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = 'marts' and table_name = 'fct_email_events'"
+        " and is_nullable = 'NO' and column_name not in ('provider', 'occurred_at')"
+    ).fetchall()
+    names = ", ".join(name for name, _ in columns)
+    values = ", ".join(VALUES.get(kind, "'x'") for _, kind in columns)
+    conn.execute(
+        f"insert into marts.fct_email_events ({names}, provider, occurred_at)"
+        f" values ({values}, 'bogus', %s)",
+        (occurred_at,),
+    )
+
+
+def run_data_tests(database_url: str, days: int, target: Path) -> None:
+    run_dbt(
+        database_url,
+        "test",
+        "--select",
+        "fct_email_events",
+        "--exclude-resource-type",
+        "unit_test",
+        "--vars",
+        f"{{data_test_days: {days}}}",
+        target_path=target,
+    )
+
+
+def test_an_old_bad_row_passes_the_builds_tests_and_fails_the_nightly_ones(
+    built_database_url: str, tmp_path: Path
+) -> None:
+    with connect(built_database_url, autocommit=True) as conn:
+        insert_bad_event(conn, "2020-01-01 00:00+00")
+    run_data_tests(
+        built_database_url, 3, tmp_path
+    )  # the production build's tests: recent rows only
+    with pytest.raises(AssertionError, match="accepted_values_fct_email_events_provider"):
+        run_data_tests(built_database_url, 0, tmp_path)  # nightly: every row
+
+
+def test_a_recent_bad_row_fails_the_builds_tests(built_database_url: str, tmp_path: Path) -> None:
+    with connect(built_database_url, autocommit=True) as conn:
+        (now,) = conn.execute("select now()::text").fetchone()
+        insert_bad_event(conn, now)
+    with pytest.raises(AssertionError, match="accepted_values_fct_email_events_provider"):
+        run_data_tests(built_database_url, 3, tmp_path)
+
+
+def test_the_nightly_job_tests_every_row_every_night() -> None:
+    assert defs.resolve_job_def("nightly_data_tests").name == "nightly_data_tests"
+    assert nightly_data_tests.config == {
+        "ops": {"mailtrail_dbt_models": {"config": {"data_test_days": 0}}}
+    }
+    schedule = defs.resolve_schedule_def("nightly_data_tests_schedule")
+    assert schedule.job_name == "nightly_data_tests"
+    assert schedule.cron_schedule == "0 3 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
