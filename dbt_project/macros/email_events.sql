@@ -167,6 +167,12 @@ final as (
         coalesce(is_duplicate, false) as is_duplicate,
         coalesce(is_provider_suppressed, false) as is_provider_suppressed,
         first_delivered_at,
+        campaign_id,
+        campaign_activity_id,
+        treatment_id,
+        journey_id,
+        journey_activity_id,
+        app_id,
         event_data,
         loaded_at
     from with_first_delivery

@@ -22,8 +22,10 @@ pytestmark = pytest.mark.e2e
 
 # email (by its number) -> the Emailit event types it receives, and the email log state expected
 EMAILS: dict[int, tuple[tuple[str, ...], str]] = {
-    1: (("email.delivery.sent", "email.delivery.delivered", "email.loaded", "email.link.clicked"),
-        "delivered"),
+    1: (
+        ("email.delivery.sent", "email.delivery.delivered", "email.loaded", "email.link.clicked"),
+        "delivered",
+    ),
     2: (("email.delivery.sent", "email.delivery.hardfail"), "bounced"),
     3: (("email.delivery.softfail", "email.delivery.delayed"), "sent"),
     4: (("email.delivery.error",), "failed"),
