@@ -307,6 +307,22 @@ def test_client_waits_what_retry_after_says_then_backs_off_exponentially(
     assert slept == [7.0, 1.0, 2.0, 2.0]  # Retry-After 7; backoff 0.5*2, 0.5*4; Retry-After 2
 
 
+def test_client_reads_one_event_by_id(emailit: EmailitFake) -> None:
+    first, _ = emailit.add_events(2)
+    http = JsonHttpClient(
+        service="Emailit",
+        base_url=emailit.url,
+        token=emailit.token,
+        credential_name="EMAILIT_API_KEY",
+        max_attempts=1,
+    )
+    client = EmailitClient(http)
+    assert client.event(first["id"]) == first
+    assert emailit.requests[-1].path == f"/v1/events/{first['id']}"
+    with pytest.raises(ApiError, match="404"):
+        client.event("no-such-event")
+
+
 def test_client_gives_up_with_the_reason(emailit: EmailitFake) -> None:
     http = JsonHttpClient(
         service="Emailit",
