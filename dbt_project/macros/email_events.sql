@@ -40,7 +40,9 @@ email_sends as (
 ),
 
 -- canonical event type: the seed is joined inside each provider's branch and restricted to that
--- provider, so PostgreSQL estimates the join from the provider's own mapping rows
+-- provider, so PostgreSQL estimates the join from the provider's own mapping rows. A left join:
+-- a provider type the seed does not list is kept as 'unknown' with its provider_event_type (the
+-- warn-severity test unmapped_provider_event_types lists them), never dropped.
 mapped as not materialized (
 
     {% for model_name in provider_event_models %}
@@ -48,9 +50,9 @@ mapped as not materialized (
         {% for column_name in provider_event_columns() -%}
         {{ model_name }}.{{ column_name }},
         {% endfor -%}
-        event_type_map.event_type
+        coalesce(event_type_map.event_type, 'unknown') as event_type
     from {{ model_name }}
-    inner join event_type_map
+    left join event_type_map
         on
             {{ model_name }}.provider = event_type_map.provider
             and {{ model_name }}.provider_event_type = event_type_map.provider_event_type
@@ -165,6 +167,12 @@ final as (
         coalesce(is_duplicate, false) as is_duplicate,
         coalesce(is_provider_suppressed, false) as is_provider_suppressed,
         first_delivered_at,
+        campaign_id,
+        campaign_activity_id,
+        treatment_id,
+        journey_id,
+        journey_activity_id,
+        app_id,
         event_data,
         loaded_at
     from with_first_delivery

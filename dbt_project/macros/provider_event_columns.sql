@@ -17,6 +17,8 @@
       geo_country, geo_region, geo_city text; latitude, longitude double precision
       is_duplicate boolean           provider says this is a repeat (open tracker)
       is_provider_suppressed boolean provider flags the event as prefetch / sender-suppressed
+      campaign_id, campaign_activity_id, treatment_id, journey_id, journey_activity_id, app_id text
+                                     the provider's own attribution (Pinpoint), else null
       event_data jsonb               the provider record
       loaded_at timestamptz          when the raw row was loaded
 #}
@@ -49,7 +51,21 @@
         'longitude',
         'is_duplicate',
         'is_provider_suppressed',
+        'campaign_id',
+        'campaign_activity_id',
+        'treatment_id',
+        'journey_id',
+        'journey_activity_id',
+        'app_id',
         'event_data',
         'loaded_at',
     ]) }}
+{%- endmacro %}
+
+{# The attribution columns of a provider that has none of its own (every one but Pinpoint). #}
+{% macro no_provider_attribution() -%}
+    {%- for column_name in ['campaign_id', 'campaign_activity_id', 'treatment_id', 'journey_id',
+                            'journey_activity_id', 'app_id'] -%}
+        cast(null as text) as {{ column_name }},
+    {% endfor -%}
 {%- endmacro %}

@@ -288,34 +288,40 @@ def test_saved_pages_load_through_the_same_asset_without_touching_the_cursor(
     assert (again["records_read"], again["objects_skipped"]) == (0, 3)
 
 
+def emailit_http(fake: EmailitFake, **options: Any) -> JsonHttpClient:
+    """An HTTP client for the local Emailit API; ``options`` are more JsonHttpClient fields."""
+    return JsonHttpClient(
+        service="Emailit",
+        base_url=fake.url,
+        token=fake.token,
+        credential_name="EMAILIT_API_KEY",
+        **options,
+    )
+
+
 def test_client_waits_what_retry_after_says_then_backs_off_exponentially(
     emailit: EmailitFake,
 ) -> None:
     emailit.add_events(2)
     slept: list[float] = []
-    http = JsonHttpClient(
-        service="Emailit",
-        base_url=emailit.url,
-        token=emailit.token,
-        credential_name="EMAILIT_API_KEY",
-        backoff_seconds=0.5,
-        sleep=slept.append,
-    )
+    http = emailit_http(emailit, backoff_seconds=0.5, sleep=slept.append)
     emailit.fail(Fault(429, retry_after="7"), Fault(503), Fault(502), Fault(500, "2"), when=1)
     page = EmailitClient(http, per_page=5).events_page(1)
     assert len(page.events) == 2
     assert slept == [7.0, 1.0, 2.0, 2.0]  # Retry-After 7; backoff 0.5*2, 0.5*4; Retry-After 2
 
 
+def test_client_reads_one_event_by_id(emailit: EmailitFake) -> None:
+    first, _ = emailit.add_events(2)
+    client = EmailitClient(emailit_http(emailit, max_attempts=1))
+    assert client.event(first["id"]) == first
+    assert emailit.requests[-1].path == f"/v1/events/{first['id']}"
+    with pytest.raises(ApiError, match="404"):
+        client.event("no-such-event")
+
+
 def test_client_gives_up_with_the_reason(emailit: EmailitFake) -> None:
-    http = JsonHttpClient(
-        service="Emailit",
-        base_url=emailit.url,
-        token=emailit.token,
-        credential_name="EMAILIT_API_KEY",
-        max_attempts=3,
-        sleep=lambda _: None,
-    )
+    http = emailit_http(emailit, max_attempts=3, sleep=lambda _: None)
     emailit.fail(Fault(500), Fault(500), Fault(500))
     with pytest.raises(ApiError, match="still failing after 3 attempts: HTTP 500"):
         EmailitClient(http).events_page(1)

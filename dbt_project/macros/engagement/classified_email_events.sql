@@ -103,6 +103,12 @@ final as (
         machine_open_reason,
         bot_click_reason is not null as is_bot_click,
         bot_click_reason,
+        campaign_id,
+        campaign_activity_id,
+        treatment_id,
+        journey_id,
+        journey_activity_id,
+        app_id,
         event_data,
         loaded_at
     from reasons

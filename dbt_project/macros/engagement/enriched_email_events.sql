@@ -89,6 +89,12 @@ final as (
         events.is_duplicate,
         events.is_provider_suppressed,
         events.first_delivered_at,
+        events.campaign_id,
+        events.campaign_activity_id,
+        events.treatment_id,
+        events.journey_id,
+        events.journey_activity_id,
+        events.app_id,
         events.event_data,
         events.loaded_at
     from events

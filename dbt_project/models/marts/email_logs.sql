@@ -79,6 +79,12 @@ email_log_events as (
         max(shoot_id) as shoot_id,
         max(template_name) as template_name,
         min(recipient) as recipient,
+        max(campaign_id) as campaign_id,
+        max(campaign_activity_id) as campaign_activity_id,
+        max(treatment_id) as treatment_id,
+        max(journey_id) as journey_id,
+        max(journey_activity_id) as journey_activity_id,
+        max(app_id) as app_id,
 
         -- state inputs: "has at least one event of this kind"
         coalesce(bool_or(bounce_severity in ('hard', 'undetermined')), false) as has_hard_bounce,
@@ -161,7 +167,13 @@ final as (
         email_log_events.click_count,
         email_log_events.bot_click_count,
         email_log_events.error_type,
-        email_log_events.error_message
+        email_log_events.error_message,
+        email_log_events.campaign_id,
+        email_log_events.campaign_activity_id,
+        email_log_events.treatment_id,
+        email_log_events.journey_id,
+        email_log_events.journey_activity_id,
+        email_log_events.app_id
     from email_log_events
     left join email_sends
         on email_log_events.email_log_id = email_sends.email_log_id

@@ -101,7 +101,14 @@ final as (
         events.template_name,
         events.error_type,
         events.error_message,
-        events.loaded_at
+        events.loaded_at,
+        -- Pinpoint's own attribution (null for other providers), appended to the incremental table
+        events.campaign_id,
+        events.campaign_activity_id,
+        events.treatment_id,
+        events.journey_id,
+        events.journey_activity_id,
+        events.app_id
     from events
 
 )

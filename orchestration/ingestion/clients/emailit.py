@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote
 
 from orchestration.ingestion.clients.http_json import ApiError, JsonHttpClient
 from orchestration.ingestion.parsers.common import parse_timestamp
@@ -92,6 +93,15 @@ class EmailitClient:
                 f"array, got {body[:200]!r}"
             )
         return EventsPage(number=number, events=data, body=body)
+
+    def event(self, event_id: str) -> dict[str, Any]:
+        """``GET /v1/events/:id``: one event as the API holds it now, to re-read an event whose
+        ``updated_at`` moved on after it was loaded (the listing shows it only once)."""
+        path = f"{EVENTS_PATH}/{quote(event_id, safe='')}"
+        value, body = self.http.get(path)
+        if type(value) is not dict or value.get("id") != event_id:
+            raise ApiError(f"Emailit GET {path}: expected the event object, got {body[:200]!r}")
+        return value
 
 
 @dataclass(frozen=True)

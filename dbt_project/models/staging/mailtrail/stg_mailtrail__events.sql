@@ -80,6 +80,7 @@ final as (
         cast(null as double precision) as longitude,
         false as is_duplicate,
         false as is_provider_suppressed,
+        {{ no_provider_attribution() }}
         jsonb_build_object(
             'status', status,
             'reason', reason,

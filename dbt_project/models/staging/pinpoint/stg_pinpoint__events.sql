@@ -63,8 +63,15 @@ renamed as (
         'pinpoint' as provider,
         nullif(trim(email_log_id), '') as tagged_email_log_id,
         lower(trim(recipient)) as recipient,
-        nullif(trim(campaign_name), '') as campaign_name,
+        nullif(trim(campaign_name), '') as tagged_campaign_name,
         nullif(trim(app_name), '') as app_name,
+        -- Pinpoint's own attribution (the record's attributes and application objects)
+        nullif(trim(campaign_id), '') as campaign_id,
+        nullif(trim(campaign_activity_id), '') as campaign_activity_id,
+        nullif(trim(treatment_id), '') as treatment_id,
+        nullif(trim(journey_id), '') as journey_id,
+        nullif(trim(journey_activity_id), '') as journey_activity_id,
+        nullif(trim(app_id), '') as app_id,
         nullif(trim(shoot_id), '') as shoot_id,
         nullif(bounce_subtype, '') as bounce_subtype,
         nullif(complaint_type, '') as complaint_type,
@@ -85,7 +92,9 @@ final as (
         message_id,
         recipient,
         occurred_at,
-        campaign_name,
+        -- our tag names the campaign; a Pinpoint campaign or journey sent without it is
+        -- attributed to its Pinpoint campaign id, else its journey id (never unattributed)
+        coalesce(tagged_campaign_name, campaign_id, journey_id) as campaign_name,
         app_name,
         shoot_id,
         bounce_subtype,
@@ -120,6 +129,12 @@ final as (
         cast(null as double precision) as longitude,
         false as is_duplicate,
         false as is_provider_suppressed,
+        campaign_id,
+        campaign_activity_id,
+        treatment_id,
+        journey_id,
+        journey_activity_id,
+        app_id,
         payload as event_data
     from renamed
 

@@ -154,6 +154,7 @@ final as (
         cast(null as double precision) as longitude,
         false as is_duplicate,
         false as is_provider_suppressed,
+        {{ no_provider_attribution() }}
         payload as event_data
     from with_recipient_detail
 

@@ -72,6 +72,7 @@ final as (
         is_duplicate,
         -- a sender-suppressed open is a prefetch / machine open
         is_sender_suppressed as is_provider_suppressed,
+        {{ no_provider_attribution() }}
         payload as event_data,
         loaded_at,
         load_xid
