@@ -26,20 +26,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
 
 from bench.competitors import load_with_dlt, load_with_pandas
+from bench.databases import bench_database
 from bench.landing import reset_raw, write_objects
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.parsers.jsonstream import iter_documents, open_maybe_gzip
 from orchestration.ingestion.sources import SES
 from orchestration.settings import Settings
-from orchestration.warehouse.connection import connect, with_database
-from orchestration.warehouse.embedded import ensure_embedded_postgres
+from orchestration.warehouse.connection import connect
 from orchestration.warehouse.migrations import migrate
 
 RESULTS = Path(__file__).parent / "results"
@@ -122,15 +121,11 @@ def main() -> None:
     parser.add_argument("--database-url", help="server to use (default: embedded under a tmp dir)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        bench_database(args.database_url, Path(tmp)) as url,
+    ):
         tmp_path = Path(tmp)
-        admin_url = args.database_url or ensure_embedded_postgres(
-            tmp_path / "pg", "postgres", stop_at_exit=True
-        )
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
-        url = with_database(admin_url, name)
         landing = tmp_path / "landing"
         files, size = write_objects(landing, args.records, args.objects)
         print(
@@ -191,8 +186,6 @@ def main() -> None:
             figures = peak_memory(url, records, objects, tmp_path, args.streams)
             result[f"peak_rss_mb_at_{records}"] = figures["peak_rss_mb"]
             result[f"loader_records_per_s_at_{records}"] = figures["records_per_s"]
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database "{name}" with (force)')
     for key, value in result.items():
         print(f"{key:>36}: {value}")
     RESULTS.mkdir(exist_ok=True)

@@ -24,14 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
-
+from bench.databases import bench_database
 from bench.landing import write_objects
-from orchestration.warehouse.connection import with_database
-from orchestration.warehouse.embedded import ensure_embedded_postgres
 
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).parents[1]
@@ -53,15 +49,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", help="server to use (default: embedded under a tmp dir)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        bench_database(args.database_url, Path(tmp)) as url,
+    ):
         tmp_path = Path(tmp)
-        admin_url = args.database_url or ensure_embedded_postgres(
-            tmp_path / "pg", "postgres", stop_at_exit=True
-        )
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
-        url = with_database(admin_url, name)
         env = {
             **os.environ,
             "MAILTRAIL_HOME": str(tmp_path / "home"),
@@ -89,8 +81,6 @@ def main() -> None:
             "cli_fixed_cost_over_code_location_s": round(load_s - location_s, 2),
             "cli_load_3000_records_without_bytecode_s": round(uncompiled_s, 2),
         }
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database "{name}" with (force)')
     for key, value in result.items():
         print(f"{key:>38}: {value}")
     RESULTS.mkdir(exist_ok=True)

@@ -28,19 +28,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
 import psycopg
 
+from bench.databases import bench_database
 from bench.generators import iter_message_lives
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.sources import SES
-from orchestration.warehouse.connection import connect, dbt_env, with_database
-from orchestration.warehouse.embedded import ensure_embedded_postgres
+from orchestration.warehouse.connection import connect, dbt_env
 from orchestration.warehouse.migrations import migrate
 
 RESULTS = Path(__file__).parent / "results"
@@ -144,57 +143,50 @@ def main() -> None:
     parser.add_argument("--database-url", help="server to use (default: embedded under a tmp dir)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        bench_database(args.database_url, Path(tmp)) as url,
+    ):
         tmp_path = Path(tmp)
-        admin_url = args.database_url or ensure_embedded_postgres(
-            tmp_path / "pg", "postgres", stop_at_exit=True
-        )
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
+        with psycopg.connect(url, autocommit=True) as conn:
             server = conn.execute("show server_version").fetchone()[0]
-        url = with_database(admin_url, name)
-        try:
-            started = time.perf_counter()
-            old, new = write_arrivals(tmp_path, args.events, args.days)
-            print(f"generated {args.events} events in {time.perf_counter() - started:.0f} s")
-            with connect(url, autocommit=True) as conn:
-                migrate(conn)
-            result: dict[str, Any] = {
-                "events": args.events,
-                "days": args.days,
-                "server": f"PostgreSQL {server}"
-                + (" (given server)" if args.database_url else " (embedded)"),
-                "cores": os.cpu_count(),
-                "load_99pct_s": round(load(url, old), 1),
+        started = time.perf_counter()
+        old, new = write_arrivals(tmp_path, args.events, args.days)
+        print(f"generated {args.events} events in {time.perf_counter() - started:.0f} s")
+        with connect(url, autocommit=True) as conn:
+            migrate(conn)
+        result: dict[str, Any] = {
+            "events": args.events,
+            "days": args.days,
+            "server": f"PostgreSQL {server}"
+            + (" (given server)" if args.database_url else " (embedded)"),
+            "cores": os.cpu_count(),
+            "load_99pct_s": round(load(url, old), 1),
+        }
+        target = tmp_path / "target"
+        result["full_refresh"] = dbt_build(url, target, "--full-refresh")
+        print(f"full refresh: {result['full_refresh']['wall_s']} s")
+        full_explain = explain(url, target, next(iter(result["full_refresh"]["models"])))
+        result["nothing_new"] = dbt_build(url, target)
+        print(f"nothing new: {result['nothing_new']['wall_s']} s")
+        result["cli_build_nothing_new_s"] = round(cli_build(url, tmp_path / "home"), 1)
+        result["load_1pct_s"] = round(load(url, new), 1)
+        result["one_percent_new"] = dbt_build(url, target)
+        print(f"1% new: {result['one_percent_new']['wall_s']} s")
+        result["explain_slowest_model"] = {
+            "full_refresh": full_explain,
+            "one_percent_new": explain(url, target, full_explain["model"]),
+        }
+        full = result["full_refresh"]
+        for case in ("nothing_new", "one_percent_new"):
+            result[f"{case}_vs_full"] = {
+                "wall": round(result[case]["wall_s"] / full["wall_s"], 3),
+                "models": round(result[case]["models_s"] / max(full["models_s"], 0.01), 3),
             }
-            target = tmp_path / "target"
-            result["full_refresh"] = dbt_build(url, target, "--full-refresh")
-            print(f"full refresh: {result['full_refresh']['wall_s']} s")
-            full_explain = explain(url, target, next(iter(result["full_refresh"]["models"])))
-            result["nothing_new"] = dbt_build(url, target)
-            print(f"nothing new: {result['nothing_new']['wall_s']} s")
-            result["cli_build_nothing_new_s"] = round(cli_build(url, tmp_path / "home"), 1)
-            result["load_1pct_s"] = round(load(url, new), 1)
-            result["one_percent_new"] = dbt_build(url, target)
-            print(f"1% new: {result['one_percent_new']['wall_s']} s")
-            result["explain_slowest_model"] = {
-                "full_refresh": full_explain,
-                "one_percent_new": explain(url, target, full_explain["model"]),
-            }
-            full = result["full_refresh"]
-            for case in ("nothing_new", "one_percent_new"):
-                result[f"{case}_vs_full"] = {
-                    "wall": round(result[case]["wall_s"] / full["wall_s"], 3),
-                    "models": round(result[case]["models_s"] / max(full["models_s"], 0.01), 3),
-                }
-            result["cli_fixed_cost_s"] = round(
-                result["cli_build_nothing_new_s"] - result["nothing_new"]["wall_s"], 1
-            )
-            result["size"] = database_size(url)
-        finally:
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(f'drop database "{name}" with (force)')
+        result["cli_fixed_cost_s"] = round(
+            result["cli_build_nothing_new_s"] - result["nothing_new"]["wall_s"], 1
+        )
+        result["size"] = database_size(url)
     summary = {k: v for k, v in result.items() if k != "explain_slowest_model"}
     print(json.dumps(summary, indent=2))
     for case, plan in result["explain_slowest_model"].items():

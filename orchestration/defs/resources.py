@@ -1,12 +1,16 @@
 """Dagster resources shared by every domain, and how a setting becomes a resource field."""
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import dagster as dg
 import psycopg
 
 from orchestration.ingestion.landing import LandingObject, list_objects, list_paths
+from orchestration.ingestion.loader import LoadCounts
+from orchestration.ingestion.objects import ingest_objects
+from orchestration.ingestion.sources import RecordSource
 from orchestration.settings import Settings
 from orchestration.warehouse.connection import connect, dbt_env
 
@@ -25,6 +29,24 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def dbt_env(self) -> dict[str, str]:
         return dbt_env(self.database_url)
+
+    def ingest(
+        self,
+        conn: psycopg.Connection,
+        source: RecordSource,
+        objects: Iterable[LandingObject],
+        log: logging.Logger,
+    ) -> LoadCounts:
+        """Load ``objects`` on ``conn`` and, with ``load_streams`` > 1, on that many more
+        connections of this warehouse (one COPY stream each)."""
+        return ingest_objects(
+            conn,
+            source,
+            objects,
+            log,
+            streams=self.load_streams,
+            connect=lambda: self.connect(autocommit=True),
+        )
 
 
 class LandingResource(dg.ConfigurableResource):

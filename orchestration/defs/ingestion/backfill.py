@@ -21,7 +21,6 @@ from orchestration.defs.ingestion.load_metadata import load_metadata
 from orchestration.defs.resources import LandingResource, WarehouseResource
 from orchestration.ingestion.landing import LandingObject
 from orchestration.ingestion.loader import LoadCounts
-from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.sources import PINPOINT, SES, RecordSource
 
 
@@ -70,14 +69,7 @@ def backfill_job(source: RecordSource) -> dg.JobDefinition:
         warehouse: WarehouseResource,
     ) -> LoadCounts:
         with warehouse.connect(autocommit=True) as conn:
-            counts = ingest_objects(
-                conn,
-                source,
-                objects,
-                context.log,
-                streams=warehouse.load_streams,
-                connect=lambda: warehouse.connect(autocommit=True),
-            )
+            counts = warehouse.ingest(conn, source, objects, context.log)
         context.log.info(counts.summary(source.name))
         return counts
 

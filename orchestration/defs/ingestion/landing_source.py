@@ -17,7 +17,6 @@ from orchestration.defs.ingestion.load_metadata import load_metadata
 from orchestration.defs.resources import LandingResource, WarehouseResource
 from orchestration.defs.table_schema import table_metadata
 from orchestration.ingestion.landing import LandingObject, new_objects_since
-from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.sources import RecordSource
 
 
@@ -78,14 +77,7 @@ def landing_source_defs(source: RecordSource, *, description: str) -> dg.Definit
     ):
         objects = landing.objects(source.name, config.paths)
         with warehouse.connect(autocommit=True) as conn:
-            counts = ingest_objects(
-                conn,
-                source,
-                objects,
-                context.log,
-                streams=warehouse.load_streams,
-                connect=lambda: warehouse.connect(autocommit=True),
-            )
+            counts = warehouse.ingest(conn, source, objects, context.log)
             metadata = load_metadata(conn, source, counts)
         context.log.info(counts.summary(source.name))
         # New objects read (loaded, all duplicates or quarantined): a materialization. Nothing
