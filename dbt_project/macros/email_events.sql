@@ -8,14 +8,7 @@
     per email log (first delivery, then the engagement rules) is the same as over every event.
 #}
 {% macro email_events(event_ids=none) -%}
-{#- One line per provider: each model follows macros/provider_event_columns.sql. -#}
-{%- set provider_event_models = [
-    'stg_ses__events',
-    'stg_pinpoint__events',
-    'stg_emailit__events',
-    'stg_tracker__open_events',
-    'stg_mailtrail__events',
-] -%}
+{%- set provider_event_models = provider_event_models() -%}
 
 with
 

@@ -69,3 +69,15 @@
         cast(null as text) as {{ column_name }},
     {% endfor -%}
 {%- endmacro %}
+
+{#- The staging model of every provider's events, one line per provider: each follows
+    provider_event_columns(). The canonical events and the incremental batch both read them. -#}
+{% macro provider_event_models() -%}
+    {{ return([
+        'stg_ses__events',
+        'stg_pinpoint__events',
+        'stg_emailit__events',
+        'stg_tracker__open_events',
+        'stg_mailtrail__events',
+    ]) }}
+{%- endmacro %}

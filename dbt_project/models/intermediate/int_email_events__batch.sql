@@ -21,13 +21,7 @@
     logs, UTC days of the events (before and after), recipients and shoots.
     Reads fct_email_events by name, not ref (it runs before it): empty on a fresh warehouse.
 -#}
-{%- set provider_event_models = [
-    'stg_ses__events',
-    'stg_pinpoint__events',
-    'stg_emailit__events',
-    'stg_tracker__open_events',
-    'stg_mailtrail__events',
-] -%}
+{%- set provider_event_models = provider_event_models() -%}
 {%- set fct = adapter.get_relation(
     database=target.database, schema='marts', identifier='fct_email_events'
 ) if execute else none -%}
