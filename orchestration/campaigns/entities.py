@@ -124,6 +124,14 @@ class EmailRecipient:
         return normalize_recipient(self.email_address)
 
     @property
+    def account_ref(self) -> str | None:
+        """The account the recipient belongs to (B2B): ``user_context["account_ref"]``, as seed
+        004's segments put it (``user_context={"account_ref": model.account_ref}``). Written on
+        the recipient's ledger row, it is what account filters and per-account stats read."""
+        value = self.user_context.get("account_ref")
+        return None if value is None or value == "" else str(value)
+
+    @property
     def user_key(self) -> str:
         """Whom frequency limits count for: the user, or the address for anonymous recipients."""
         return self.user_ref if self.user_ref else f"email:{self.normalized_address}"

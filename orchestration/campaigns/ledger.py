@@ -60,7 +60,7 @@ def insert_ledger_row(
             "app": spec.app_name,
             "template": spec.template.name,
             "user": recipient.user_ref,
-            "account": spec.account_ref,
+            "account": spec.account_ref or recipient.account_ref,
             "recipient": recipient.normalized_address,
             "status": str(status),
             "reason": reason,
@@ -166,11 +166,13 @@ _INSERT_MANY = (
     "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
     " template_name, user_id, account_ref, recipient, status, reason, subject, error_type,"
     " error_message, is_dry_run, message_metadata, user_context, created_at, updated_at)"
-    " select r.id, %(shoot)s, %(campaign)s, %(app)s, %(template)s, r.user_id, %(account)s,"
+    " select r.id, %(shoot)s, %(campaign)s, %(app)s, %(template)s, r.user_id,"
+    "  coalesce(%(account)s, r.account),"
     "  r.recipient, r.status, r.reason, r.subject, r.etype, r.emsg, false, %(meta)s,"
     "  coalesce(r.context, '{}'), %(now)s, %(now)s"
-    " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, recipient text,"
-    "  status text, reason text, subject text, etype text, emsg text, context jsonb)"
+    " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, account text,"
+    "  recipient text, status text, reason text, subject text, etype text, emsg text,"
+    "  context jsonb)"
     " on conflict (shoot_id, recipient) do nothing returning email_log_id"
 )
 
@@ -193,6 +195,7 @@ def insert_rows(
             {
                 "id": str(r.email_log_id),
                 "user_id": r.recipient.user_ref,
+                "account": r.recipient.account_ref,
                 "recipient": r.recipient.normalized_address,
                 "status": str(r.status),
                 "reason": r.reason,

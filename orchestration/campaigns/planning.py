@@ -8,11 +8,13 @@ are applied to what is planned, and to the planning shown for occurrences not pl
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from orchestration.campaigns.accounts import RecipientFilter, audience_matches, filter_shoots
 from orchestration.campaigns.campaign import RecurringCampaign
 from orchestration.campaigns.entities import (
     EmailShoot,
@@ -87,8 +89,10 @@ def plan_campaign(
     campaign: RecurringCampaign,
     start: datetime,
     end: datetime,
+    keep: Callable[[EmailShoot], bool] | None = None,
 ) -> PlanResult:
-    """Persist the campaign's shoot configs with ``start <= scheduled_at < end``.
+    """Persist the campaign's shoot configs with ``start <= scheduled_at < end`` (only those
+    ``keep`` accepts, when given: the others are planned by a later, unfiltered pass).
 
     Idempotent: an occurrence already in ``app.shoots`` is left as it is (patch it to change it).
     """
@@ -101,6 +105,8 @@ def plan_campaign(
         for config in configs:
             config = apply_override(config, overrides.get(config.config_id))
             shoot = shoot_from_config(campaign, config)
+            if keep is not None and not keep(shoot):
+                continue
             created = insert_shoot(conn, shoot, on_conflict_nothing=True)
             if created is None:
                 result.existing += 1
@@ -148,18 +154,34 @@ def schedule_pending_shoots(
     backfill_days: int | None = None,
     campaign_name: str | None = None,
     silent_failure: bool = True,
+    account_refs: list[str] | None = None,
+    user_ids: list[str] | None = None,
 ) -> list[EmailShoot]:
     """Persist the shoots of enabled recurring campaigns due up to ``scheduled_before``
     (inclusive), from ``scheduled_after`` or else from the start of the local day (in each
-    campaign's zone) ``backfill_days`` days back (seed 004). Returns the shoots created now."""
+    campaign's zone) ``backfill_days`` days back (seed 004). Returns the shoots created now.
+
+    ``account_refs`` / ``user_ids``: only the occurrences whose audience has a recipient of
+    those accounts / users (``accounts``); the others stay unplanned."""
     if scheduled_after is not None and backfill_days is not None:
         raise ValueError("give scheduled_after or backfill_days, not both")
     before = ensure_aware(scheduled_before, "scheduled_before")
+    wanted = RecipientFilter.of(account_refs, user_ids)
+
+    def wanted_audience(shoot: EmailShoot) -> bool:
+        return wanted is None or audience_matches(conn, registry, shoot.audience, wanted)
+
     created: list[EmailShoot] = []
     for campaign in _campaigns(registry, campaign_name):
         after = scheduled_after or local_day_start(before, campaign.timezone, backfill_days or 0)
         try:
-            result = plan_campaign(conn, campaign, after, before + timedelta(microseconds=1))
+            result = plan_campaign(
+                conn,
+                campaign,
+                after,
+                before + timedelta(microseconds=1),
+                keep=None if wanted is None else wanted_audience,
+            )
         except Exception:
             if not silent_failure:
                 raise
@@ -186,10 +208,13 @@ def get_planning(
     config_id: str | None = None,
     states: list[EmailShootState] | None = None,
     limit: int | None = None,
+    account_refs: list[str] | None = None,
+    user_ids: list[str] | None = None,
 ) -> Planning:
     """The campaign's shoots in ``[after, before)``: persisted ones, and the configs not planned
     yet as ``pending`` (or ``cancelled`` if an operator cancelled them) with ``is_persisted``
-    False (seed 004)."""
+    False (seed 004). ``account_refs`` / ``user_ids``: only the shoots for those accounts /
+    users (their ledger once sent, else their audience: ``accounts``)."""
     campaign = registry.get_recurring_campaign(campaign_name)
     after = after or datetime.now(UTC)
     persisted = list_shoots(
@@ -206,6 +231,9 @@ def get_planning(
     shoots.sort(key=lambda s: (s.scheduled_at, s.config_id or ""))
     if states is not None:
         shoots = [s for s in shoots if s.state in states]
+    wanted = RecipientFilter.of(account_refs, user_ids)
+    if wanted is not None:
+        shoots = filter_shoots(conn, registry, shoots, wanted, limit)
     if limit is not None:
         shoots = shoots[:limit]
     return Planning(campaign_name=campaign_name, shoots=shoots)

@@ -126,6 +126,37 @@ class Segment(ABC):
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def has_member(
+        self,
+        conn: psycopg.Connection,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        account_refs: list[str] | None = None,
+        user_ids: list[str] | None = None,
+    ) -> bool:
+        """Whether the audience (its first ``limit`` recipients, as a dispatch reads them) has a
+        recipient of one of ``account_refs`` (``user_context.account_ref``) who is also one of
+        ``user_ids`` (each filter only when given): one query, stopping at the first match."""
+        query, params = self.get_query(dict(settings or {}))
+        where = ["true"]
+        bound: dict[str, Any] = dict(params)
+        if account_refs is not None:
+            where.append("member.user_context ->> 'account_ref' = any(%(_mt_accounts)s)")
+            bound["_mt_accounts"] = [str(a) for a in account_refs]
+        if user_ids is not None:
+            where.append("member.user_ref = any(%(_mt_users)s)")
+            bound["_mt_users"] = [str(u) for u in user_ids]
+        bounded = ""
+        if limit is not None:
+            bounded = " order by user_ref::text limit %(_mt_limit)s"
+            bound["_mt_limit"] = max(limit, 0)
+        statement = sql.SQL(
+            "select exists (select 1 from (select user_ref::text as user_ref, user_context"
+            " from ({}) as segment" + bounded + ") as member where " + " and ".join(where) + ")"
+        ).format(sql.SQL(query))  # type: ignore[arg-type] - authored by the campaign
+        return bool(conn.execute(statement, bound).fetchone()[0])
+
     def list_recipients(
         self,
         conn: psycopg.Connection,

@@ -20,6 +20,11 @@ from uuid import UUID
 import psycopg
 
 from orchestration.campaigns import email_logs, overrides, planning, shoots, webhooks
+from orchestration.campaigns.accounts import (
+    RecipientFilter,
+    account_refs_argument,
+    filter_shoots,
+)
 from orchestration.campaigns.context import DispatchSettings, MessageSpec, SendContext
 from orchestration.campaigns.dispatch import ShootOutcome, dispatch_due_shoots, send_shoot
 from orchestration.campaigns.entities import (
@@ -150,8 +155,10 @@ class Emailing:
             return shoots.has_shoot(conn, shoot_id)
 
     def list_shoots(self, **filters: Any) -> list[EmailShoot]:
+        """Shoots matching every filter (``shoots.list_shoots``), including seed 004's
+        ``account_refs`` / ``user_ids`` (``accounts``)."""
         with self.connect() as conn:
-            return shoots.list_shoots(conn, **filters)
+            return shoots.list_shoots(conn, registry=self.registry, **filters)
 
     def cancel_shoot(self, shoot_id: UUID | str) -> EmailShoot:
         with self.connect() as conn:
@@ -223,11 +230,13 @@ class Emailing:
         config_id: str | None = None,
         states: list[EmailShootState] | None = None,
         limit: int | None = None,
+        account_refs: list[str] | None = None,
+        user_ids: list[str] | None = None,
     ) -> Planning:
         with self.connect() as conn:
             return planning.get_planning(
                 conn, self.registry, campaign_name, before, after or self.clock(), config_id,
-                states, limit,
+                states, limit, account_refs=account_refs, user_ids=user_ids,
             )  # fmt: skip
 
     def cancel_shoot_config(self, campaign_name: str, config_id: str) -> EmailShoot | None:
@@ -253,11 +262,17 @@ class Emailing:
         backfill_days: int | None = None,
         campaign_name: str | None = None,
         silent_failure: bool = True,
+        account_refs: list[str] | None = None,
+        user_ids: list[str] | None = None,
+        account_ids: list[str] | None = None,
     ) -> list[EmailShoot]:
+        """Plan the occurrences due up to ``scheduled_before`` (seed 004); ``account_refs``
+        (seed 004's ``account_ids``) / ``user_ids`` plan only those for these accounts/users."""
+        accounts = account_refs_argument(account_refs, account_ids)
         with self.connect() as conn:
             return planning.schedule_pending_shoots(
                 conn, self.registry, scheduled_before, scheduled_after, backfill_days,
-                campaign_name, silent_failure,
+                campaign_name, silent_failure, account_refs=accounts, user_ids=user_ids,
             )  # fmt: skip
 
     def process_pending_shoots(
@@ -266,13 +281,20 @@ class Emailing:
         backfill_days: int = 0,
         campaign_name: str | None = None,
         silent_failure: bool = True,
+        account_refs: list[str] | None = None,
+        user_ids: list[str] | None = None,
+        account_ids: list[str] | None = None,
     ) -> list[ShootOutcome]:
         """Plan and send the recurring campaigns' shoots due at ``on_date``, back to the start
         of the local day ``backfill_days`` days before (seed 004). Older unsent occurrences
-        are left alone: a digest three weeks late is worse than none."""
+        are left alone: a digest three weeks late is worse than none.
+
+        ``account_refs`` (seed 004's ``account_ids``) / ``user_ids``: only the shoots for those
+        accounts / users are planned and sent (``accounts``); each is sent whole."""
+        accounts = account_refs_argument(account_refs, account_ids)
         self.schedule_pending_shoots(
             on_date, backfill_days=backfill_days, campaign_name=campaign_name,
-            silent_failure=silent_failure,
+            silent_failure=silent_failure, account_refs=accounts, user_ids=user_ids,
         )  # fmt: skip
         start = planning.backfill_window_start(self.registry, on_date, backfill_days, campaign_name)
         names = (
@@ -280,13 +302,31 @@ class Emailing:
             if campaign_name
             else [c.campaign_name for c in self.registry.list_recurring_campaigns()]
         )
+        wanted = RecipientFilter.of(accounts, user_ids)
         return dispatch_due_shoots(
             self.context(),
             now=on_date,
             scheduled_after=start,
             campaign_names=names,
+            shoot_ids=None if wanted is None else self._due_shoots_for(wanted, start, on_date),
             silent_failure=silent_failure,
         )
+
+    def _due_shoots_for(
+        self, wanted: RecipientFilter, start: datetime, on_date: datetime
+    ) -> list[UUID | str]:
+        """The unfinished shoots scheduled in ``[start, on_date]`` that are for the wanted
+        accounts/users (dispatch then claims those of them that are due)."""
+        with self.connect() as conn:
+            due = shoots.list_shoots(
+                conn,
+                scheduled_after=start,
+                scheduled_before=on_date + timedelta(microseconds=1),
+                states=[EmailShootState.scheduled, EmailShootState.sending],
+            )
+            return [
+                s.shoot_id for s in filter_shoots(conn, self.registry, due, wanted) if s.shoot_id
+            ]
 
     # -- single emails ------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from orchestration.campaigns.accounts import RecipientFilter, filter_shoots
 from orchestration.campaigns.entities import (
     NOT_SET,
     Audience,
@@ -79,9 +80,16 @@ def list_shoots(
     metadata: dict[str, Any] | None = None,
     tags: list[str] | None = None,
     config_id: str | None = None,
+    account_refs: list[str] | None = None,
+    user_ids: list[str] | None = None,
+    registry: Registry | None = None,
 ) -> list[EmailShoot]:
     """Shoots matching every given filter, by scheduled time (``metadata``: jsonb containment,
-    ``tags``: shoots carrying all of them)."""
+    ``tags``: shoots carrying all of them; ``account_refs`` / ``user_ids``: shoots for one of
+    those accounts / users, see ``accounts``, which reads audiences through ``registry``)."""
+    wanted = RecipientFilter.of(account_refs, user_ids)
+    if wanted is not None and registry is None:
+        raise ValueError("list_shoots filters on account_refs/user_ids need the registry")
     where, params = ["true"], {}
     if shoot_ids is not None:
         where.append("shoot_id = any(%(ids)s::uuid[])")
@@ -108,11 +116,15 @@ def list_shoots(
         where.append("config_id = %(config_id)s")
         params["config_id"] = config_id
     query = f"select * from app.shoots where {' and '.join(where)} order by scheduled_at, shoot_id"
-    if limit is not None:
+    if limit is not None and wanted is None:
         query += " limit %(limit)s"
         params["limit"] = limit
     with conn.cursor(row_factory=dict_row) as cur:
-        return [EmailShoot.from_row(row) for row in cur.execute(query, params)]
+        shoots = [EmailShoot.from_row(row) for row in cur.execute(query, params)]
+    if wanted is None:
+        return shoots
+    assert registry is not None
+    return filter_shoots(conn, registry, shoots, wanted, limit)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,10 +13,11 @@
 {#-
     One row per email log (message x recipient, seed 004's EmailLog). The state is a function of
     the set of the log's events (macros/email_log_state.sql), never of their arrival order.
-    user_id / is_dry_run / template_name come from our send ledger (app.email_sends, left-joined
-    on email_log_id; the ledger wins), else null / false / the provider's template name. The
-    ledger's own events (provider 'mailtrail') are in fct_email_events, so a ledger 'sent' with no
-    provider event yet is a log in state sent, and a dry run is a pending log.
+    user_id / account_ref / is_dry_run / template_name come from our send ledger (app.email_sends,
+    left-joined on email_log_id; the ledger wins), else null / null / false / the provider's
+    template name. The ledger's own events (provider 'mailtrail') are in fct_email_events, so a
+    ledger 'sent' with no provider event yet is a log in state sent, and a dry run is a pending
+    log.
 -#}
 {%- set delivery_evidence = sql_string_list(delivery_evidence_event_types()) -%}
 {#- providers that report on messages sent by another provider (ledger, open tracker) -#}
@@ -139,6 +140,7 @@ final as (
         coalesce(email_sends.shoot_id, email_log_events.shoot_id) as shoot_id,
         coalesce(email_sends.template_name, email_log_events.template_name) as template_name,
         email_sends.user_id,
+        email_sends.account_ref,
         coalesce(email_sends.recipient, email_log_events.recipient) as recipient,
         {{ email_log_state(
             has_hard_bounce='email_log_events.has_hard_bounce',

@@ -8,15 +8,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from orchestration.campaigns import Registry, SqlSegment, Template
 from orchestration.campaigns.campaign import RecurringCampaign
 from orchestration.senders.base import OutgoingEmail, SendResult
 
+# user_context: the first name and the contact's attributes (``account_ref`` for B2B contacts)
 SEGMENT_SQL = (
     "select user_id as user_ref, email_address,"
-    " jsonb_build_object('first_name', first_name) as user_context"
+    " jsonb_build_object('first_name', first_name) || attributes as user_context"
     " from app.contacts where is_subscribed and (%(plan)s::text is null or plan = %(plan)s::text)"
+    " and (%(account)s::text is null or attributes ->> 'account_ref' = %(account)s::text)"
 )
 
 NEWS = Template(
@@ -31,7 +34,9 @@ NEWS = Template(
 def make_registry() -> Registry:
     registry = Registry()
     registry.register_template(NEWS)
-    registry.register_segment(SqlSegment("contacts", SEGMENT_SQL, defaults={"plan": None}))
+    registry.register_segment(
+        SqlSegment("contacts", SEGMENT_SQL, defaults={"plan": None, "account": None})
+    )
     registry.register_recurring(
         RecurringCampaign(
             campaign_name="daily_news",
@@ -52,15 +57,17 @@ def add_contacts(
     prefix: str = "user",
     plan: str = "free",
     start: int = 0,
+    account: str | None = None,
 ) -> list[str]:
+    attributes = Jsonb({"account_ref": account} if account else {})
     rows = [
-        (f"{prefix}-{i:05d}", f"{prefix}{i}@example.com", f"Name{i}", plan)
+        (f"{prefix}-{i:05d}", f"{prefix}{i}@example.com", f"Name{i}", plan, attributes)
         for i in range(start, start + count)
     ]
     with conn.cursor() as cur:
         cur.executemany(
-            "insert into app.contacts (user_id, email_address, first_name, plan)"
-            " values (%s, %s, %s, %s)",
+            "insert into app.contacts (user_id, email_address, first_name, plan, attributes)"
+            " values (%s, %s, %s, %s, %s)",
             rows,
         )
     return [row[1] for row in rows]

@@ -17,6 +17,7 @@ final as (
         nullif(trim(app_name), '') as app_name,
         nullif(trim(template_name), '') as template_name,
         user_id,
+        nullif(trim(account_ref), '') as account_ref,
         lower(trim(recipient)) as recipient,
         status,
         reason,
