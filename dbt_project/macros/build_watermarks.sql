@@ -124,6 +124,13 @@
 {%- endmacro %}
 
 {#- shoots whose email logs are in the batch, and shoots whose own row changed -#}
+{#- the accounts of the batch's email logs (their account never changes: the send ledger's) -#}
+{% macro batch_accounts_sql() -%}
+    select distinct email_logs.account_ref from {{ ref('email_logs') }} as email_logs
+    where email_logs.email_log_id in ({{ batch_email_logs_sql() }})
+    and email_logs.account_ref is not null
+{%- endmacro %}
+
 {% macro batch_shoots_sql() -%}
     select batch.shoot_id from {{ ref('int_email_events__batch') }} as batch
     where batch.shoot_id is not null

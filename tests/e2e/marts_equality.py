@@ -12,6 +12,7 @@ MARTS = (
     "link_clicks_daily",
     "event_geo_daily",
     "shoot_stats",
+    "account_campaign_stats",
     "suppression_list",
 )
 

@@ -6,6 +6,7 @@
         pre_hook=["{{ delete_batch_rows('email_log_id in (' ~ batch_email_logs_sql() ~ ')') }}"],
         indexes=[
             {'columns': ['shoot_id']},
+            {'columns': ['account_ref']},
         ],
     )
 }}

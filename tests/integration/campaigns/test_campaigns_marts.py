@@ -76,7 +76,7 @@ def test_campaign_email_logs_and_webhooks_read_the_marts(
     tmp_path: Path,
     now,
 ) -> None:
-    addresses = add_contacts(built_db, 3)
+    addresses = add_contacts(built_db, 3, account="acme")
     shoot = emailing.schedule_shoot(
         now, Audience("contacts"), "news", {"title": "x"}, campaign_name="m"
     )
@@ -105,6 +105,15 @@ def test_campaign_email_logs_and_webhooks_read_the_marts(
     assert (metrics.opened_count, metrics.clicked_count) == (1, 1)
     (opened,) = emailing.paginate_email_logs(1, has_been_opened=True).items
     assert opened.email_address == addr_a and opened.opened_at == now + timedelta(hours=1)
+    # every log of the shoot carries its recipient's account, and the account's stats count them
+    assert built_db.execute(
+        "select account_ref, count(*) from marts.email_logs group by 1 order by 1"
+    ).fetchall() == [("acme", 3), (None, 1)]
+    assert built_db.execute(
+        "select account_ref, campaign_name, email_log_count, sent_count, delivered_count,"
+        " bounced_count, opened_count, clicked_count from marts.account_campaign_stats"
+    ).fetchall() == [("acme", "m", 3, 3, 1, 1, 1, 1)]
+    assert emailing.paginate_email_logs(1, account_refs=["acme"], has_been_opened=True).total == 1
 
     # a duplicate of the open, as dbt flags them (only the open tracker reports any)
     built_db.execute(

@@ -1,0 +1,3 @@
+{{ config(alias='account_campaign_stats') }}
+
+{{ pseudonymised_select('account_campaign_stats', []) }}
