@@ -93,7 +93,7 @@ def insert_events(conn: psycopg.Connection, keys: list[tuple[str, str]]) -> None
 
 def reset_warehouse(conn: psycopg.Connection) -> None:
     """A warehouse before its first build: no marts, no watermark, no raw event, a planned shoot
-    whose ledger rows are queued (no message id yet)."""
+    whose ledger rows are queued (no message id yet), its recipients in two accounts."""
     for schema in ("marts", "intermediate", "bi"):
         conn.execute(f"drop schema if exists {schema} cascade")
     conn.execute("delete from app.build_watermarks")
@@ -107,9 +107,10 @@ def reset_warehouse(conn: psycopg.Connection) -> None:
         " '2026-11-01 09:00+00', 'digest', '{}')"
     )
     conn.execute(
-        "insert into app.email_sends (email_log_id, shoot_id, campaign_name, recipient, status)"
+        "insert into app.email_sends (email_log_id, shoot_id, campaign_name, recipient, status,"
+        " account_ref)"
         " select gen_random_uuid(), '00000000-0000-0000-0000-000000000001', 'ledger_campaign',"
-        "  recipient, 'queued'"
+        "  recipient, 'queued', 'account-' || mod(abs(hashtext(recipient)), 2)"
         " from (select distinct recipient from pool.ses_events where event_type = 'Send'"
         "  order by recipient limit %s) as recipients",
         (LEDGER_ROWS,),
@@ -195,6 +196,9 @@ def test_every_mart_built_incrementally_equals_a_full_refresh(
 
         assert conn.execute("select count(*) from marts.fct_email_events").fetchone()[0] > 0
         assert conn.execute("select sent_count from marts.shoot_stats").fetchall() == [(6,)]
+        assert conn.execute(
+            "select sum(email_log_count), sum(sent_count) from marts.account_campaign_stats"
+        ).fetchone() == (6, 6)
         copy_marts(conn, "incremental")
         build("--full-refresh")
         assert mart_differences(conn, "incremental") == {}
