@@ -34,6 +34,7 @@ from orchestration.campaigns.errors import (
     SendFailedError,
     ShootNotFoundError,
     ShootStateError,
+    SkippingEmailSendingException,
     TemplateRenderingError,
     TemplateSettingsMissingKeyError,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "ShootNotFoundError",
     "ShootOutcome",
     "ShootStateError",
+    "SkippingEmailSendingException",
     "SqlSegment",
     "Template",
     "TemplateRenderingError",

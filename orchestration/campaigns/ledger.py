@@ -9,7 +9,8 @@ they may or may not have reached the provider and are never sent again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -75,6 +76,78 @@ def insert_ledger_row(
         },
     ).fetchone()
     return row is not None
+
+
+@dataclass(frozen=True)
+class FailedRequest:
+    """A send that failed before its recipients had a ledger row: the template is unknown, a
+    template setting is missing. What the caller asked for is kept, with the error."""
+
+    template_name: str
+    campaign_name: str | None
+    error_type: str
+    error_message: str
+    app_name: str | None = None
+    account_ref: str | None = None
+    message_metadata: dict[str, Any] = field(default_factory=dict)
+    template_settings: dict[str, Any] = field(default_factory=dict)
+
+
+_INSERT_FAILED = (
+    "insert into app.email_sends (email_log_id, campaign_name, app_name, template_name, user_id,"
+    " account_ref, recipient, status, reason, error_type, error_message, message_metadata,"
+    " user_context, template_settings, created_at, updated_at)"
+    " select r.id, %(campaign)s, %(app)s, %(template)s, r.user_id, %(account)s, r.recipient,"
+    " 'failed', %(etype)s, %(etype)s, %(emsg)s, %(meta)s, coalesce(r.context, '{}'),"
+    " %(settings)s, %(now)s, %(now)s"
+    " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, recipient text,"
+    "  context jsonb)"
+)
+
+
+def _plain_json(value: object) -> str:
+    """JSON for a jsonb column whatever the caller passed (a failed request's settings may be
+    the very reason it failed)."""
+    return orjson.dumps(value, default=str).decode()
+
+
+def record_failed_requests(
+    conn: psycopg.Connection,
+    request: FailedRequest,
+    recipients: list[EmailRecipient],
+    *,
+    now: datetime,
+) -> list[UUID]:
+    """``failed`` rows (outside any shoot) for recipients whose send failed before it had a
+    ledger row, in one statement; their email_log_ids, in ``recipients`` order."""
+    ids = [uuid.uuid4() for _ in recipients]
+    if not recipients:
+        return ids
+    rows = [
+        {
+            "id": str(email_log_id),
+            "user_id": r.user_ref,
+            "recipient": r.normalized_address,
+            "context": r.user_context,
+        }
+        for email_log_id, r in zip(ids, recipients, strict=True)
+    ]
+    conn.execute(
+        _INSERT_FAILED,
+        {
+            "campaign": request.campaign_name,
+            "app": request.app_name,
+            "template": request.template_name,
+            "account": request.account_ref,
+            "etype": request.error_type,
+            "emsg": request.error_message[:2000],
+            "meta": Jsonb(request.message_metadata, dumps=_plain_json),
+            "settings": Jsonb(request.template_settings, dumps=_plain_json),
+            "now": now,
+            "rows": _plain_json(rows),
+        },
+    )
+    return ids
 
 
 def update_ledger_row(

@@ -35,10 +35,16 @@ from orchestration.campaigns.entities import (
     SendStatus,
 )
 from orchestration.campaigns.errors import EmailingError, SendFailedError
+from orchestration.campaigns.ledger import FailedRequest, record_failed_requests
 from orchestration.campaigns.ratelimit import RateLimiter
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.registry import registry as default_registry
-from orchestration.campaigns.sending import RecipientResult, process_recipient, run_recipients
+from orchestration.campaigns.sending import (
+    RecipientResult,
+    dedupe_page,
+    process_recipient,
+    run_recipients,
+)
 from orchestration.campaigns.suppression import suppression_reasons
 from orchestration.campaigns.templates import EmailContent
 from orchestration.senders.base import Sender
@@ -368,18 +374,72 @@ class Emailing:
                     drop_reason=drop,
                 )  # fmt: skip
         except EmailingError as exc:
+            # Before the recipient had a ledger row: unknown template, missing setting.
             if not silent_failure:
                 raise
             logger.warning("send_email to %s failed: %s", recipient.email_address, exc)
-            return RecipientResult(
-                recipient.normalized_address, SendStatus.failed, error_message=str(exc)
-            )
+            return self._record_failed_request(
+                [recipient], exc, template_name, template_settings, **options
+            )[0]
         if result.status == SendStatus.failed and not silent_failure:
             raise SendFailedError(
                 f"sending {template_name!r} to {recipient.email_address} failed: "
                 f"{result.error_type}: {result.error_message}"
             )
         return result
+
+    def _record_failed_request(
+        self,
+        recipients: list[EmailRecipient],
+        exc: EmailingError,
+        template_name: str,
+        template_settings: dict[str, Any] | None,
+        *,
+        campaign_name: str | None = None,
+        message_metadata: dict[str, Any] | None = None,
+        account_ref: str | None = None,
+        dry_run: bool = False,
+        **_: Any,
+    ) -> list[RecipientResult]:
+        """The ``failed`` email logs silent_failure promises, for sends that failed before
+        their recipients had a ledger row (none for a dry run: it never writes a log)."""
+        error_type, message = exc.code, str(exc)
+        if dry_run:
+            return [
+                RecipientResult(
+                    r.normalized_address,
+                    SendStatus.failed,
+                    None,
+                    error_type,
+                    error_type=error_type,
+                    error_message=message,
+                )
+                for r in recipients
+            ]
+        campaign = self.registry.campaigns.get(campaign_name) if campaign_name else None
+        request = FailedRequest(
+            template_name=template_name,
+            campaign_name=campaign_name or template_name,
+            error_type=error_type,
+            error_message=message,
+            app_name=campaign.app_name if campaign else None,
+            account_ref=account_ref,
+            message_metadata=dict(message_metadata or {}),
+            template_settings=dict(template_settings or {}),
+        )
+        with self.connect() as conn:
+            ids = record_failed_requests(conn, request, recipients, now=self.clock())
+        return [
+            RecipientResult(
+                r.normalized_address,
+                SendStatus.failed,
+                email_log_id,
+                error_type,
+                error_type=error_type,
+                error_message=message,
+            )
+            for r, email_log_id in zip(recipients, ids, strict=True)
+        ]
 
     def batch_send_email(
         self,
@@ -399,21 +459,34 @@ class Emailing:
         concurrency, rate limit, suppression, frequency limits). Results are in input order
         (a repeated address yields one message). ``silent_failure`` False raises
         ``SendFailedError`` after the batch if any recipient failed."""
-        spec = self._spec(
-            template_name, template_settings, campaign_name=campaign_name,
-            message_frequency=message_frequency, message_metadata=message_metadata,
-            account_ref=account_ref, sender_email_address=sender_email_address,
-            enqueue_as_draft=enqueue_as_draft, dry_run=dry_run,
+        options: dict[str, Any] = dict(
+            campaign_name=campaign_name, message_frequency=message_frequency,
+            message_metadata=message_metadata, account_ref=account_ref,
+            sender_email_address=sender_email_address, enqueue_as_draft=enqueue_as_draft,
+            dry_run=dry_run,
         )  # fmt: skip
         ordered = list(recipients)
         by_address: dict[str, RecipientResult] = {}
-        size = self.settings.page_size
-        pages = (ordered[i : i + size] for i in range(0, len(ordered), size))
-        with self.connect() as reader:
-            run_recipients(
-                self.context(), reader, spec, pages,
-                on_result=lambda r: by_address.__setitem__(r.address, r),
-            )  # fmt: skip
+        try:
+            spec = self._spec(template_name, template_settings, **options)
+            size = self.settings.page_size
+            pages = (ordered[i : i + size] for i in range(0, len(ordered), size))
+            with self.connect() as reader:
+                run_recipients(
+                    self.context(), reader, spec, pages,
+                    on_result=lambda r: by_address.__setitem__(r.address, r),
+                )  # fmt: skip
+        except EmailingError as exc:
+            # Before the (remaining) recipients had ledger rows: unknown template, a missing
+            # setting. Silent: each of them gets the ``failed`` email log promised.
+            if not silent_failure:
+                raise
+            logger.warning("batch_send_email of %r failed: %s", template_name, exc)
+            left = [r for r in dedupe_page(ordered) if r.normalized_address not in by_address]
+            failed = self._record_failed_request(
+                left, exc, template_name, template_settings, **options
+            )
+            by_address.update((r.address, r) for r in failed)
         results = [
             by_address.get(r.normalized_address, RecipientResult(r.normalized_address, None))
             for r in ordered

@@ -35,6 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from orchestration.campaigns.entities import EmailRecipient
 from orchestration.campaigns.errors import (
+    SkippingEmailSendingException,
     TemplateRenderingError,
     TemplateSettingsMissingKeyError,
 )
@@ -131,7 +132,10 @@ class Template:
     def get_template_data(
         self, recipient: EmailRecipient, settings: TemplateSettings
     ) -> dict[str, Any]:
-        """Extra variables for the sources (seed 004's data generator); override to compute."""
+        """Extra variables for the sources (seed 004's data generator); override to compute.
+
+        Raise ``SkippingEmailSendingException(reason)`` to skip this recipient: their email log
+        is ``skipped`` with that reason and the others are sent."""
         return {}
 
     def validate_settings(self, settings: Mapping[str, Any]) -> TemplateSettings:
@@ -152,8 +156,9 @@ class Template:
     ) -> EmailContent:
         """Render every part for one recipient.
 
-        Raises TemplateSettingsMissingKeyError (the shoot's fault) or TemplateRenderingError
-        (this recipient's data, or the template's syntax). ``settings`` is never modified: the
+        Raises TemplateSettingsMissingKeyError (the shoot's fault), TemplateRenderingError
+        (this recipient's data, or the template's syntax) or SkippingEmailSendingException
+        (campaign code decided this recipient gets nothing). ``settings`` is never modified: the
         render sees a deep copy of its own.
         """
         try:
@@ -184,7 +189,7 @@ class Template:
                 if self.text is not None
                 else html_to_text(body)
             )
-        except TemplateSettingsMissingKeyError:
+        except (TemplateSettingsMissingKeyError, SkippingEmailSendingException):
             raise
         except jinja2.TemplateError as exc:
             raise TemplateRenderingError(
