@@ -20,7 +20,31 @@ from orchestration.campaigns.entities import (
 from orchestration.campaigns.recurrence import Occurrence, cron_occurrences
 
 if TYPE_CHECKING:
-    from orchestration.campaigns.entities import EmailShoot
+    from orchestration.campaigns.entities import EmailLog, EmailShoot
+
+
+@dataclass(frozen=True)
+class EmailHook:
+    """Which events call one of a campaign's ``on_email_*`` methods (see ``Campaign``)."""
+
+    method: str
+    event_types: tuple[str, ...]  # canonical types (dbt_project/seeds/event_type_map.csv)
+    from_ledger_only: bool = False  # only the send ledger's own events (provider 'mailtrail')
+
+
+# Each is called once per email log, for its first event of these types: a message opened
+# five times is "opened" once (every open reaches on_webhook_received).
+EMAIL_HOOKS = (
+    # the ledger's first event of a message: requested of the provider (not skipped/dropped)
+    EmailHook("on_email_requested", ("queued",), from_ledger_only=True),
+    EmailHook("on_email_sent", ("sent",)),  # the provider accepted it (ledger or provider)
+    EmailHook("on_email_delivered", ("delivered",)),
+    EmailHook("on_email_bounced", ("bounced",)),
+    # dropped by our dispatch (suppressed, invalid address) or rejected by the provider
+    EmailHook("on_email_dropped", ("rejected",)),
+    EmailHook("on_email_opened", ("opened",)),
+    EmailHook("on_email_clicked", ("clicked",)),
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +60,12 @@ class EmailSendingOptions:
 class Campaign:
     """A way to send email: which template, to which segment, for which app (seed 004).
 
-    The ``on_*`` hooks are called by dispatch (shoot lifecycle) and override nothing by default.
+    The ``on_shoot_*`` hooks are called by dispatch (shoot lifecycle). The ``on_email_*`` hooks
+    and ``on_webhook_received`` are called by the campaign webhooks run (``webhooks``) with the
+    message's ``EmailLog``, from the events dbt built into ``marts.fct_email_events`` - at least
+    once, like ``register_webhook`` handlers: make them idempotent and quick. One that raises is
+    retried by the next runs (its attempts and last error are in ``app.webhook_deliveries``)
+    and never stops the other hooks or events. Only overridden hooks are called.
     """
 
     campaign_name: str
@@ -55,6 +84,35 @@ class Campaign:
 
     def on_shoot_skipped(self, shoot: EmailShoot) -> None:
         """Called when a shoot found an empty audience."""
+
+    def on_email_requested(self, email_log: EmailLog, occurred_at: datetime) -> None:
+        """A message of this campaign was requested of the provider (its ledger row is
+        ``queued``: not skipped nor dropped up front; it may still fail)."""
+
+    def on_email_sent(self, email_log: EmailLog, occurred_at: datetime) -> None:
+        """The provider accepted the message (the ledger's ``sent``, or the provider's event)."""
+
+    def on_email_delivered(self, email_log: EmailLog, occurred_at: datetime) -> None:
+        """The provider reported the message delivered to the recipient's mail server."""
+
+    def on_email_bounced(self, email_log: EmailLog, occurred_at: datetime) -> None:
+        """The message bounced (hard or soft: ``email_log.state`` tells the outcome)."""
+
+    def on_email_dropped(self, email_log: EmailLog, occurred_at: datetime) -> None:
+        """The message was never sent: our dispatch dropped it (suppressed, invalid address;
+        the reason is on ``email_log``) or the provider rejected it."""
+
+    def on_email_opened(self, email_log: EmailLog, occurred_at: datetime) -> None:
+        """The message was opened (its first open)."""
+
+    def on_email_clicked(self, email_log: EmailLog, occurred_at: datetime) -> None:
+        """A link of the message was clicked (its first click)."""
+
+    def on_webhook_received(
+        self, email_log: EmailLog, event_type: str, occurred_at: datetime
+    ) -> None:
+        """Every event a provider reported for a message of this campaign (canonical type),
+        repeats included - what ``register_webhook`` handlers get."""
 
 
 @dataclass
