@@ -26,6 +26,7 @@ from orchestration.campaigns.entities import (
     EmailShootState,
     MessageFrequency,
     Planning,
+    RecipientType,
     SendStatus,
 )
 from orchestration.campaigns.errors import (
@@ -75,6 +76,7 @@ __all__ = [
     "PlanResult",
     "Planning",
     "RecipientResult",
+    "RecipientType",
     "RecurringCampaign",
     "Registry",
     "Segment",

@@ -17,6 +17,7 @@ from orchestration.campaigns.entities import (
     EmailShootConfig,
     MessageFrequency,
 )
+from orchestration.campaigns.errors import EmailingError
 from orchestration.campaigns.recurrence import Occurrence, cron_occurrences
 
 if TYPE_CHECKING:
@@ -47,13 +48,57 @@ EMAIL_HOOKS = (
 )
 
 
+MESSAGE_ID_PLACEHOLDER = "{email_log_id}"
+
+
 @dataclass(frozen=True)
 class EmailSendingOptions:
-    """Per-campaign sending options (seed 004); ``sender_email_address`` overrides the default."""
+    """How a campaign's messages are sent (seed 004); also per call of ``send_email``.
 
+    ``send_to_unsubscribed``: also mail recipients who unsubscribed (transactional mail such as
+    receipts or password resets); hard bounces and complaints are never mailed. False by
+    default here (the seed's default is True): a campaign must say it may ignore an unsubscribe.
+    ``tracked``: False turns open and click tracking off for these messages (SES: every link gets
+    ``ses:no-track``; the simulator reports no opens or clicks).
+    ``disable_message_retention``: keep no content in the ledger (subject, user context,
+    template settings): the email log still says who was sent what template, when.
+    ``message_id``: the ``Message-ID`` header (SMTP, outbox; SES assigns its own), formatted
+    with ``{email_log_id}``; a message to several recipients needs the placeholder.
+    ``sender_email_address`` overrides the default From; ``dry_run`` and ``queue_draft``
+    (``enqueue_as_draft``) apply to the shoots a recurring campaign plans.
+    """
+
+    send_to_unsubscribed: bool = False
+    tracked: bool = True
+    disable_message_retention: bool = False
+    queue_draft: bool = False
+    message_id: str | None = None
     sender_email_address: str | None = None
     dry_run: bool = False
-    queue_draft: bool = False
+
+    @staticmethod
+    def default_message_id(email_log_id: str, from_address: str) -> str:
+        """A Message-ID derived from the email log: replies and bounces name the log."""
+        domain = from_address.rsplit("@", 1)[-1].strip(" >") if "@" in from_address else ""
+        return f"<{email_log_id}@{domain or 'mailtrail.invalid'}>"
+
+    def message_id_for(self, email_log_id: str) -> str | None:
+        if self.message_id is None:
+            return None
+        return self.message_id.replace(MESSAGE_ID_PLACEHOLDER, email_log_id)
+
+
+def check_message_id(options: EmailSendingOptions, *, several_recipients: bool) -> None:
+    """A fixed ``message_id`` would give several messages one Message-ID: refuse it."""
+    if (
+        several_recipients
+        and options.message_id is not None
+        and MESSAGE_ID_PLACEHOLDER not in options.message_id
+    ):
+        raise EmailingError(
+            f"sending option message_id {options.message_id!r} must contain "
+            f"{MESSAGE_ID_PLACEHOLDER} to be used for several recipients"
+        )
 
 
 @dataclass

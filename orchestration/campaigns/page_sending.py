@@ -121,7 +121,9 @@ class PageSender:
         page = dedupe_page(page)
         addresses = [r.normalized_address for r in page]
         already = recorded_recipients(self.conn, self.shoot_id, addresses)
-        suppressed = suppression_reasons(self.conn, addresses)
+        suppressed = suppression_reasons(
+            self.conn, addresses, send_to_unsubscribed=self.spec.options.send_to_unsubscribed
+        )
         settled: list[NewRow] = []
         ready: list[_Ready] = []
         for recipient in page:
@@ -360,6 +362,8 @@ class PageSender:
             shoot_id=str(spec.shoot_id),
             template_name=spec.template.name,
             requested_at=self.ctx.clock(),
+            tracked=spec.options.tracked,
+            message_id=spec.options.message_id_for(str(item.email_log_id)),
         )
 
     def _record(self, outcomes: list[Outcome], claimed: dict[UUID, _Ready]) -> str:

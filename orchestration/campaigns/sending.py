@@ -228,6 +228,8 @@ def _outgoing(ctx: SendContext, attempt: _Attempt, content: EmailContent) -> Out
         shoot_id=str(spec.shoot_id) if spec.shoot_id else None,
         template_name=spec.template.name,
         requested_at=attempt.now,
+        tracked=spec.options.tracked,
+        message_id=spec.options.message_id_for(str(attempt.email_log_id)),
     )
 
 
@@ -328,7 +330,9 @@ class _Stream:
         already: set[str] = set()
         if self.spec.shoot_id is not None and self.spec.persist:
             already = recorded_recipients(reader, self.spec.shoot_id, addresses)
-        suppressed = suppression_reasons(reader, addresses)
+        suppressed = suppression_reasons(
+            reader, addresses, send_to_unsubscribed=self.spec.options.send_to_unsubscribed
+        )
         for recipient in page:
             address = recipient.normalized_address
             if address in already:

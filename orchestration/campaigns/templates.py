@@ -63,13 +63,18 @@ class TemplateSettings(dict[str, Any]):
 
 @dataclass(frozen=True)
 class EmailContent:
-    """A rendered email: what the sender puts on the wire."""
+    """A rendered email: what the sender puts on the wire, and what it was rendered from (seed
+    004): ``template_data`` (what ``get_template_data`` returned), the recipient's
+    ``user_context`` and the ``template_settings`` (the render's own copies)."""
 
     subject: str
     pre_header: str
     html: str
     text: str
     template_name: str
+    template_data: dict[str, Any] = field(default_factory=dict, compare=False)
+    user_context: dict[str, Any] = field(default_factory=dict, compare=False)
+    template_settings: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class _SettingsAwareUndefined(jinja2.StrictUndefined):
@@ -179,8 +184,10 @@ class Template:
             "email_log_id": email_log_id or "",
             "campaign_name": campaign_name or "",
         }
+        template_data: dict[str, Any] = {}
         try:
-            context.update(self.get_template_data(recipient, wrapped))
+            template_data = dict(self.get_template_data(recipient, wrapped))
+            context.update(template_data)
             subject = _one_line(_compile("text", self.subject).render(context))
             pre_header = _one_line(_compile("text", self.pre_header).render(context))
             body = _compile("html", self.html).render(context)
@@ -208,6 +215,9 @@ class Template:
             html=insert_pre_header(body, pre_header),
             text=text,
             template_name=self.name,
+            template_data=template_data,
+            user_context=user,
+            template_settings=dict(wrapped),
         )
 
 
