@@ -359,6 +359,15 @@ class Emailing(SingleEmails):
         with self.connect() as conn:
             return active_campaigns.get_campaigns(conn, self.registry, start, end)
 
+    def retry_failed_webhooks(
+        self, campaign_name: str | None = None, webhook_name: str | None = None
+    ) -> int:
+        """New attempts for failed handovers to handlers and hooks (see ``webhooks``)."""
+        with self.connect() as conn:
+            return webhooks.retry_failed_deliveries(
+                conn, campaign_name=campaign_name, webhook_name=webhook_name
+            )
+
     def dispatch_webhooks(self, since: datetime | None = None) -> webhooks.WebhookResult:
         with self.connect() as conn:
             return webhooks.dispatch_webhooks(conn, since, registry=self.registry)

@@ -15,7 +15,8 @@ the handlers once the marts are rebuilt after its ingestion; without the marts,
 What was handed to whom is kept in ``app.webhook_deliveries`` (campaign, handler name, event):
 an event ingested late - after newer ones were handed over - is still handed over while it is
 inside the window, and a handler that raises is retried on the next run, up to
-``max_attempts``. Delivery is at least once (a crash between a handler's return and its ledger
+``max_attempts``, then given up but kept there with its last error, until
+``retry_failed_deliveries`` gives it new attempts. Delivery is at least once (a crash between a handler's return and its ledger
 row repeats that call), so handlers should be idempotent and quick, e.g. enqueue work.
 """
 
@@ -223,6 +224,24 @@ def _hand_over(
     if outcomes:
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(_RECORD, outcomes)
+
+
+def retry_failed_deliveries(
+    conn: psycopg.Connection,
+    *,
+    campaign_name: str | None = None,
+    webhook_name: str | None = None,
+) -> int:
+    """Give the failed handovers (those that used their last attempt included) a fresh set of
+    attempts: the next run hands their events over again, while they are inside its lookback
+    window. What to run once a broken handler or hook is fixed; nothing is deleted (the last
+    error stays on the row until the next attempt). Returns how many were reset."""
+    return conn.execute(
+        "update app.webhook_deliveries set attempts = 0, updated_at = now()"
+        " where status = 'failed' and (%(c)s::text is null or campaign_name = %(c)s)"
+        " and (%(w)s::text is null or webhook_name = %(w)s)",
+        {"c": campaign_name, "w": webhook_name},
+    ).rowcount
 
 
 def _logs_of(conn: psycopg.Connection, email_log_ids: list[str]) -> dict[str, EmailLog]:
