@@ -112,6 +112,12 @@ class Settings(BaseModel):
         description="HTTP endpoint (e.g. a Slack incoming webhook) POSTed a JSON message per"
         " failed run; unset: run_failure_alert_sensor skips.",
     )
+    preview_url: str | None = Field(
+        default=None,
+        alias="MAILTRAIL_PREVIEW_URL",
+        description="Base URL `mailtrail preview` serves on (e.g. http://127.0.0.1:8025), for"
+        " get_preview_shoot_url's links; unset: no links.",
+    )
     ui_url: str | None = Field(
         default=None,
         alias="MAILTRAIL_UI_URL",

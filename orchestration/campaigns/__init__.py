@@ -26,6 +26,7 @@ from orchestration.campaigns.entities import (
     EmailShootState,
     MessageFrequency,
     Planning,
+    RecipientType,
     SendStatus,
 )
 from orchestration.campaigns.errors import (
@@ -34,6 +35,7 @@ from orchestration.campaigns.errors import (
     SendFailedError,
     ShootNotFoundError,
     ShootStateError,
+    SkippingEmailSendingException,
     TemplateRenderingError,
     TemplateSettingsMissingKeyError,
 )
@@ -74,6 +76,7 @@ __all__ = [
     "PlanResult",
     "Planning",
     "RecipientResult",
+    "RecipientType",
     "RecurringCampaign",
     "Registry",
     "Segment",
@@ -82,6 +85,7 @@ __all__ = [
     "ShootNotFoundError",
     "ShootOutcome",
     "ShootStateError",
+    "SkippingEmailSendingException",
     "SqlSegment",
     "Template",
     "TemplateRenderingError",

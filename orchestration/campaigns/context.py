@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from orchestration.campaigns.campaign import EmailSendingOptions
 from orchestration.campaigns.entities import MessageFrequency
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.templates import Template, TemplateSettings
@@ -63,3 +64,8 @@ class MessageSpec:
     message_metadata: dict[str, Any] = field(default_factory=dict)
     account_ref: str | None = None
     persist: bool = True  # False: rehearsal, nothing written
+    options: EmailSendingOptions = field(default_factory=EmailSendingOptions)
+
+    @property
+    def retains_content(self) -> bool:
+        return not self.options.disable_message_retention

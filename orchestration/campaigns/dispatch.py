@@ -33,6 +33,7 @@ from uuid import UUID
 
 import psycopg
 
+from orchestration.campaigns.campaign import EmailSendingOptions, check_message_id
 from orchestration.campaigns.claiming import (
     claim_shoot,
     lock_key_sql,
@@ -92,6 +93,9 @@ def _lease(ctx: SendContext) -> Iterator[psycopg.Connection]:
 def _shoot_spec(ctx: SendContext, shoot: EmailShoot, *, persist: bool) -> MessageSpec:
     template = ctx.registry.get_template(shoot.template_name)
     settings = template.validate_settings(shoot.template_settings)
+    campaign = ctx.registry.campaigns.get(shoot.campaign_name)
+    options = campaign.sending_options if campaign is not None else EmailSendingOptions()
+    check_message_id(options, several_recipients=True)
     return MessageSpec(
         template=template,
         template_settings=settings,
@@ -104,6 +108,7 @@ def _shoot_spec(ctx: SendContext, shoot: EmailShoot, *, persist: bool) -> Messag
         enqueue_as_draft=shoot.enqueue_as_draft,
         message_metadata={"shoot_id": str(shoot.shoot_id), **shoot.metadata},
         persist=persist,
+        options=options,
     )
 
 

@@ -171,6 +171,7 @@ def _to_log(row: dict[str, Any]) -> EmailLog:
         or ("outcome_unknown" if status == SendStatus.unknown else None),
         error_message=row["error_message"],
         template_settings=row["template_settings"],
+        recipient_type=row["recipient_type"],
     )
 
 

@@ -111,6 +111,13 @@ class MessageFrequency:
         return cls(value.get("idempotency_key"), value.get("message_limit"))
 
 
+class RecipientType(enum.StrEnum):
+    """Who a recipient is to the sender (seed 004). ``member`` (an audience member) is the
+    seed's default and the only value it names; any other label is kept as given."""
+
+    member = "member"
+
+
 @dataclass(frozen=True)
 class EmailRecipient:
     """A member of an audience: who, where, and what the template may say about them."""
@@ -118,6 +125,7 @@ class EmailRecipient:
     user_ref: str | None
     email_address: str
     user_context: dict[str, Any] = field(default_factory=dict)
+    recipient_type: str = RecipientType.member
 
     @property
     def normalized_address(self) -> str:
@@ -318,6 +326,7 @@ class EmailLog:
     error_type: str | None = None
     error_message: str | None = None
     template_settings: dict[str, Any] | None = None
+    recipient_type: str = RecipientType.member
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,19 @@ class SendFailedError(EmailingError):
     code = "send_failed"
 
 
+class SkippingEmailSendingException(Exception):
+    """Raised by campaign code (a template's ``get_template_data``, seed 004's data generator)
+    when one recipient must not get this email, e.g. nothing new to tell them.
+
+    Not an error: that recipient's email log is ``skipped`` with the exception's message as its
+    reason, and the other recipients are sent as usual.
+    """
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason or "skipped by the template's data generator"
+
+
 class MartMissingError(RuntimeError):
     """A dbt mart the campaigns read is not in the warehouse: dbt has never built it there.
 

@@ -9,7 +9,8 @@ they may or may not have reached the provider and are never sent again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -29,10 +30,10 @@ _INSERT = (
     "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
     " template_name, user_id, account_ref, recipient, status, reason, provider, subject,"
     " error_type, error_message, is_dry_run, message_metadata, user_context,"
-    " template_settings, created_at, updated_at)"
+    " template_settings, recipient_type, created_at, updated_at)"
     " values (%(id)s, %(shoot)s, %(campaign)s, %(app)s, %(template)s, %(user)s, %(account)s,"
     " %(recipient)s, %(status)s, %(reason)s, null, %(subject)s, %(etype)s, %(emsg)s,"
-    " %(dry)s, %(meta)s, %(context)s, %(settings)s, %(now)s, %(now)s)"
+    " %(dry)s, %(meta)s, %(context)s, %(settings)s, %(rtype)s, %(now)s, %(now)s)"
     " on conflict (shoot_id, recipient) do nothing returning email_log_id"
 )
 
@@ -62,19 +63,100 @@ def insert_ledger_row(
             "user": recipient.user_ref,
             "account": spec.account_ref or recipient.account_ref,
             "recipient": recipient.normalized_address,
+            "rtype": str(recipient.recipient_type),
             "status": str(status),
             "reason": reason,
-            "subject": subject,
+            "subject": subject if spec.retains_content else None,
             "etype": error_type,
             "emsg": error_message,
             "dry": spec.dry_run,
             "meta": Jsonb(spec.message_metadata),
-            "context": Jsonb(recipient.user_context),
-            "settings": None if spec.shoot_id else Jsonb(dict(spec.template_settings)),
+            "context": Jsonb(recipient.user_context if spec.retains_content else {}),
+            "settings": (
+                Jsonb(dict(spec.template_settings))
+                if spec.shoot_id is None and spec.retains_content
+                else None
+            ),
             "now": now,
         },
     ).fetchone()
     return row is not None
+
+
+@dataclass(frozen=True)
+class FailedRequest:
+    """A send that failed before its recipients had a ledger row: the template is unknown, a
+    template setting is missing. What the caller asked for is kept, with the error."""
+
+    template_name: str
+    campaign_name: str | None
+    error_type: str
+    error_message: str
+    app_name: str | None = None
+    account_ref: str | None = None
+    message_metadata: dict[str, Any] = field(default_factory=dict)
+    template_settings: dict[str, Any] = field(default_factory=dict)
+    retain_content: bool = True  # False: no user context (disable_message_retention)
+
+
+_INSERT_FAILED = (
+    "insert into app.email_sends (email_log_id, campaign_name, app_name, template_name, user_id,"
+    " account_ref, recipient, status, reason, error_type, error_message, message_metadata,"
+    " user_context, template_settings, recipient_type, created_at, updated_at)"
+    " select r.id, %(campaign)s, %(app)s, %(template)s, r.user_id,"
+    " coalesce(%(account)s, r.account), r.recipient,"
+    " 'failed', %(etype)s, %(etype)s, %(emsg)s, %(meta)s, coalesce(r.context, '{}'),"
+    " %(settings)s, r.rtype, %(now)s, %(now)s"
+    " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, account text,"
+    "  recipient text, context jsonb, rtype text)"
+)
+
+
+def _plain_json(value: object) -> str:
+    """JSON for a jsonb column whatever the caller passed (a failed request's settings may be
+    the very reason it failed)."""
+    return orjson.dumps(value, default=str).decode()
+
+
+def record_failed_requests(
+    conn: psycopg.Connection,
+    request: FailedRequest,
+    recipients: list[EmailRecipient],
+    *,
+    now: datetime,
+) -> list[UUID]:
+    """``failed`` rows (outside any shoot) for recipients whose send failed before it had a
+    ledger row, in one statement; their email_log_ids, in ``recipients`` order."""
+    ids = [uuid.uuid4() for _ in recipients]
+    if not recipients:
+        return ids
+    rows = [
+        {
+            "id": str(email_log_id),
+            "user_id": r.user_ref,
+            "account": r.account_ref,
+            "recipient": r.normalized_address,
+            "context": r.user_context if request.retain_content else {},
+            "rtype": str(r.recipient_type),
+        }
+        for email_log_id, r in zip(ids, recipients, strict=True)
+    ]
+    conn.execute(
+        _INSERT_FAILED,
+        {
+            "campaign": request.campaign_name,
+            "app": request.app_name,
+            "template": request.template_name,
+            "account": request.account_ref,
+            "etype": request.error_type,
+            "emsg": request.error_message[:2000],
+            "meta": Jsonb(request.message_metadata, dumps=_plain_json),
+            "settings": Jsonb(request.template_settings, dumps=_plain_json),
+            "now": now,
+            "rows": _plain_json(rows),
+        },
+    )
+    return ids
 
 
 def update_ledger_row(
@@ -165,14 +247,15 @@ class Outcome:
 _INSERT_MANY = (
     "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
     " template_name, user_id, account_ref, recipient, status, reason, subject, error_type,"
-    " error_message, is_dry_run, message_metadata, user_context, created_at, updated_at)"
+    " error_message, is_dry_run, message_metadata, user_context, recipient_type, created_at,"
+    " updated_at)"
     " select r.id, %(shoot)s, %(campaign)s, %(app)s, %(template)s, r.user_id,"
     "  coalesce(%(account)s, r.account),"
     "  r.recipient, r.status, r.reason, r.subject, r.etype, r.emsg, false, %(meta)s,"
-    "  coalesce(r.context, '{}'), %(now)s, %(now)s"
+    "  coalesce(r.context, '{}'), r.rtype, %(now)s, %(now)s"
     " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, account text,"
     "  recipient text, status text, reason text, subject text, etype text, emsg text,"
-    "  context jsonb)"
+    "  context jsonb, rtype text)"
     " on conflict (shoot_id, recipient) do nothing returning email_log_id"
 )
 
@@ -190,6 +273,7 @@ def insert_rows(
     if not rows:
         return set()
     assert spec.shoot_id is not None, "pages are claimed for shoots only"
+    keep = spec.retains_content  # else no subject nor user context (disable_message_retention)
     document = orjson.dumps(
         [
             {
@@ -199,10 +283,11 @@ def insert_rows(
                 "recipient": r.recipient.normalized_address,
                 "status": str(r.status),
                 "reason": r.reason,
-                "subject": r.subject,
+                "subject": r.subject if keep else None,
                 "etype": r.error_type,
                 "emsg": r.error_message,
-                "context": r.recipient.user_context,
+                "context": r.recipient.user_context if keep else {},
+                "rtype": str(r.recipient.recipient_type),
             }
             for r in rows
         ],

@@ -16,6 +16,7 @@ from orchestration.campaigns.errors import MartMissingError
 EMAIL_LOGS = "marts.email_logs"
 EMAIL_EVENTS = "marts.fct_email_events"
 SUPPRESSION_LIST = "marts.suppression_list"
+CAMPAIGN_DAILY_STATS = "marts.campaign_daily_stats"
 
 
 def require_mart(conn: psycopg.Connection, mart: str) -> None:

@@ -1,4 +1,5 @@
-"""Operator decisions about single occurrences of a recurring campaign: cancel, resume, patch.
+"""Operator decisions about single occurrences of a recurring campaign: cancel, resume, patch,
+complete.
 
 They live in ``app.shoot_config_overrides`` (one row per campaign and config_id), so they apply
 whether the occurrence was planned already or not: planning applies them to the configs it
@@ -49,6 +50,8 @@ def apply_override(config: EmailShootConfig, override: ConfigOverride | None) ->
         sender_email_address=patch.get("sender_email_address", config.sender_email_address),
         manual_send_only=patch.get("manual_send_only", config.manual_send_only),
     )
+    if patch.get("state") == EmailShootState.completed:
+        config = replace(config, state=EmailShootState.completed)
     if override.cancelled:
         config = replace(config, state=EmailShootState.cancelled)
     return config
@@ -159,5 +162,25 @@ def patch_shoot_config(
             f"update app.shoots set {', '.join(sets)} where campaign_name = %(c)s"
             " and config_id = %(id)s and state in ('pending', 'scheduled')",
             params,
+        )
+        return _planned(conn, campaign_name, config_id)
+
+
+def complete_shoot_config(
+    conn: psycopg.Connection, campaign_name: str, config_id: str
+) -> EmailShoot | None:
+    """Mark one occurrence done without sending it (seed 004), e.g. its message went out some
+    other way: planned and not started, it is ``completed`` now; not planned yet, it will be
+    planned ``completed`` (never sent). A shoot already sending or sent is left as it is.
+
+    Returns the persisted shoot if there is one."""
+    with conn.transaction():
+        _upsert_override(
+            conn, campaign_name, config_id, patch={"state": str(EmailShootState.completed)}
+        )
+        conn.execute(
+            "update app.shoots set state = 'completed', completed_at = now(), updated_at = now()"
+            " where campaign_name = %s and config_id = %s and state in ('pending', 'scheduled')",
+            (campaign_name, config_id),
         )
         return _planned(conn, campaign_name, config_id)

@@ -4,8 +4,9 @@ A page of recipients goes through four steps, each one statement (or one short t
 the whole page or chunk instead of one per recipient:
 
 1. **Sort.** Recipients the shoot's ledger has already are counted and left alone; suppressed
-   and invalid addresses are ``dropped``, recipients whose data breaks the template ``failed``:
-   those rows are inserted together, in one statement.
+   and invalid addresses are ``dropped``, recipients whose data breaks the template ``failed``,
+   those campaign code skipped (``SkippingEmailSendingException``) ``skipped``: those rows are
+   inserted together, in one statement.
 2. **Claim a chunk.** ``queued`` ledger rows for a chunk of the rest are inserted with
    ``on conflict (shoot_id, recipient) do nothing`` and the frequency-limit counters reserved
    for the rows actually inserted, in one transaction committed *before* the provider sees any
@@ -46,7 +47,11 @@ from orchestration.campaigns import frequency
 from orchestration.campaigns.claiming import add_to_shoot_counters
 from orchestration.campaigns.context import MessageSpec, SendContext
 from orchestration.campaigns.entities import EmailRecipient, SendStatus, is_plausible_address
-from orchestration.campaigns.errors import TemplateRenderingError, TemplateSettingsMissingKeyError
+from orchestration.campaigns.errors import (
+    SkippingEmailSendingException,
+    TemplateRenderingError,
+    TemplateSettingsMissingKeyError,
+)
 from orchestration.campaigns.ledger import (
     NewRow,
     Outcome,
@@ -116,7 +121,9 @@ class PageSender:
         page = dedupe_page(page)
         addresses = [r.normalized_address for r in page]
         already = recorded_recipients(self.conn, self.shoot_id, addresses)
-        suppressed = suppression_reasons(self.conn, addresses)
+        suppressed = suppression_reasons(
+            self.conn, addresses, send_to_unsubscribed=self.spec.options.send_to_unsubscribed
+        )
         settled: list[NewRow] = []
         ready: list[_Ready] = []
         for recipient in page:
@@ -138,7 +145,8 @@ class PageSender:
         return self._send_in_chunks(ready, settled)
 
     def _render(self, recipient: EmailRecipient) -> _Ready | NewRow:
-        """The recipient's message, or their ``failed`` row if their data breaks the template."""
+        """The recipient's message, or their ``failed`` row if their data breaks the template,
+        or their ``skipped`` row if campaign code skipped them."""
         email_log_id = uuid.uuid4()
         spec = self.spec
         try:
@@ -148,6 +156,8 @@ class PageSender:
             )  # fmt: skip
         except TemplateSettingsMissingKeyError:
             raise
+        except SkippingEmailSendingException as exc:
+            return NewRow(email_log_id, recipient, SendStatus.skipped, exc.reason[:2000])
         except Exception as exc:
             # As ``sending.process_recipient``: anything a template raised on this recipient's
             # data fails this recipient only.
@@ -181,8 +191,8 @@ class PageSender:
 
     def _claim(self, chunk: list[_Ready], settled: list[NewRow]) -> tuple[list[_Ready], str]:
         """Commit the chunk's ``queued`` rows and frequency reservations, with the rows that
-        never go to the provider (``settled``: dropped, failed to render); who may be sent and
-        the shoot's state."""
+        never go to the provider (``settled``: dropped, failed to render, skipped by campaign
+        code); who may be sent and the shoot's state."""
         conn = self.conn
         rows = settled + [
             NewRow(r.email_log_id, r.recipient, SendStatus.queued, subject=r.content.subject)
@@ -352,6 +362,8 @@ class PageSender:
             shoot_id=str(spec.shoot_id),
             template_name=spec.template.name,
             requested_at=self.ctx.clock(),
+            tracked=spec.options.tracked,
+            message_id=spec.options.message_id_for(str(item.email_log_id)),
         )
 
     def _record(self, outcomes: list[Outcome], claimed: dict[UUID, _Ready]) -> str:

@@ -265,3 +265,49 @@ def _unplanned(
         shoot.is_persisted = False
         shoots.append(shoot)
     return shoots
+
+
+# How far from a config_id's own time get_pending_shoot looks for it (a DST shift, a zone's
+# offset): the campaign's configs of these days around it are computed and searched.
+_CONFIG_SEARCH = timedelta(days=2)
+
+
+def get_pending_shoot(
+    conn: psycopg.Connection,
+    registry: Registry,
+    campaign_name: str,
+    config_id: str,
+    around: datetime | None = None,
+) -> EmailShoot | None:
+    """The shoot of one occurrence of a recurring campaign (seed 004): the persisted one if it
+    is planned, else the shoot it would be (``pending``, or as an operator's override leaves it,
+    ``is_persisted`` False); None if the campaign has no such occurrence.
+
+    A cron campaign's config_id is its local time, which says where to look; a campaign with its
+    own ``get_shoot_configs`` and other ids needs ``around``, a time near the occurrence."""
+    campaign = registry.get_recurring_campaign(campaign_name)
+    planned = list_shoots(conn, campaign_name=campaign_name, config_id=config_id)
+    if planned:
+        return planned[0]
+    center = around or _config_time(config_id)
+    if center is None:
+        raise ValueError(
+            f"config_id {config_id!r} of {campaign_name!r} is not a local time: pass around="
+        )
+    center = ensure_aware(center, "around") if around is not None else center
+    configs = [
+        config
+        for config in campaign.get_shoot_configs(center - _CONFIG_SEARCH, center + _CONFIG_SEARCH)
+        if config.config_id == config_id
+    ]
+    unplanned = _unplanned(conn, campaign, configs, [])
+    return unplanned[0] if unplanned else None
+
+
+def _config_time(config_id: str) -> datetime | None:
+    """A cron occurrence's config_id (its local wall-clock minute) as a UTC time, give or take
+    the zone's offset (``_CONFIG_SEARCH`` covers it)."""
+    try:
+        return datetime.strptime(config_id, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None

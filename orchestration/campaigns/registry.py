@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from orchestration.campaigns.campaign import Campaign, RecurringCampaign
+from orchestration.campaigns.campaign import EMAIL_HOOKS, Campaign, RecurringCampaign
 from orchestration.campaigns.entities import EmailLog
 from orchestration.campaigns.errors import NotRegisteredError
 from orchestration.campaigns.segments import Segment
@@ -32,6 +32,35 @@ class Webhook:
     handler: WebhookHandler
     event_types: frozenset[str] | None  # None: every event type
     name: str  # identity in app.webhook_deliveries: what was handed to whom survives restarts
+    # Which events: "providers" (what providers reported), "ledger" (the send ledger's own),
+    # "all"; and whether each email log is handed over once (its first matching event).
+    sources: str = "providers"
+    once_per_email_log: bool = False
+
+
+def campaign_hooks(campaign: Campaign) -> list[Webhook]:
+    """The ``on_email_*`` and ``on_webhook_received`` methods ``campaign`` overrides, as
+    handlers of its events (named ``campaign:<method>`` in ``app.webhook_deliveries``)."""
+    hooks = []
+    for spec in EMAIL_HOOKS:
+        if _overrides(campaign, spec.method):
+            method = getattr(campaign, spec.method)
+            hooks.append(
+                Webhook(
+                    lambda log, _kind, at, method=method: method(log, at),
+                    frozenset(spec.event_types),
+                    f"campaign:{spec.method}",
+                    sources="ledger" if spec.from_ledger_only else "all",
+                    once_per_email_log=True,
+                )
+            )
+    if _overrides(campaign, "on_webhook_received"):
+        hooks.append(Webhook(campaign.on_webhook_received, None, "campaign:on_webhook_received"))
+    return hooks
+
+
+def _overrides(campaign: Campaign, method: str) -> bool:
+    return getattr(type(campaign), method) is not getattr(Campaign, method)
 
 
 @dataclass
@@ -169,6 +198,18 @@ class Registry:
 
     def webhook_campaigns(self) -> list[str]:
         return sorted(name for name, hooks in self.webhooks.items() if hooks)
+
+    def event_handlers(self, campaign_name: str) -> list[Webhook]:
+        """What the webhooks run calls for the campaign's events: its ``register_webhook``
+        handlers, then the campaign's own hooks."""
+        campaign = self.campaigns.get(campaign_name)
+        own = campaign_hooks(campaign) if campaign is not None else []
+        return self.get_webhooks(campaign_name) + own
+
+    def event_handler_campaigns(self) -> list[str]:
+        """Campaigns with at least one event handler (webhook or hook)."""
+        hooked = {name for name, c in self.campaigns.items() if campaign_hooks(c)}
+        return sorted(hooked | set(self.webhook_campaigns()))
 
     def _recurring_names(self) -> list[str]:
         return [c.campaign_name for c in self.list_recurring_campaigns()]

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import psycopg
 from psycopg import sql
 
-from orchestration.campaigns.entities import EmailRecipient
+from orchestration.campaigns.entities import EmailRecipient, RecipientType
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -39,6 +39,7 @@ class Segment(ABC):
     """
 
     name: ClassVar[str] = ""
+    recipient_type: str = RecipientType.member  # given to every recipient of the segment
 
     @abstractmethod
     def get_query(self, settings: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]: ...
@@ -101,7 +102,10 @@ class Segment(ABC):
                 return
             page = [
                 EmailRecipient(
-                    user_ref=row[0], email_address=row[1] or "", user_context=dict(row[2] or {})
+                    user_ref=row[0],
+                    email_address=row[1] or "",
+                    user_context=dict(row[2] or {}),
+                    recipient_type=self.recipient_type,
                 )
                 for row in rows
             ]
@@ -190,6 +194,7 @@ class SqlSegment(Segment):
     segment_name: str
     query: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    recipient_type: str = RecipientType.member
 
     @property
     def name(self) -> str:  # type: ignore[override] - instance attribute instead of ClassVar

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,11 @@ import psycopg
 from orchestration.campaigns import frequency
 from orchestration.campaigns.context import MessageSpec, SendContext
 from orchestration.campaigns.entities import EmailRecipient, SendStatus, is_plausible_address
-from orchestration.campaigns.errors import TemplateRenderingError, TemplateSettingsMissingKeyError
+from orchestration.campaigns.errors import (
+    SkippingEmailSendingException,
+    TemplateRenderingError,
+    TemplateSettingsMissingKeyError,
+)
 from orchestration.campaigns.ledger import (
     DRY_RUN_REASON,
     insert_ledger_row,
@@ -139,7 +144,8 @@ def process_recipient(
 
 
 def _render(attempt: _Attempt) -> EmailContent | RecipientResult:
-    """The recipient's message, or their recorded ``failed`` result if it cannot be rendered."""
+    """The recipient's message, or their recorded result if it cannot be rendered (``failed``)
+    or campaign code skipped them (``skipped``, with its reason)."""
     spec = attempt.spec
     try:
         return spec.template.render(
@@ -150,6 +156,8 @@ def _render(attempt: _Attempt) -> EmailContent | RecipientResult:
         )
     except TemplateSettingsMissingKeyError:
         raise
+    except SkippingEmailSendingException as exc:
+        return attempt.record(SendStatus.skipped, exc.reason[:2000])
     except Exception as exc:
         # TemplateRenderingError - or anything else a template (or a Template subclass) raised
         # on this recipient's data: their row records it, the others are still sent.
@@ -220,6 +228,8 @@ def _outgoing(ctx: SendContext, attempt: _Attempt, content: EmailContent) -> Out
         shoot_id=str(spec.shoot_id) if spec.shoot_id else None,
         template_name=spec.template.name,
         requested_at=attempt.now,
+        tracked=spec.options.tracked,
+        message_id=spec.options.message_id_for(str(attempt.email_log_id)),
     )
 
 
@@ -320,7 +330,9 @@ class _Stream:
         already: set[str] = set()
         if self.spec.shoot_id is not None and self.spec.persist:
             already = recorded_recipients(reader, self.spec.shoot_id, addresses)
-        suppressed = suppression_reasons(reader, addresses)
+        suppressed = suppression_reasons(
+            reader, addresses, send_to_unsubscribed=self.spec.options.send_to_unsubscribed
+        )
         for recipient in page:
             address = recipient.normalized_address
             if address in already:
@@ -347,13 +359,24 @@ class _Stream:
             raise
 
     def _collect(self, done: Iterable[Future[RecipientResult | None]]) -> None:
+        """Report every finished recipient, then re-raise the first worker's exception: a
+        caller recording the others' failures must know who has a ledger row already."""
+        failure: BaseException | None = None
         for future in done:
-            result = future.result()  # re-raises the worker's exception
+            if future.cancelled():
+                continue
+            error = future.exception()
+            if error is not None:
+                failure = failure or error
+                continue
+            result = future.result()
             if result is None:
                 continue
             self.counts.add(result)
             if self.on_result is not None:
                 self.on_result(result)
+        if failure is not None:
+            raise failure
 
     def drain(self) -> None:
         finished = wait(self.inflight).done
@@ -361,8 +384,13 @@ class _Stream:
         self._collect(finished)
 
     def cancel(self) -> None:
+        """Stop: recipients not started are dropped, those in flight finish and are reported."""
         for future in self.inflight:
             future.cancel()
+        finished = wait(self.inflight).done
+        self.inflight = set()
+        with suppress(BaseException):
+            self._collect(finished)
 
 
 def run_recipients(

@@ -10,22 +10,30 @@ take an explicit connection and can be used directly inside a caller's own trans
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
-from orchestration.campaigns import email_logs, overrides, planning, shoots, webhooks
+from orchestration.campaigns import (
+    active_campaigns,
+    email_logs,
+    overrides,
+    planning,
+    shoots,
+    webhooks,
+)
 from orchestration.campaigns.accounts import (
     RecipientFilter,
     account_refs_argument,
     filter_shoots,
 )
-from orchestration.campaigns.context import DispatchSettings, MessageSpec, SendContext
+from orchestration.campaigns.campaign import Campaign
+from orchestration.campaigns.context import DispatchSettings, SendContext
 from orchestration.campaigns.dispatch import ShootOutcome, dispatch_due_shoots, send_shoot
 from orchestration.campaigns.entities import (
     NOT_SET,
@@ -35,16 +43,12 @@ from orchestration.campaigns.entities import (
     EmailRecipient,
     EmailShoot,
     EmailShootState,
-    MessageFrequency,
     Planning,
-    SendStatus,
 )
-from orchestration.campaigns.errors import EmailingError, SendFailedError
-from orchestration.campaigns.ratelimit import RateLimiter
+from orchestration.campaigns.preview import preview_link
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.registry import registry as default_registry
-from orchestration.campaigns.sending import RecipientResult, process_recipient, run_recipients
-from orchestration.campaigns.suppression import suppression_reasons
+from orchestration.campaigns.single_emails import SingleEmails
 from orchestration.campaigns.templates import EmailContent
 from orchestration.senders.base import Sender
 from orchestration.senders.outbox import OutboxSender
@@ -58,7 +62,7 @@ def _utcnow() -> datetime:
 
 
 @dataclass
-class Emailing:
+class Emailing(SingleEmails):
     """The emailing component: shoots, planning, sending and email logs (seed 004)."""
 
     database_url: str
@@ -68,6 +72,7 @@ class Emailing:
     default_from: str = DEFAULT_FROM
     drafts: Sender | None = None  # enqueue_as_draft target; default: $MAILTRAIL_HOME/drafts
     clock: Callable[[], datetime] = _utcnow
+    preview_url: str | None = None  # where `mailtrail preview` serves (MAILTRAIL_PREVIEW_URL)
 
     def __post_init__(self) -> None:
         if self.drafts is None:
@@ -92,6 +97,7 @@ class Emailing:
             ),
             default_from=settings.sender_address,
             drafts=OutboxSender(settings.drafts_dir),
+            preview_url=settings.preview_url,
         )
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -239,6 +245,16 @@ class Emailing:
                 states, limit, account_refs=account_refs, user_ids=user_ids,
             )  # fmt: skip
 
+    def get_pending_shoot(
+        self, campaign_name: str, config_id: str, around: datetime | None = None
+    ) -> EmailShoot | None:
+        with self.connect() as conn:
+            return planning.get_pending_shoot(conn, self.registry, campaign_name, config_id, around)
+
+    def complete_shoot_config(self, campaign_name: str, config_id: str) -> EmailShoot | None:
+        with self.connect() as conn:
+            return overrides.complete_shoot_config(conn, campaign_name, config_id)
+
     def cancel_shoot_config(self, campaign_name: str, config_id: str) -> EmailShoot | None:
         with self.connect() as conn:
             return overrides.cancel_shoot_config(conn, campaign_name, config_id)
@@ -328,144 +344,6 @@ class Emailing:
                 s.shoot_id for s in filter_shoots(conn, self.registry, due, wanted) if s.shoot_id
             ]
 
-    # -- single emails ------------------------------------------------------------------------
-
-    def _spec(
-        self,
-        template_name: str,
-        template_settings: dict[str, Any] | None,
-        *,
-        campaign_name: str | None,
-        message_frequency: MessageFrequency | None,
-        message_metadata: dict[str, Any] | None,
-        account_ref: str | None,
-        sender_email_address: str | None,
-        enqueue_as_draft: bool,
-        dry_run: bool,
-    ) -> MessageSpec:
-        template = self.registry.get_template(template_name)
-        campaign = self.registry.campaigns.get(campaign_name) if campaign_name else None
-        return MessageSpec(
-            template=template,
-            template_settings=template.validate_settings(template_settings or {}),
-            campaign_name=campaign_name or template_name,
-            app_name=campaign.app_name if campaign else None,
-            message_frequency=message_frequency,
-            from_address=sender_email_address or "",
-            dry_run=dry_run,
-            enqueue_as_draft=enqueue_as_draft,
-            message_metadata=dict(message_metadata or {}),
-            account_ref=account_ref,
-            persist=not dry_run,
-        )
-
-    def send_email(
-        self,
-        recipient: EmailRecipient,
-        template_name: str,
-        template_settings: dict[str, Any] | None = None,
-        campaign_name: str | None = None,
-        message_metadata: dict[str, Any] | None = None,
-        message_frequency: MessageFrequency | None = None,
-        account_ref: str | None = None,
-        sender_email_address: str | None = None,
-        enqueue_as_draft: bool = False,
-        silent_failure: bool = False,
-        dry_run: bool = False,
-    ) -> UUID | None:
-        """Send one email now; returns its email_log_id (None for a dry run, a skip or a drop).
-
-        ``dry_run``: render and check only - no provider call and no email log (seed 004).
-        ``silent_failure``: a failure is logged (a ``failed`` email log) instead of raised.
-        """
-        result = self._send_one(
-            recipient, template_name, template_settings, campaign_name=campaign_name,
-            message_metadata=message_metadata, message_frequency=message_frequency,
-            account_ref=account_ref, sender_email_address=sender_email_address,
-            enqueue_as_draft=enqueue_as_draft, silent_failure=silent_failure, dry_run=dry_run,
-        )  # fmt: skip
-        if result.status == SendStatus.sent:
-            return result.email_log_id
-        return None
-
-    def _send_one(
-        self,
-        recipient: EmailRecipient,
-        template_name: str,
-        template_settings: dict[str, Any] | None,
-        *,
-        silent_failure: bool,
-        **options: Any,
-    ) -> RecipientResult:
-        try:
-            spec = self._spec(template_name, template_settings, **options)
-            with self.connect() as conn:
-                drop = suppression_reasons(conn, [recipient.normalized_address]).get(
-                    recipient.normalized_address
-                )
-                result = process_recipient(
-                    self.context(), conn, spec, recipient, RateLimiter(self.settings.max_send_rate),
-                    drop_reason=drop,
-                )  # fmt: skip
-        except EmailingError as exc:
-            if not silent_failure:
-                raise
-            logger.warning("send_email to %s failed: %s", recipient.email_address, exc)
-            return RecipientResult(
-                recipient.normalized_address, SendStatus.failed, error_message=str(exc)
-            )
-        if result.status == SendStatus.failed and not silent_failure:
-            raise SendFailedError(
-                f"sending {template_name!r} to {recipient.email_address} failed: "
-                f"{result.error_type}: {result.error_message}"
-            )
-        return result
-
-    def batch_send_email(
-        self,
-        recipients: Iterable[EmailRecipient],
-        template_name: str,
-        template_settings: dict[str, Any] | None = None,
-        enqueue_as_draft: bool = False,
-        message_frequency: MessageFrequency | None = None,
-        campaign_name: str | None = None,
-        dry_run: bool = False,
-        message_metadata: dict[str, Any] | None = None,
-        account_ref: str | None = None,
-        sender_email_address: str | None = None,
-        silent_failure: bool = True,
-    ) -> list[RecipientResult]:
-        """Send one template to many recipients with the dispatch machinery (bounded
-        concurrency, rate limit, suppression, frequency limits). Results are in input order
-        (a repeated address yields one message). ``silent_failure`` False raises
-        ``SendFailedError`` after the batch if any recipient failed."""
-        spec = self._spec(
-            template_name, template_settings, campaign_name=campaign_name,
-            message_frequency=message_frequency, message_metadata=message_metadata,
-            account_ref=account_ref, sender_email_address=sender_email_address,
-            enqueue_as_draft=enqueue_as_draft, dry_run=dry_run,
-        )  # fmt: skip
-        ordered = list(recipients)
-        by_address: dict[str, RecipientResult] = {}
-        size = self.settings.page_size
-        pages = (ordered[i : i + size] for i in range(0, len(ordered), size))
-        with self.connect() as reader:
-            run_recipients(
-                self.context(), reader, spec, pages,
-                on_result=lambda r: by_address.__setitem__(r.address, r),
-            )  # fmt: skip
-        results = [
-            by_address.get(r.normalized_address, RecipientResult(r.normalized_address, None))
-            for r in ordered
-        ]
-        failed = [r for r in results if r.status == SendStatus.failed]
-        if failed and not silent_failure:
-            raise SendFailedError(
-                f"{len(failed)} of {len(results)} messages failed; first: {failed[0].address}: "
-                f"{failed[0].error_type}: {failed[0].error_message}"
-            )
-        return results
-
     def preview_email(
         self,
         template_name: str,
@@ -480,6 +358,31 @@ class Emailing:
         settings = template.validate_settings(template_settings or {})
         return template.render(recipient, settings, email_log_id="preview", campaign_name="preview")
 
+    def get_preview_shoot_url(
+        self,
+        template: str | None = None,
+        audience: Audience | None = None,
+        template_settings: dict[str, Any] | None = None,
+        *,
+        shoot_id: UUID | str | None = None,
+        user_ref: str | None = None,
+    ) -> str | None:
+        """A link to the email as a member of ``audience`` (or ``user_ref``) gets it, from a
+        template and settings, or from a persisted shoot (``shoot_id``): ``mailtrail preview``
+        serves it (seed 004). None if it cannot be generated: no ``preview_url`` configured,
+        or the template or shoot does not exist."""
+        if self.preview_url is None:
+            return None
+        if shoot_id is not None:
+            if not self.has_shoot(shoot_id):
+                return None
+        elif template is None or not self.registry.has_template(template):
+            return None
+        return preview_link(
+            self.preview_url, shoot_id=shoot_id, template=None if shoot_id else template,
+            audience=audience, template_settings=template_settings, user_ref=user_ref,
+        )  # fmt: skip
+
     # -- email logs and webhooks ---------------------------------------------------------------
 
     def paginate_email_logs(self, page: int, per_page: int = 500, **filters: Any) -> EmailLogPage:
@@ -489,6 +392,21 @@ class Emailing:
     def get_email_log_metrics(self, **filters: Any) -> EmailLogMetrics:
         with self.connect() as conn:
             return email_logs.get_email_log_metrics(conn, **filters)
+
+    def get_campaigns(self, start: date, end: date) -> list[Campaign]:
+        """Registered recurring campaigns, and the non-recurring ones that sent anything on
+        the UTC days ``[start, end]`` per ``marts.campaign_daily_stats`` (seed 004)."""
+        with self.connect() as conn:
+            return active_campaigns.get_campaigns(conn, self.registry, start, end)
+
+    def retry_failed_webhooks(
+        self, campaign_name: str | None = None, webhook_name: str | None = None
+    ) -> int:
+        """New attempts for failed handovers to handlers and hooks (see ``webhooks``)."""
+        with self.connect() as conn:
+            return webhooks.retry_failed_deliveries(
+                conn, campaign_name=campaign_name, webhook_name=webhook_name
+            )
 
     def dispatch_webhooks(self, since: datetime | None = None) -> webhooks.WebhookResult:
         with self.connect() as conn:

@@ -156,6 +156,7 @@ def insert_shoot(
         "draft": shoot.enqueue_as_draft,
         "duplicated_from": str(shoot.duplicated_from) if shoot.duplicated_from else None,
         "cancelled_at": _now() if shoot.state == EmailShootState.cancelled else None,
+        "completed_at": _now() if shoot.state == EmailShootState.completed else None,
     }
     conflict = " on conflict (campaign_name, config_id) do nothing" if on_conflict_nothing else ""
     with conn.cursor(row_factory=dict_row) as cur:
@@ -163,11 +164,13 @@ def insert_shoot(
             "insert into app.shoots (shoot_id, campaign_name, app_name, config_id, scheduled_at,"
             " state, template_name, template_settings, audience, message_frequency, metadata, tags,"
             " sender_email_address, manual_send_only, dry_run, enqueue_as_draft, duplicated_from,"
-            " cancelled_at)"
+            " cancelled_at, completed_at)"
             " values (%(shoot_id)s, %(campaign_name)s, %(app_name)s, %(config_id)s,"
             " %(scheduled_at)s, %(state)s, %(template_name)s, %(template_settings)s, %(audience)s,"
             " %(message_frequency)s, %(metadata)s, %(tags)s, %(sender)s, %(manual)s, %(dry_run)s,"
-            " %(draft)s, %(duplicated_from)s, %(cancelled_at)s)" + conflict + " returning *",
+            " %(draft)s, %(duplicated_from)s, %(cancelled_at)s, %(completed_at)s)"
+            + conflict
+            + " returning *",
             params,
         ).fetchone()
     return EmailShoot.from_row(row) if row else None

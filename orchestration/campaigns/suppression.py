@@ -24,14 +24,20 @@ def require_suppression_list(conn: psycopg.Connection) -> None:
     require_mart(conn, SUPPRESSION_LIST)
 
 
-def suppression_reasons(conn: psycopg.Connection, addresses: list[str]) -> dict[str, str]:
+def suppression_reasons(
+    conn: psycopg.Connection, addresses: list[str], *, send_to_unsubscribed: bool = False
+) -> dict[str, str]:
     """Suppressed addresses among ``addresses`` -> reason (``suppressed:<reason> (<source>)``).
 
+    ``send_to_unsubscribed`` (``EmailSendingOptions``): an unsubscribe alone does not suppress;
+    a hard bounce, a complaint or an operator's suppression still does.
     Raises ``MartMissingError`` without the mart."""
     require_suppression_list(conn)
     if not addresses:
         return {}
     out: dict[str, str] = {}
     for recipient, reason, source in conn.execute(_QUERY, {"a": addresses}):
+        if send_to_unsubscribed and reason == "unsubscribe":
+            continue
         out.setdefault(recipient, f"suppressed:{reason} ({source})")
     return out

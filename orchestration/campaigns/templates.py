@@ -35,6 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from orchestration.campaigns.entities import EmailRecipient
 from orchestration.campaigns.errors import (
+    SkippingEmailSendingException,
     TemplateRenderingError,
     TemplateSettingsMissingKeyError,
 )
@@ -62,13 +63,18 @@ class TemplateSettings(dict[str, Any]):
 
 @dataclass(frozen=True)
 class EmailContent:
-    """A rendered email: what the sender puts on the wire."""
+    """A rendered email: what the sender puts on the wire, and what it was rendered from (seed
+    004): ``template_data`` (what ``get_template_data`` returned), the recipient's
+    ``user_context`` and the ``template_settings`` (the render's own copies)."""
 
     subject: str
     pre_header: str
     html: str
     text: str
     template_name: str
+    template_data: dict[str, Any] = field(default_factory=dict, compare=False)
+    user_context: dict[str, Any] = field(default_factory=dict, compare=False)
+    template_settings: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class _SettingsAwareUndefined(jinja2.StrictUndefined):
@@ -131,7 +137,10 @@ class Template:
     def get_template_data(
         self, recipient: EmailRecipient, settings: TemplateSettings
     ) -> dict[str, Any]:
-        """Extra variables for the sources (seed 004's data generator); override to compute."""
+        """Extra variables for the sources (seed 004's data generator); override to compute.
+
+        Raise ``SkippingEmailSendingException(reason)`` to skip this recipient: their email log
+        is ``skipped`` with that reason and the others are sent."""
         return {}
 
     def validate_settings(self, settings: Mapping[str, Any]) -> TemplateSettings:
@@ -152,8 +161,9 @@ class Template:
     ) -> EmailContent:
         """Render every part for one recipient.
 
-        Raises TemplateSettingsMissingKeyError (the shoot's fault) or TemplateRenderingError
-        (this recipient's data, or the template's syntax). ``settings`` is never modified: the
+        Raises TemplateSettingsMissingKeyError (the shoot's fault), TemplateRenderingError
+        (this recipient's data, or the template's syntax) or SkippingEmailSendingException
+        (campaign code decided this recipient gets nothing). ``settings`` is never modified: the
         render sees a deep copy of its own.
         """
         try:
@@ -174,8 +184,10 @@ class Template:
             "email_log_id": email_log_id or "",
             "campaign_name": campaign_name or "",
         }
+        template_data: dict[str, Any] = {}
         try:
-            context.update(self.get_template_data(recipient, wrapped))
+            template_data = dict(self.get_template_data(recipient, wrapped))
+            context.update(template_data)
             subject = _one_line(_compile("text", self.subject).render(context))
             pre_header = _one_line(_compile("text", self.pre_header).render(context))
             body = _compile("html", self.html).render(context)
@@ -184,7 +196,7 @@ class Template:
                 if self.text is not None
                 else html_to_text(body)
             )
-        except TemplateSettingsMissingKeyError:
+        except (TemplateSettingsMissingKeyError, SkippingEmailSendingException):
             raise
         except jinja2.TemplateError as exc:
             raise TemplateRenderingError(
@@ -203,6 +215,9 @@ class Template:
             html=insert_pre_header(body, pre_header),
             text=text,
             template_name=self.name,
+            template_data=template_data,
+            user_context=user,
+            template_settings=dict(wrapped),
         )
 
 

@@ -1,4 +1,9 @@
-"""Per-campaign webhook handlers, called for the provider events ingested for that campaign.
+"""Per-campaign webhook handlers and campaign hooks, called for the events of that campaign.
+
+Two kinds of handlers get a campaign's events: those registered with ``register_webhook``
+(every event a provider reported) and the campaign's own hooks (``Campaign.on_email_*``, once
+per email log for its first event of that kind, the ledger's events included, and
+``on_webhook_received``, as a webhook); ``Registry.event_handlers`` lists both.
 
 ``dispatch_webhooks`` reads the events of the lookback window from dbt's
 ``marts.fct_email_events`` (canonical event types, duplicates flagged) for the campaigns that
@@ -10,7 +15,8 @@ the handlers once the marts are rebuilt after its ingestion; without the marts,
 What was handed to whom is kept in ``app.webhook_deliveries`` (campaign, handler name, event):
 an event ingested late - after newer ones were handed over - is still handed over while it is
 inside the window, and a handler that raises is retried on the next run, up to
-``max_attempts``. Delivery is at least once (a crash between a handler's return and its ledger
+``max_attempts``, then given up but kept there with its last error, until
+``retry_failed_deliveries`` gives it new attempts. Delivery is at least once (a crash between a handler's return and its ledger
 row repeats that call), so handlers should be idempotent and quick, e.g. enqueue work.
 """
 
@@ -47,24 +53,47 @@ class WebhookResult:
     failures: list[str] = field(default_factory=list)
 
 
-# The events handed to handlers: those received from providers (the ledger's own events,
-# provider 'mailtrail', are not), without duplicates.
-_EVENTS = (
-    "select event_id::text as event_id, email_log_id::text as email_log_id, event_type,"
-    f" occurred_at, campaign_name, recipient from {EMAIL_EVENTS}"
-    " where not coalesce(is_duplicate, false) and provider <> 'mailtrail'"
-)
+_SOURCES = {
+    # what providers reported (the ledger's own events, provider 'mailtrail', are not)
+    "providers": " and provider <> 'mailtrail'",
+    "ledger": " and provider = 'mailtrail'",
+    "all": "",
+}
 
 
-def _due_query(conn: psycopg.Connection) -> str:
+def _events_sql(sources: str) -> str:
+    """The events a handler may get, without duplicates nor dry runs (ledger events of a dry
+    run say so in their event_data; providers never see a dry run)."""
+    return (
+        "select event_id::text as event_id, email_log_id::text as email_log_id, event_type,"
+        f" occurred_at, campaign_name, recipient from {EMAIL_EVENTS}"
+        " where not coalesce(is_duplicate, false)"
+        " and coalesce(event_data ->> 'is_dry_run', 'false') <> 'true'" + _SOURCES[sources]
+    )
+
+
+def _due_query(conn: psycopg.Connection, hook: Webhook) -> str:
     """Events of one campaign due for one handler: never handed to it, or failed with attempts
     left, with the attempts made so far; in (occurred_at, event_id) order after a keyset
-    position, so one run tries each event once. Raises ``MartMissingError`` without the marts."""
+    position, so one run tries each event once. For a hook called once per email log, its
+    "event" is the log's first matching event, keyed by the email_log_id. Raises
+    ``MartMissingError`` without the marts."""
     require_mart(conn, EMAIL_EVENTS)
     require_mart(conn, EMAIL_LOGS)
+    events = _events_sql(hook.sources)
+    if hook.once_per_email_log:
+        events = (
+            "select distinct on (f.email_log_id) f.email_log_id as event_id, f.email_log_id,"
+            " f.event_type, f.occurred_at, f.campaign_name, f.recipient"
+            f" from ({events}) as f where f.campaign_name = %(campaign)s"
+            " and f.email_log_id is not null"
+            " and f.occurred_at >= %(start)s and f.occurred_at <= %(until)s"
+            " and (%(types)s::text[] is null or f.event_type = any(%(types)s::text[]))"
+            " order by f.email_log_id, f.occurred_at, f.event_id"
+        )
     return (
         "select e.event_id, e.email_log_id, e.event_type, e.occurred_at, e.campaign_name,"
-        f" e.recipient, coalesce(d.attempts, 0) from ({_EVENTS}) as e"
+        f" e.recipient, coalesce(d.attempts, 0) from ({events}) as e"
         " left join app.webhook_deliveries as d on d.campaign_name = %(campaign)s"
         " and d.webhook_name = %(hook)s and d.event_id = e.event_id"
         " where e.campaign_name = %(campaign)s"
@@ -95,12 +124,11 @@ def pending_webhook_events(
 ) -> int:
     """How many handlers have at least one event due (cheap check for a sensor)."""
     now = now or datetime.now(UTC)
-    query = _due_query(conn)
     waiting = 0
-    for campaign_name in registry.webhook_campaigns():
-        for hook in registry.get_webhooks(campaign_name):
+    for campaign_name in registry.event_handler_campaigns():
+        for hook in registry.event_handlers(campaign_name):
             params = _params(campaign_name, hook, now - lookback, now, max_attempts, 1)
-            waiting += len(conn.execute(query, params).fetchall())
+            waiting += len(conn.execute(_due_query(conn, hook), params).fetchall())
     return waiting
 
 
@@ -116,19 +144,19 @@ def dispatch_webhooks(
     batch_size: int = 1000,
 ) -> WebhookResult:
     """Hand each due event of ``[since or now - lookback, until or now]`` to each handler
-    registered for its campaign (the global registry unless ``registry`` is given), once per
-    run, and record the outcome in ``app.webhook_deliveries``."""
+    registered for its campaign and to the campaign's own hooks (the global registry unless
+    ``registry`` is given), once per run, and record the outcome in ``app.webhook_deliveries``."""
     if registry is None:
         from orchestration.campaigns.registry import registry as default_registry
 
         registry = default_registry
     now = now or datetime.now(UTC)
     result = WebhookResult(source=EMAIL_EVENTS)
-    query = _due_query(conn)
     start = since if since is not None else now - lookback
     end = until or now
-    for campaign_name in registry.webhook_campaigns():
-        for hook in registry.get_webhooks(campaign_name):
+    for campaign_name in registry.event_handler_campaigns():
+        for hook in registry.event_handlers(campaign_name):
+            query = _due_query(conn, hook)
             params = _params(campaign_name, hook, start, end, max_attempts, batch_size)
             while True:
                 rows = conn.execute(query, params).fetchall()
@@ -196,6 +224,24 @@ def _hand_over(
     if outcomes:
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(_RECORD, outcomes)
+
+
+def retry_failed_deliveries(
+    conn: psycopg.Connection,
+    *,
+    campaign_name: str | None = None,
+    webhook_name: str | None = None,
+) -> int:
+    """Give the failed handovers (those that used their last attempt included) a fresh set of
+    attempts: the next run hands their events over again, while they are inside its lookback
+    window. What to run once a broken handler or hook is fixed; nothing is deleted (the last
+    error stays on the row until the next attempt). Returns how many were reset."""
+    return conn.execute(
+        "update app.webhook_deliveries set attempts = 0, updated_at = now()"
+        " where status = 'failed' and (%(c)s::text is null or campaign_name = %(c)s)"
+        " and (%(w)s::text is null or webhook_name = %(w)s)",
+        {"c": campaign_name, "w": webhook_name},
+    ).rowcount
 
 
 def _logs_of(conn: psycopg.Connection, email_log_ids: list[str]) -> dict[str, EmailLog]:

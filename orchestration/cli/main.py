@@ -74,6 +74,11 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--output", metavar="FILE", help="where to write it (default: ./campaign-<name>.html)"
     )
+    preview = commands.add_parser(
+        "preview", help="serve previews of shoots and templates (get_preview_shoot_url's links)"
+    )
+    preview.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    preview.add_argument("--port", type=int, default=8025, help="port (default 8025)")
     return root
 
 
@@ -209,6 +214,10 @@ def _run(args: argparse.Namespace) -> int:
         from orchestration.cli.report import report
 
         return report(runtime, args.campaign, args.output)
+    if args.command == "preview":
+        from orchestration.cli.preview import serve_previews
+
+        return serve_previews(runtime, args.host, args.port)
     if args.command == "dispatch":
         runs = commands.dispatch(runtime)
         for run in runs:

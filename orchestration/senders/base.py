@@ -89,6 +89,8 @@ class OutgoingEmail:
     template_name: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     requested_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    tracked: bool = True  # False: no open or click tracking (EmailSendingOptions.tracked)
+    message_id: str | None = None  # the Message-ID header to send, if the caller chose one
 
     def tags(self) -> dict[str, str]:
         """Provider message tags (SES EmailTags), without empty values."""
@@ -115,7 +117,9 @@ class OutgoingEmail:
         mime["To"] = self.to_address
         mime["Subject"] = self.subject
         mime["Date"] = format_datetime(self.requested_at.astimezone(UTC))
-        mime["Message-ID"] = message_id or make_msgid(domain=_domain(self.from_address))
+        mime["Message-ID"] = (
+            message_id or self.message_id or make_msgid(domain=_domain(self.from_address))
+        )
         for name, value in {**self.tracking_headers(), **self.headers}.items():
             mime[name] = value
         mime.set_content(self.text)

@@ -24,7 +24,7 @@ class OutboxSender:
         self.folder = Path(self.folder)
 
     def send(self, message: OutgoingEmail) -> SendResult:
-        message_id = make_msgid(domain=_domain(message.from_address))
+        message_id = message.message_id or make_msgid(domain=_domain(message.from_address))
         data = message.to_mime(message_id).as_bytes()
         final = self.folder / f"{message.email_log_id}.eml"
         partial = self.folder / f".{message.email_log_id}.eml.part"

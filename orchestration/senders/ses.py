@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestration.senders.base import (
@@ -127,7 +127,7 @@ class SesSender:
         request: dict[str, Any] = {
             "FromEmailAddress": message.from_address,
             "Destination": {"ToAddresses": [message.to_address]},
-            "Content": {"Raw": {"Data": message.to_mime().as_bytes()}},
+            "Content": {"Raw": {"Data": _untracked(message).to_mime().as_bytes()}},
             "EmailTags": [
                 {"Name": name, "Value": tag_value(value)} for name, value in message.tags().items()
             ],
@@ -163,3 +163,15 @@ class SesSender:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+_ANCHOR = re.compile(r"<a(?=\s)(?![^>]*\bses:no-track\b)", re.IGNORECASE)
+
+
+def _untracked(message: OutgoingEmail) -> OutgoingEmail:
+    """The message as SES must get it: an untracked one (``EmailSendingOptions.tracked``) has
+    ``ses:no-track`` on every link, which SES's click tracking leaves alone. Opens are tracked
+    per configuration set: SES still adds its pixel if the set tracks opens."""
+    if message.tracked:
+        return message
+    return replace(message, html=_ANCHOR.sub("<a ses:no-track", message.html))

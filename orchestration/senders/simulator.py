@@ -57,6 +57,7 @@ from orchestration.simulation.ses_records import ses_message_id
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 STREAM_NAME = "mailtrail-simulator"
 
+_TRACKED_KINDS = frozenset({"open", "machine_open", "click", "scanner_click"})
 _HREF = re.compile(r'href="(https?://[^"]+)"', re.IGNORECASE)
 # Mailbox-simulator behaviour -> the message's outcome and forced roles.
 _MAILBOX_SIMULATOR = {
@@ -205,6 +206,8 @@ class SimulatorSender:
             rng, outcome, sent_at, recipient, links, reporting=SES_REPORTING, habits=habits,
             roles=roles, template=message.template_name or "",
         )  # fmt: skip
+        if not message.tracked:  # no pixel, no rewritten links: SES would see no open or click
+            life = [event for event in life if event.kind not in _TRACKED_KINDS]
         options = {
             "sent_at": sent_at,
             "topic": message.campaign_name or "newsletter",

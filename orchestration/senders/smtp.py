@@ -120,7 +120,7 @@ class SmtpSender:
                 conn.close()
 
     def send(self, message: OutgoingEmail) -> SendResult:
-        message_id = make_msgid(domain=_domain(message.from_address))
+        message_id = message.message_id or make_msgid(domain=_domain(message.from_address))
         mime = message.to_mime(message_id)
         conn = self._connection()
         self._local.used = time.monotonic()

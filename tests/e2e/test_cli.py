@@ -264,3 +264,48 @@ def test_dev_serves_the_ui_with_the_code_location_loaded(database_url: str, tmp_
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def test_preview_serves_a_template_preview_over_http(database_url: str, tmp_path: Path) -> None:
+    """`mailtrail preview` as a user starts it: the campaigns of MAILTRAIL_CAMPAIGNS, a page a
+    browser opens on loopback, stopped with Ctrl-C."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    from orchestration.campaigns.preview import preview_link
+    from orchestration.demo.campaign import DEMO_TEMPLATE
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILTRAIL_", "DAGSTER_"))}
+    env.update(
+        MAILTRAIL_HOME=str(tmp_path / "home"),
+        MAILTRAIL_DATABASE_URL=database_url,
+        MAILTRAIL_CAMPAIGNS="orchestration.demo.campaign:register_demo",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "preview", "--port", str(port)],
+        env=env, cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url = preview_link(
+        f"http://127.0.0.1:{port}",
+        template=DEMO_TEMPLATE,
+        template_settings={"headline": "Trail news", "edition": "2026-11-30"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    page = response.read().decode()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr
+                time.sleep(0.5)
+        assert "<title>Ada, your digest for 2026-11-30</title>" in page
+        assert json.dumps("Trail news")[1:-1] in page
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0

@@ -52,6 +52,7 @@ def distinctive_environment(tmp_path: Path) -> dict[str, str]:
         "MAILTRAIL_SIMULATOR_SEED": "99",
         "MAILTRAIL_ALERT_WEBHOOK_URL": "https://hooks.reach/services/T0/B0/alert-token-reach",
         "MAILTRAIL_UI_URL": "http://dagster.reach:3000",
+        "MAILTRAIL_PREVIEW_URL": "http://127.0.0.1:8125",
         "MAILTRAIL_GEOIP_DATABASE": str(tmp_path / "reach-city.mmdb"),
         "MAILTRAIL_LOAD_STREAMS": "3",
         "MAILTRAIL_EXECUTOR": "celery",
@@ -120,6 +121,7 @@ def test_every_variable_reaches_the_resources_and_the_python_api(
         # alerts
         assert resources.alerts.url == env["MAILTRAIL_ALERT_WEBHOOK_URL"]
         assert resources.alerts.ui_url == env["MAILTRAIL_UI_URL"]
+        assert api.preview_url == env["MAILTRAIL_PREVIEW_URL"]
         assert resources.geoip.database_path == env["MAILTRAIL_GEOIP_DATABASE"]
     assert settings.campaign_modules == ("json",)
     assert settings.hash_recipients is True  # dbt reads the same variable (macros/pseudonyms.sql)

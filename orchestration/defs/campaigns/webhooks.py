@@ -1,4 +1,5 @@
-"""Campaign webhooks: call registered handlers for newly ingested events of their campaigns."""
+"""Campaign webhooks: call registered handlers and the campaigns' own ``on_email_*`` /
+``on_webhook_received`` hooks for newly built events of their campaigns."""
 
 from datetime import UTC, datetime
 
@@ -12,7 +13,10 @@ from orchestration.defs.resources import WarehouseResource
 
 # No retry policy: a handover whose record was lost with the failure would be repeated, and
 # failed handovers are already retried per delivery by the next run (app.webhook_deliveries).
-@dg.op(description="Hand new events to the handlers registered with register_webhook.")
+@dg.op(
+    description="Hand new events to the handlers registered with register_webhook and to the"
+    " campaigns' on_email_* / on_webhook_received hooks."
+)
 def call_campaign_webhooks(
     context: dg.OpExecutionContext, emailing: EmailingResource
 ) -> dg.Output[None]:
@@ -46,7 +50,7 @@ def campaign_webhooks_job() -> None:
     job=campaign_webhooks_job,
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs campaign_webhooks when events wait for a registered handler.",
+    description="Runs campaign_webhooks when events wait for a registered handler or hook.",
 )
 def campaign_webhooks_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     now = datetime.now(UTC)
@@ -56,7 +60,7 @@ def campaign_webhooks_sensor(context: dg.SensorEvaluationContext, warehouse: War
             "select count(*) + coalesce(sum(attempts), 0) from app.webhook_deliveries"
         ).fetchone()
     if not waiting:
-        return dg.SkipReason("no events due for campaigns with webhooks")
+        return dg.SkipReason("no events due for campaigns with webhooks or hooks")
     # One run per state of the delivery ledger (every run that hands anything over changes
     # it), so a run still going is not doubled; the hour lets a run that died early be retried.
     return dg.RunRequest(run_key=f"webhooks-{handed_over}-{now:%Y%m%d%H}")

@@ -263,3 +263,27 @@ def test_campaign_bounced_recipients_are_dropped_by_the_next_shoot(
         "suppressed:hard_bounce (ses)",
     )
     assert addresses[0] not in sender.addresses()
+
+
+def test_campaign_ses_untracked_message_has_no_tracked_link(aws_env: str) -> None:
+    """EmailSendingOptions(tracked=False) as SES gets it: every link marked ses:no-track."""
+    from orchestration.senders.base import OutgoingEmail
+
+    ses = SesSender()
+    ses.verify_identity("news@mail.example.com")
+    html = (
+        '<p><a href="https://example.com/a">a</a> <a class="b" href="https://example.com/b">b</a>'
+    )
+    for address, tracked in (("untracked@example.com", False), ("tracked@example.com", True)):
+        ses.send(
+            OutgoingEmail(
+                email_log_id=f"log-{address}", from_address=FROM, to_address=address,
+                subject="Receipt", html=html, text="a b", tracked=tracked,
+            )
+        )  # fmt: skip
+    bodies = {}
+    for mime in _raw_messages_for(aws_env, {"untracked@example.com", "tracked@example.com"}):
+        part = next(p for p in mime.walk() if p.get_content_type() == "text/html")
+        bodies[mime["To"].lower()] = part.get_payload(decode=True).decode()
+    assert bodies["untracked@example.com"].count("<a ses:no-track ") == 2
+    assert "ses:no-track" not in bodies["tracked@example.com"]

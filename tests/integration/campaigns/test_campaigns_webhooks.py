@@ -13,7 +13,11 @@ import pytest
 
 from orchestration.campaigns import Registry
 from orchestration.campaigns.errors import MartMissingError
-from orchestration.campaigns.webhooks import dispatch_webhooks, pending_webhook_events
+from orchestration.campaigns.webhooks import (
+    dispatch_webhooks,
+    pending_webhook_events,
+    retry_failed_deliveries,
+)
 from orchestration.ingestion.landing import list_objects
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.sources import SES
@@ -89,6 +93,11 @@ def test_a_failing_handler_is_retried_then_given_up_without_blocking_the_others(
         " where webhook_name = 'flaky' and event_type = 'bounced'"
     ).fetchone()
     assert (status, attempts) == ("failed", 3) and "CRM is down" in error
+    # once the CRM is fixed, the given-up event is handed over again, and only it
+    assert retry_failed_deliveries(built_db, campaign_name=CAMPAIGN, webhook_name="flaky") == 1
+    calls.clear()
+    again = dispatch_webhooks(built_db, registry=registry, now=NOW, max_attempts=3)
+    assert (again.calls, calls) == (1, ["b@example.com"])
 
 
 def test_a_handler_that_recovers_gets_the_event_once_more_and_is_then_done(

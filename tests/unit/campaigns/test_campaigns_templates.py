@@ -115,3 +115,18 @@ def test_campaign_registry_keeps_recurring_and_one_off_campaigns_apart() -> None
         registry.register_non_recurring(weekly)
     registry.unregister_recurring("weekly")
     assert not registry.has_recurring_campaign("weekly")
+
+
+def test_email_content_keeps_what_it_was_rendered_from() -> None:
+    class Digest(Template):
+        def get_template_data(self, recipient, settings):
+            return {"items": [settings["title"], recipient.user_context["first_name"]]}
+
+    digest = Digest(name="digest", subject="{{ items | join(', ') }}", html="<p>{{ items[1] }}</p>")
+    settings = {"title": "Week 12"}
+    content = digest.render(ADA, settings)
+    assert content.subject == "Week 12, Ada <3"
+    assert content.template_data == {"items": ["Week 12", "Ada <3"]}
+    assert (content.user_context, content.template_settings) == ({"first_name": "Ada <3"}, settings)
+    content.user_context["first_name"] = "changed"  # the render's own copy
+    assert ADA.user_context == {"first_name": "Ada <3"}
