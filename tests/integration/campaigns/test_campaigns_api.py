@@ -64,7 +64,9 @@ def test_campaign_recipient_types_daily_stats_and_previews(
 ) -> None:
     add_contacts(built_db, 2)
     emailing.registry.register_segment(
-        SqlSegment("admins", SEGMENT_SQL, defaults={"plan": None}, recipient_type="admin")
+        SqlSegment(
+            "admins", SEGMENT_SQL, defaults={"plan": None, "account": None}, recipient_type="admin"
+        )
     )
     shoot = emailing.schedule_shoot(
         now - timedelta(minutes=1), Audience("admins"), "news", {"title": "Hello"},
