@@ -40,6 +40,7 @@ from orchestration.campaigns.claiming import (
     release_shoot,
 )
 from orchestration.campaigns.context import MessageSpec, SendContext
+from orchestration.campaigns.custom_blocks import select_blocks
 from orchestration.campaigns.entities import EmailRecipient, EmailShoot, EmailShootState
 from orchestration.campaigns.errors import EmailingError, TemplateSettingsMissingKeyError
 from orchestration.campaigns.ledger import mark_in_flight_unknown
@@ -92,6 +93,10 @@ def _lease(ctx: SendContext) -> Iterator[psycopg.Connection]:
 def _shoot_spec(ctx: SendContext, shoot: EmailShoot, *, persist: bool) -> MessageSpec:
     template = ctx.registry.get_template(shoot.template_name)
     settings = template.validate_settings(shoot.template_settings)
+    blocks = select_blocks(
+        template.custom_blocks, shoot.custom_blocks, shoot.custom_blocks_variation_id,
+        where=f"shoot {shoot.shoot_id}",
+    )  # fmt: skip
     return MessageSpec(
         template=template,
         template_settings=settings,
@@ -104,6 +109,8 @@ def _shoot_spec(ctx: SendContext, shoot: EmailShoot, *, persist: bool) -> Messag
         enqueue_as_draft=shoot.enqueue_as_draft,
         message_metadata={"shoot_id": str(shoot.shoot_id), **shoot.metadata},
         persist=persist,
+        blocks=blocks,
+        custom_blocks_variation_id=shoot.custom_blocks_variation_id,
     )
 
 

@@ -29,10 +29,12 @@ _INSERT = (
     "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
     " template_name, user_id, account_ref, recipient, status, reason, provider, subject,"
     " error_type, error_message, is_dry_run, message_metadata, user_context,"
-    " template_settings, created_at, updated_at)"
+    " template_settings, attachment_filenames, custom_blocks_variation_id, created_at,"
+    " updated_at)"
     " values (%(id)s, %(shoot)s, %(campaign)s, %(app)s, %(template)s, %(user)s, %(account)s,"
     " %(recipient)s, %(status)s, %(reason)s, null, %(subject)s, %(etype)s, %(emsg)s,"
-    " %(dry)s, %(meta)s, %(context)s, %(settings)s, %(now)s, %(now)s)"
+    " %(dry)s, %(meta)s, %(context)s, %(settings)s, %(attachments)s, %(variation)s, %(now)s,"
+    " %(now)s)"
     " on conflict (shoot_id, recipient) do nothing returning email_log_id"
 )
 
@@ -49,6 +51,7 @@ def insert_ledger_row(
     subject: str | None = None,
     error_type: str | None = None,
     error_message: str | None = None,
+    attachment_filenames: list[str] | None = None,
 ) -> bool:
     """Insert the recipient's ledger row; False if the shoot already has one for them."""
     row = conn.execute(
@@ -58,7 +61,7 @@ def insert_ledger_row(
             "shoot": spec.shoot_id,
             "campaign": spec.campaign_name,
             "app": spec.app_name,
-            "template": spec.template.name,
+            "template": spec.template_name,
             "user": recipient.user_ref,
             "account": spec.account_ref,
             "recipient": recipient.normalized_address,
@@ -71,6 +74,8 @@ def insert_ledger_row(
             "meta": Jsonb(spec.message_metadata),
             "context": Jsonb(recipient.user_context),
             "settings": None if spec.shoot_id else Jsonb(dict(spec.template_settings)),
+            "attachments": list(attachment_filenames or []),
+            "variation": spec.custom_blocks_variation_id,
             "now": now,
         },
     ).fetchone()
@@ -146,6 +151,7 @@ class NewRow:
     subject: str | None = None
     error_type: str | None = None
     error_message: str | None = None
+    attachment_filenames: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,12 +171,14 @@ class Outcome:
 _INSERT_MANY = (
     "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
     " template_name, user_id, account_ref, recipient, status, reason, subject, error_type,"
-    " error_message, is_dry_run, message_metadata, user_context, created_at, updated_at)"
+    " error_message, is_dry_run, message_metadata, user_context, attachment_filenames,"
+    " custom_blocks_variation_id, created_at, updated_at)"
     " select r.id, %(shoot)s, %(campaign)s, %(app)s, %(template)s, r.user_id, %(account)s,"
     "  r.recipient, r.status, r.reason, r.subject, r.etype, r.emsg, false, %(meta)s,"
-    "  coalesce(r.context, '{}'), %(now)s, %(now)s"
+    "  coalesce(r.context, '{}'), coalesce(r.files, '{}'), %(variation)s, %(now)s, %(now)s"
     " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, recipient text,"
-    "  status text, reason text, subject text, etype text, emsg text, context jsonb)"
+    "  status text, reason text, subject text, etype text, emsg text, context jsonb,"
+    "  files text[])"
     " on conflict (shoot_id, recipient) do nothing returning email_log_id"
 )
 
@@ -200,6 +208,7 @@ def insert_rows(
                 "etype": r.error_type,
                 "emsg": r.error_message,
                 "context": r.recipient.user_context,
+                "files": list(r.attachment_filenames) or None,
             }
             for r in rows
         ],
@@ -211,8 +220,9 @@ def insert_rows(
             "shoot": spec.shoot_id,
             "campaign": spec.campaign_name,
             "app": spec.app_name,
-            "template": spec.template.name,
+            "template": spec.template_name,
             "account": spec.account_ref,
+            "variation": spec.custom_blocks_variation_id,
             "meta": Jsonb(spec.message_metadata),
             "now": now,
             "rows": document,

@@ -57,7 +57,7 @@ from orchestration.campaigns.ledger import (
     unclaim,
 )
 from orchestration.campaigns.ratelimit import RateLimiter, send_with_backoff
-from orchestration.campaigns.sending import RecipientCounts, dedupe_page
+from orchestration.campaigns.sending import RecipientCounts, dedupe_page, render_message
 from orchestration.campaigns.suppression import suppression_reasons
 from orchestration.campaigns.templates import EmailContent
 from orchestration.progress import PROGRESS_SECONDS, Progress
@@ -140,12 +140,8 @@ class PageSender:
     def _render(self, recipient: EmailRecipient) -> _Ready | NewRow:
         """The recipient's message, or their ``failed`` row if their data breaks the template."""
         email_log_id = uuid.uuid4()
-        spec = self.spec
         try:
-            content = spec.template.render(
-                recipient, spec.template_settings, email_log_id=str(email_log_id),
-                campaign_name=spec.campaign_name,
-            )  # fmt: skip
+            content = render_message(self.spec, recipient, email_log_id)
         except TemplateSettingsMissingKeyError:
             raise
         except Exception as exc:
@@ -185,7 +181,13 @@ class PageSender:
         the shoot's state."""
         conn = self.conn
         rows = settled + [
-            NewRow(r.email_log_id, r.recipient, SendStatus.queued, subject=r.content.subject)
+            NewRow(
+                r.email_log_id,
+                r.recipient,
+                SendStatus.queued,
+                subject=r.content.subject,
+                attachment_filenames=tuple(r.content.attachment_filenames),
+            )
             for r in chunk
         ]
         if not rows:
@@ -350,8 +352,10 @@ class PageSender:
             campaign_name=spec.campaign_name,
             app_name=spec.app_name,
             shoot_id=str(spec.shoot_id),
-            template_name=spec.template.name,
+            template_name=spec.template_name,
             requested_at=self.ctx.clock(),
+            attachments=content.attachments,
+            raw=content.raw,
         )
 
     def _record(self, outcomes: list[Outcome], claimed: dict[UUID, _Ready]) -> str:

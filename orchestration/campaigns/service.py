@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +22,7 @@ import psycopg
 
 from orchestration.campaigns import email_logs, overrides, planning, shoots, webhooks
 from orchestration.campaigns.context import DispatchSettings, MessageSpec, SendContext
+from orchestration.campaigns.custom_blocks import CustomBlock, as_custom_blocks, select_blocks
 from orchestration.campaigns.dispatch import ShootOutcome, dispatch_due_shoots, send_shoot
 from orchestration.campaigns.entities import (
     NOT_SET,
@@ -36,6 +38,7 @@ from orchestration.campaigns.entities import (
 )
 from orchestration.campaigns.errors import EmailingError, SendFailedError
 from orchestration.campaigns.ratelimit import RateLimiter
+from orchestration.campaigns.raw_messages import raw_message_spec
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.registry import registry as default_registry
 from orchestration.campaigns.sending import RecipientResult, process_recipient, run_recipients
@@ -241,6 +244,10 @@ class Emailing:
     def patch_shoot_config(
         self, campaign_name: str, config_id: str, scheduled_at: Any = NOT_SET, **changes: Any
     ) -> EmailShoot | None:
+        if "custom_blocks_variation_id" in changes:
+            overrides.check_variation(
+                self.registry, campaign_name, config_id, changes["custom_blocks_variation_id"]
+            )
         with self.connect() as conn:
             return overrides.patch_shoot_config(
                 conn, campaign_name, config_id, scheduled_at=scheduled_at, **changes
@@ -339,10 +346,13 @@ class Emailing:
         ``silent_failure``: a failure is logged (a ``failed`` email log) instead of raised.
         """
         result = self._send_one(
-            recipient, template_name, template_settings, campaign_name=campaign_name,
-            message_metadata=message_metadata, message_frequency=message_frequency,
-            account_ref=account_ref, sender_email_address=sender_email_address,
-            enqueue_as_draft=enqueue_as_draft, silent_failure=silent_failure, dry_run=dry_run,
+            lambda: self._spec(
+                template_name, template_settings, campaign_name=campaign_name,
+                message_metadata=message_metadata, message_frequency=message_frequency,
+                account_ref=account_ref, sender_email_address=sender_email_address,
+                enqueue_as_draft=enqueue_as_draft, dry_run=dry_run,
+            ),
+            recipient, silent_failure=silent_failure, what=repr(template_name),
         )  # fmt: skip
         if result.status == SendStatus.sent:
             return result.email_log_id
@@ -350,15 +360,14 @@ class Emailing:
 
     def _send_one(
         self,
+        make_spec: Callable[[], MessageSpec],
         recipient: EmailRecipient,
-        template_name: str,
-        template_settings: dict[str, Any] | None,
         *,
         silent_failure: bool,
-        **options: Any,
+        what: str,
     ) -> RecipientResult:
         try:
-            spec = self._spec(template_name, template_settings, **options)
+            spec = make_spec()
             with self.connect() as conn:
                 drop = suppression_reasons(conn, [recipient.normalized_address]).get(
                     recipient.normalized_address
@@ -370,16 +379,42 @@ class Emailing:
         except EmailingError as exc:
             if not silent_failure:
                 raise
-            logger.warning("send_email to %s failed: %s", recipient.email_address, exc)
+            logger.warning("sending %s to %s failed: %s", what, recipient.email_address, exc)
             return RecipientResult(
                 recipient.normalized_address, SendStatus.failed, error_message=str(exc)
             )
         if result.status == SendStatus.failed and not silent_failure:
             raise SendFailedError(
-                f"sending {template_name!r} to {recipient.email_address} failed: "
+                f"sending {what} to {recipient.email_address} failed: "
                 f"{result.error_type}: {result.error_message}"
             )
         return result
+
+    def send_email_raw(
+        self,
+        message: EmailMessage | bytes | str,
+        recipient: EmailRecipient | None = None,
+        *,
+        campaign_name: str | None = None,
+        message_metadata: dict[str, Any] | None = None,
+        message_frequency: MessageFrequency | None = None,
+        account_ref: str | None = None,
+        silent_failure: bool = False,
+    ) -> UUID | None:
+        """Send a ready MIME message as it is (seed 004); its email_log_id (None for a skip
+        or a drop). ``recipient`` defaults to the message's one To address, the sender to its
+        From; the ledger, suppressions and frequency limits apply as to any send (see
+        ``raw_messages``). A sender that cannot carry it fails the send (``unsupported_content``).
+        """
+        spec, to = raw_message_spec(
+            self.registry, message, recipient, campaign_name=campaign_name,
+            message_metadata=message_metadata, message_frequency=message_frequency,
+            account_ref=account_ref,
+        )  # fmt: skip
+        result = self._send_one(
+            lambda: spec, to, silent_failure=silent_failure, what="a raw message"
+        )
+        return result.email_log_id if result.status == SendStatus.sent else None
 
     def batch_send_email(
         self,
@@ -431,14 +466,23 @@ class Emailing:
         template_name: str,
         template_settings: dict[str, Any] | None = None,
         recipient: EmailRecipient | None = None,
+        custom_blocks: list[CustomBlock | dict[str, Any]] | None = None,
+        custom_blocks_variation_id: str | None = None,
     ) -> EmailContent:
-        """Render a registered template for one (sample) recipient without sending anything."""
+        """Render a template for one (sample) recipient and content variation; nothing is sent."""
         template = self.registry.get_template(template_name)
         recipient = recipient or EmailRecipient(
             "preview", "preview@example.com", dict(template.preview_context)
         )
         settings = template.validate_settings(template_settings or {})
-        return template.render(recipient, settings, email_log_id="preview", campaign_name="preview")
+        blocks = select_blocks(
+            template.custom_blocks, as_custom_blocks(custom_blocks), custom_blocks_variation_id,
+            where=f"preview of {template_name!r}",
+        )  # fmt: skip
+        return template.render(
+            recipient, settings, email_log_id="preview", campaign_name="preview", blocks=blocks,
+            variation_id=custom_blocks_variation_id,
+        )  # fmt: skip
 
     # -- email logs and webhooks ---------------------------------------------------------------
 
