@@ -179,6 +179,10 @@ class OutgoingEmail:
             mime["Message-ID"] = message_id or make_msgid(domain=_domain(self.from_address))
         if mime["Date"] is None:
             mime["Date"] = format_datetime(self.requested_at.astimezone(UTC))
+        if mime["From"] is None:  # the default sender, as the provider is told
+            mime["From"] = self.from_address
+        if mime["To"] is None:
+            mime["To"] = self.to_address
         return mime
 
 

@@ -112,6 +112,9 @@ def test_campaign_raw_message_keeps_its_parts_and_gets_our_tracking_headers() ->
     assert sent.get_all("X-Email-Log-Id") == ["L1"] and sent["X-Campaign"] == "c"
     assert sent["Message-ID"] == "<m1@example.com>" and sent["Subject"] == "Your   receipt"
     assert [p.get_filename() for p in sent.iter_attachments()] == ["r.pdf"]
+    bare = parse_mime(_outgoing(raw=b"Subject: hi\r\n\r\nbody").to_mime().as_bytes())
+    assert (bare["From"], bare["To"]) == ("News <news@example.com>", "ada@example.com")
+    assert bare["Message-ID"] and bare["Date"]
     with pytest.raises(Exception, match="no Subject"):
         raw_bytes(b"From: a@example.com\r\n\r\nbody")
     with pytest.raises(Exception, match="exactly one address"):
