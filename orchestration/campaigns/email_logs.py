@@ -272,8 +272,10 @@ def get_email_log_metrics(
     campaign_names: list[str] | None = None,
     message_metadata: dict[str, Any] | None = None,
     shoot_ids: list[UUID | str] | None = None,
+    custom_blocks_variation_ids: list[str | None] | None = None,
 ) -> EmailLogMetrics:
-    """Counts of email logs by state, plus opened and clicked (seed 004)."""
+    """Counts of email logs by state, plus opened and clicked (seed 004); per content variation
+    with ``custom_blocks_variation_ids``."""
     f = _filters(
         is_dry_run=is_dry_run,
         account_refs=account_refs,
@@ -282,6 +284,7 @@ def get_email_log_metrics(
         campaign_names=campaign_names,
         message_metadata=message_metadata,
         shoot_ids=shoot_ids,
+        custom_blocks_variation_ids=custom_blocks_variation_ids,
     )
     row = conn.execute(
         "select"

@@ -257,3 +257,5 @@ def test_campaign_content_variations_and_attachments_reach_the_marts(
             for log in page.items} == {("B", ("coupon.txt",))}  # fmt: skip
     default = emailing.paginate_email_logs(1, custom_blocks_variation_ids=[None])
     assert sorted(log.email_address for log in default.items) == sorted(free)
+    metrics = emailing.get_email_log_metrics(custom_blocks_variation_ids=[None])
+    assert (metrics.total_count, metrics.opened_count, metrics.clicked_count) == (2, 1, 0)
