@@ -20,7 +20,7 @@ from orchestration.campaigns import (
 from orchestration.campaigns.campaign import RecurringCampaign
 from orchestration.campaigns.planning import plan_shoots
 from orchestration.campaigns.shoots import list_shoots
-from tests.integration.campaigns.helpers import add_contacts
+from tests.integration.campaigns.helpers import RecordingSender, add_contacts
 
 pytestmark = pytest.mark.integration
 
@@ -178,10 +178,15 @@ def test_campaign_ad_hoc_shoot_lifecycle(
 
 
 def test_campaign_content_variations_on_configs_shoots_and_patches(
-    emailing: Emailing, registry: Registry, built_db: psycopg.Connection
+    emailing: Emailing,
+    registry: Registry,
+    sender: RecordingSender,
+    built_db: psycopg.Connection,
+    now: datetime,
 ) -> None:
     """The campaign's blocks go to every occurrence; an occurrence or a shoot is patched to a
-    variation its blocks have, never to one they lack."""
+    variation its blocks have, never to one they lack; a shoot whose variation its blocks lost
+    is stopped with the reason on it, before anyone is sent."""
     hero = [CustomBlock("hero", "<p>A</p>"), CustomBlock("hero", "<p>B</p>", "B")]
     registry.register_recurring(
         RecurringCampaign(campaign_name="weekly_ab", template_name="news", segment_name="contacts",
@@ -213,3 +218,19 @@ def test_campaign_content_variations_on_configs_shoots_and_patches(
     with pytest.raises(CustomBlocksError, match="'Z' matches no custom block"):
         emailing.schedule_shoot(utc(2024, 5, 1), Audience("contacts"), "news", {"title": "x"},
                                 custom_blocks=hero, custom_blocks_variation_id="Z")  # fmt: skip
+
+    add_contacts(built_db, 2)
+    due = emailing.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"},
+                                  custom_blocks=hero, custom_blocks_variation_id="B")  # fmt: skip
+    built_db.execute(  # edited behind the API's back
+        "update app.shoots set custom_blocks_variation_id = 'Z' where shoot_id = %s",
+        (due.shoot_id,),
+    )
+    with pytest.raises(CustomBlocksError):
+        emailing.send_shoot(due.shoot_id)
+    stopped = emailing.get_shoot(due.shoot_id)
+    assert stopped.error_type == "custom_blocks_invalid" and sender.sent == []
+    assert stopped.error_message == (
+        f"shoot {due.shoot_id}: custom_blocks_variation_id 'Z' matches no custom block"
+        " (variations: B)"
+    )
