@@ -94,10 +94,6 @@ class Attachment:
     content: bytes
     content_type: str = "application/octet-stream"
 
-    @property
-    def size(self) -> int:
-        return len(self.content)
-
 
 @dataclass(frozen=True)
 class OutgoingEmail:
