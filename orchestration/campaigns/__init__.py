@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from orchestration.campaigns.campaign import Campaign, EmailSendingOptions, RecurringCampaign
 from orchestration.campaigns.context import DispatchSettings
+from orchestration.campaigns.custom_blocks import CustomBlock
 from orchestration.campaigns.dispatch import ShootOutcome
 from orchestration.campaigns.entities import (
     NOT_SET,
@@ -30,7 +31,9 @@ from orchestration.campaigns.entities import (
     SendStatus,
 )
 from orchestration.campaigns.errors import (
+    CustomBlocksError,
     EmailingError,
+    InvalidMessageError,
     NotRegisteredError,
     SendFailedError,
     ShootNotFoundError,
@@ -53,11 +56,15 @@ from orchestration.campaigns.segments import Segment, SqlSegment
 from orchestration.campaigns.sending import RecipientResult
 from orchestration.campaigns.service import Emailing
 from orchestration.campaigns.templates import EmailContent, Template, TemplateSettings
+from orchestration.senders.base import Attachment
 
 __all__ = [
     "NOT_SET",
+    "Attachment",
     "Audience",
     "Campaign",
+    "CustomBlock",
+    "CustomBlocksError",
     "DispatchSettings",
     "EmailContent",
     "EmailLog",
@@ -71,6 +78,7 @@ __all__ = [
     "EmailShootState",
     "Emailing",
     "EmailingError",
+    "InvalidMessageError",
     "MessageFrequency",
     "NotRegisteredError",
     "PlanResult",

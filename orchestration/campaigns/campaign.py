@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from orchestration.campaigns.custom_blocks import CustomBlock
 from orchestration.campaigns.entities import (
     Audience,
     EmailShootConfig,
@@ -169,6 +170,10 @@ class RecurringCampaign(Campaign):
     ``message_frequency`` None means no limit; ``frequency_per_occurrence`` (the default)
     limits each user to one message per occurrence of this campaign, which makes a duplicated or
     re-planned occurrence harmless.
+
+    ``custom_blocks`` go to every occurrence; ``custom_blocks_variation_id`` is the variation
+    they render unless ``shoot_config_for`` (or ``patch_shoot_config``) picks another, e.g. to
+    alternate A and B between occurrences.
     """
 
     cron: str | None = None
@@ -182,6 +187,8 @@ class RecurringCampaign(Campaign):
     message_frequency: MessageFrequency | None = None
     frequency_per_occurrence: bool = True
     manual_send_only: bool = False
+    custom_blocks: list[CustomBlock] = field(default_factory=list)
+    custom_blocks_variation_id: str | None = None
 
     def get_shoot_configs(self, start: datetime, end: datetime) -> list[EmailShootConfig]:
         """Shoot configs with ``start <= scheduled_at < end`` (aware datetimes)."""
@@ -205,6 +212,7 @@ class RecurringCampaign(Campaign):
             message_frequency=self.frequency_for(config_id),
             template_settings=dict(self.template_settings),
             metadata={**self.metadata, "local_time": occurrence.local.isoformat()},
+            custom_blocks_variation_id=self.custom_blocks_variation_id,
             sender_email_address=self.sending_options.sender_email_address,
             manual_send_only=self.manual_send_only,
         )

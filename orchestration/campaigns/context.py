@@ -50,9 +50,14 @@ class SendContext:
 
 @dataclass(frozen=True)
 class MessageSpec:
-    """What every recipient of one shoot (or one batch_send_email call) shares."""
+    """What every recipient of one shoot (or one batch_send_email call) shares.
 
-    template: Template
+    ``template`` is None only for a ready MIME message (``raw_message``, send_email_raw), which
+    is sent as it is. ``blocks`` are the custom blocks chosen for ``custom_blocks_variation_id``
+    (name -> source, see ``custom_blocks``); None renders the template's default blocks.
+    """
+
+    template: Template | None
     template_settings: TemplateSettings
     shoot_id: UUID | None = None
     campaign_name: str | None = None
@@ -65,7 +70,14 @@ class MessageSpec:
     account_ref: str | None = None
     persist: bool = True  # False: rehearsal, nothing written
     options: EmailSendingOptions = field(default_factory=EmailSendingOptions)
+    blocks: dict[str, str] | None = None  # None: the template's default blocks
+    custom_blocks_variation_id: str | None = None
+    raw_message: bytes | None = None
 
     @property
     def retains_content(self) -> bool:
         return not self.options.disable_message_retention
+
+    @property
+    def template_name(self) -> str | None:
+        return self.template.name if self.template is not None else None

@@ -41,6 +41,7 @@ from orchestration.campaigns.claiming import (
     release_shoot,
 )
 from orchestration.campaigns.context import MessageSpec, SendContext
+from orchestration.campaigns.custom_blocks import select_blocks
 from orchestration.campaigns.entities import EmailRecipient, EmailShoot, EmailShootState
 from orchestration.campaigns.errors import EmailingError, TemplateSettingsMissingKeyError
 from orchestration.campaigns.ledger import mark_in_flight_unknown
@@ -96,6 +97,10 @@ def _shoot_spec(ctx: SendContext, shoot: EmailShoot, *, persist: bool) -> Messag
     campaign = ctx.registry.campaigns.get(shoot.campaign_name)
     options = campaign.sending_options if campaign is not None else EmailSendingOptions()
     check_message_id(options, several_recipients=True)
+    blocks = select_blocks(
+        template.custom_blocks, shoot.custom_blocks, shoot.custom_blocks_variation_id,
+        where=f"shoot {shoot.shoot_id}",
+    )  # fmt: skip
     return MessageSpec(
         template=template,
         template_settings=settings,
@@ -109,6 +114,8 @@ def _shoot_spec(ctx: SendContext, shoot: EmailShoot, *, persist: bool) -> Messag
         message_metadata={"shoot_id": str(shoot.shoot_id), **shoot.metadata},
         persist=persist,
         options=options,
+        blocks=blocks,
+        custom_blocks_variation_id=shoot.custom_blocks_variation_id,
     )
 
 

@@ -94,6 +94,7 @@ def _filters(
     sent_before: datetime | None = None,
     sent_after: datetime | None = None,
     shoot_ids: list[UUID | str] | None = None,
+    custom_blocks_variation_ids: list[str | None] | None = None,
 ) -> _Filters:
     f = _Filters([], {})
     if email_logs_ids is not None:
@@ -113,6 +114,14 @@ def _filters(
         f.add("l.campaign_name = any(%(campaigns)s)", campaigns=list(campaign_names))
     if is_dry_run is not None:
         f.add("l.is_dry_run = %(dry)s", dry=is_dry_run)
+    if custom_blocks_variation_ids is not None:  # None in the list: the default content
+        variations = list(custom_blocks_variation_ids)
+        f.add(
+            "(l.custom_blocks_variation_id = any(%(variations)s)"
+            " or (l.custom_blocks_variation_id is null and %(default_variation)s))",
+            variations=[v for v in variations if v is not None],
+            default_variation=None in variations,
+        )
     if delivery_ids is not None:
         f.add("l.message_id = any(%(deliveries)s)", deliveries=list(delivery_ids))
     if has_been_sent is not None:
@@ -172,6 +181,8 @@ def _to_log(row: dict[str, Any]) -> EmailLog:
         error_message=row["error_message"],
         template_settings=row["template_settings"],
         recipient_type=row["recipient_type"],
+        attachment_filenames=list(row["attachment_filenames"] or []),
+        custom_blocks_variation_id=row["custom_blocks_variation_id"],
     )
 
 
@@ -262,8 +273,10 @@ def get_email_log_metrics(
     campaign_names: list[str] | None = None,
     message_metadata: dict[str, Any] | None = None,
     shoot_ids: list[UUID | str] | None = None,
+    custom_blocks_variation_ids: list[str | None] | None = None,
 ) -> EmailLogMetrics:
-    """Counts of email logs by state, plus opened and clicked (seed 004)."""
+    """Counts of email logs by state, plus opened and clicked (seed 004); per content variation
+    with ``custom_blocks_variation_ids``."""
     f = _filters(
         is_dry_run=is_dry_run,
         account_refs=account_refs,
@@ -272,6 +285,7 @@ def get_email_log_metrics(
         campaign_names=campaign_names,
         message_metadata=message_metadata,
         shoot_ids=shoot_ids,
+        custom_blocks_variation_ids=custom_blocks_variation_ids,
     )
     row = conn.execute(
         "select"

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from orchestration.campaigns.custom_blocks import CustomBlock
+
 
 class _NotSet(enum.Enum):
     """Sentinel for "leave this field alone" in patch functions (None is a valid new value)."""
@@ -183,6 +185,7 @@ class EmailShootConfig:
     template_settings: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     state: EmailShootState = EmailShootState.pending
+    custom_blocks_variation_id: str | None = None  # which content variation (A/B) it renders
     sender_email_address: str | None = None
     manual_send_only: bool = False
 
@@ -208,6 +211,8 @@ class EmailShoot:
     dry_run: bool = False
     enqueue_as_draft: bool = False
     duplicated_from: UUID | None = None
+    custom_blocks: list[CustomBlock] = field(default_factory=list)
+    custom_blocks_variation_id: str | None = None
     recipient_count: int = 0
     sent_count: int = 0
     failed_count: int = 0
@@ -244,6 +249,8 @@ class EmailShoot:
             dry_run=row["dry_run"],
             enqueue_as_draft=row["enqueue_as_draft"],
             duplicated_from=row["duplicated_from"],
+            custom_blocks=[CustomBlock.from_json(b) for b in row["custom_blocks"] or []],
+            custom_blocks_variation_id=row["custom_blocks_variation_id"],
             recipient_count=row["recipient_count"],
             sent_count=row["sent_count"],
             failed_count=row["failed_count"],
@@ -327,6 +334,8 @@ class EmailLog:
     error_message: str | None = None
     template_settings: dict[str, Any] | None = None
     recipient_type: str = RecipientType.member
+    attachment_filenames: list[str] = field(default_factory=list)
+    custom_blocks_variation_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,21 @@ class TemplateRenderingError(EmailingError):
     code = "rendering_failed"
 
 
+class CustomBlocksError(EmailingError, ValueError):
+    """A shoot's custom blocks cannot render its variation (a block without content for it, an
+    unknown variation id, a malformed block): reported when the shoot is scheduled, patched or
+    planned, not by every recipient."""
+
+    code = "custom_blocks_invalid"
+
+
+class InvalidMessageError(EmailingError, ValueError):
+    """A message that cannot be sent as given (a raw MIME message without recipient, a bad
+    attachment)."""
+
+    code = "invalid_message"
+
+
 class ShootStateError(EmailingError):
     """An operation that the shoot's current state does not allow (e.g. patching a sent shoot)."""
 

@@ -30,10 +30,12 @@ _INSERT = (
     "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
     " template_name, user_id, account_ref, recipient, status, reason, provider, subject,"
     " error_type, error_message, is_dry_run, message_metadata, user_context,"
-    " template_settings, recipient_type, created_at, updated_at)"
+    " template_settings, recipient_type, attachment_filenames, custom_blocks_variation_id,"
+    " created_at, updated_at)"
     " values (%(id)s, %(shoot)s, %(campaign)s, %(app)s, %(template)s, %(user)s, %(account)s,"
     " %(recipient)s, %(status)s, %(reason)s, null, %(subject)s, %(etype)s, %(emsg)s,"
-    " %(dry)s, %(meta)s, %(context)s, %(settings)s, %(rtype)s, %(now)s, %(now)s)"
+    " %(dry)s, %(meta)s, %(context)s, %(settings)s, %(rtype)s, %(attachments)s, %(variation)s,"
+    " %(now)s, %(now)s)"
     " on conflict (shoot_id, recipient) do nothing returning email_log_id"
 )
 
@@ -50,6 +52,7 @@ def insert_ledger_row(
     subject: str | None = None,
     error_type: str | None = None,
     error_message: str | None = None,
+    attachment_filenames: list[str] | None = None,
 ) -> bool:
     """Insert the recipient's ledger row; False if the shoot already has one for them."""
     row = conn.execute(
@@ -59,7 +62,7 @@ def insert_ledger_row(
             "shoot": spec.shoot_id,
             "campaign": spec.campaign_name,
             "app": spec.app_name,
-            "template": spec.template.name,
+            "template": spec.template_name,
             "user": recipient.user_ref,
             "account": spec.account_ref or recipient.account_ref,
             "recipient": recipient.normalized_address,
@@ -77,6 +80,8 @@ def insert_ledger_row(
                 if spec.shoot_id is None and spec.retains_content
                 else None
             ),
+            "attachments": list(attachment_filenames or []),
+            "variation": spec.custom_blocks_variation_id,
             "now": now,
         },
     ).fetchone()
@@ -228,6 +233,7 @@ class NewRow:
     subject: str | None = None
     error_type: str | None = None
     error_message: str | None = None
+    attachment_filenames: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,15 +253,16 @@ class Outcome:
 _INSERT_MANY = (
     "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
     " template_name, user_id, account_ref, recipient, status, reason, subject, error_type,"
-    " error_message, is_dry_run, message_metadata, user_context, recipient_type, created_at,"
-    " updated_at)"
+    " error_message, is_dry_run, message_metadata, user_context, recipient_type,"
+    " attachment_filenames, custom_blocks_variation_id, created_at, updated_at)"
     " select r.id, %(shoot)s, %(campaign)s, %(app)s, %(template)s, r.user_id,"
     "  coalesce(%(account)s, r.account),"
     "  r.recipient, r.status, r.reason, r.subject, r.etype, r.emsg, false, %(meta)s,"
-    "  coalesce(r.context, '{}'), r.rtype, %(now)s, %(now)s"
+    "  coalesce(r.context, '{}'), r.rtype, coalesce(r.files, '{}'), %(variation)s, %(now)s,"
+    "  %(now)s"
     " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, account text,"
     "  recipient text, status text, reason text, subject text, etype text, emsg text,"
-    "  context jsonb, rtype text)"
+    "  context jsonb, rtype text, files text[])"
     " on conflict (shoot_id, recipient) do nothing returning email_log_id"
 )
 
@@ -288,6 +295,7 @@ def insert_rows(
                 "emsg": r.error_message,
                 "context": r.recipient.user_context if keep else {},
                 "rtype": str(r.recipient.recipient_type),
+                "files": list(r.attachment_filenames) or None,
             }
             for r in rows
         ],
@@ -299,8 +307,9 @@ def insert_rows(
             "shoot": spec.shoot_id,
             "campaign": spec.campaign_name,
             "app": spec.app_name,
-            "template": spec.template.name,
+            "template": spec.template_name,
             "account": spec.account_ref,
+            "variation": spec.custom_blocks_variation_id,
             "meta": Jsonb(spec.message_metadata),
             "now": now,
             "rows": document,

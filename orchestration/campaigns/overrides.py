@@ -16,7 +16,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from orchestration.campaigns.custom_blocks import select_blocks
 from orchestration.campaigns.entities import NOT_SET, EmailShoot, EmailShootConfig, EmailShootState
+from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.shoots import ensure_aware, list_shoots
 
 
@@ -49,6 +51,9 @@ def apply_override(config: EmailShootConfig, override: ConfigOverride | None) ->
         metadata={**config.metadata, **patch.get("metadata", {})},
         sender_email_address=patch.get("sender_email_address", config.sender_email_address),
         manual_send_only=patch.get("manual_send_only", config.manual_send_only),
+        custom_blocks_variation_id=patch.get(
+            "custom_blocks_variation_id", config.custom_blocks_variation_id
+        ),
     )
     if patch.get("state") == EmailShootState.completed:
         config = replace(config, state=EmailShootState.completed)
@@ -124,6 +129,18 @@ def resume_shoot_config(
         return _planned(conn, campaign_name, config_id)
 
 
+def check_variation(
+    registry: Registry, campaign_name: str, config_id: str, variation_id: str | None
+) -> None:
+    """``CustomBlocksError`` unless the campaign's custom blocks (and its template's) can render
+    ``variation_id``: checked before an occurrence is patched to it."""
+    campaign = registry.get_recurring_campaign(campaign_name)
+    select_blocks(
+        registry.get_template(campaign.template_name).custom_blocks, campaign.custom_blocks,
+        variation_id, where=f"campaign {campaign_name!r} occurrence {config_id!r}",
+    )  # fmt: skip
+
+
 def patch_shoot_config(
     conn: psycopg.Connection,
     campaign_name: str,
@@ -132,10 +149,13 @@ def patch_shoot_config(
     scheduled_at: Any = NOT_SET,
     template_settings: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    custom_blocks_variation_id: Any = NOT_SET,
 ) -> EmailShoot | None:
-    """Change one occurrence (time, template settings merged, metadata merged), planned or not.
+    """Change one occurrence (time, template settings merged, metadata merged, content
+    variation), planned or not.
 
-    A planned occurrence is updated only while it has not started.
+    A planned occurrence is updated only while it has not started. ``Emailing`` checks that the
+    campaign's custom blocks have the variation before calling this.
     """
     moved = scheduled_at is not NOT_SET and scheduled_at is not None
     if moved:
@@ -145,6 +165,8 @@ def patch_shoot_config(
         patch["template_settings"] = template_settings
     if metadata:
         patch["metadata"] = metadata
+    if custom_blocks_variation_id is not NOT_SET:  # None: back to the default content
+        patch["custom_blocks_variation_id"] = custom_blocks_variation_id
     with conn.transaction():
         _upsert_override(conn, campaign_name, config_id, scheduled_at=scheduled_at, patch=patch)
         sets = ["updated_at = now()", "error_type = null", "error_message = null"]
@@ -158,6 +180,9 @@ def patch_shoot_config(
         if metadata:
             sets.append("metadata = metadata || %(md)s")
             params["md"] = Jsonb(metadata)
+        if custom_blocks_variation_id is not NOT_SET:
+            sets.append("custom_blocks_variation_id = %(variation)s")
+            params["variation"] = custom_blocks_variation_id
         conn.execute(
             f"update app.shoots set {', '.join(sets)} where campaign_name = %(c)s"
             " and config_id = %(id)s and state in ('pending', 'scheduled')",

@@ -62,7 +62,7 @@ from orchestration.campaigns.ledger import (
     unclaim,
 )
 from orchestration.campaigns.ratelimit import RateLimiter, send_with_backoff
-from orchestration.campaigns.sending import RecipientCounts, dedupe_page
+from orchestration.campaigns.sending import RecipientCounts, dedupe_page, render_message
 from orchestration.campaigns.suppression import suppression_reasons
 from orchestration.campaigns.templates import EmailContent
 from orchestration.progress import PROGRESS_SECONDS, Progress
@@ -148,12 +148,8 @@ class PageSender:
         """The recipient's message, or their ``failed`` row if their data breaks the template,
         or their ``skipped`` row if campaign code skipped them."""
         email_log_id = uuid.uuid4()
-        spec = self.spec
         try:
-            content = spec.template.render(
-                recipient, spec.template_settings, email_log_id=str(email_log_id),
-                campaign_name=spec.campaign_name,
-            )  # fmt: skip
+            content = render_message(self.spec, recipient, email_log_id)
         except TemplateSettingsMissingKeyError:
             raise
         except SkippingEmailSendingException as exc:
@@ -195,7 +191,13 @@ class PageSender:
         code); who may be sent and the shoot's state."""
         conn = self.conn
         rows = settled + [
-            NewRow(r.email_log_id, r.recipient, SendStatus.queued, subject=r.content.subject)
+            NewRow(
+                r.email_log_id,
+                r.recipient,
+                SendStatus.queued,
+                subject=r.content.subject,
+                attachment_filenames=tuple(r.content.attachment_filenames),
+            )
             for r in chunk
         ]
         if not rows:
@@ -360,10 +362,12 @@ class PageSender:
             campaign_name=spec.campaign_name,
             app_name=spec.app_name,
             shoot_id=str(spec.shoot_id),
-            template_name=spec.template.name,
+            template_name=spec.template_name,
             requested_at=self.ctx.clock(),
             tracked=spec.options.tracked,
             message_id=spec.options.message_id_for(str(item.email_log_id)),
+            attachments=content.attachments,
+            raw=content.raw,
         )
 
     def _record(self, outcomes: list[Outcome], claimed: dict[UUID, _Ready]) -> str:

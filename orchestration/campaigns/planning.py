@@ -53,6 +53,8 @@ def shoot_from_config(campaign: RecurringCampaign, config: EmailShootConfig) -> 
         manual_send_only=config.manual_send_only,
         dry_run=campaign.sending_options.dry_run,
         enqueue_as_draft=campaign.sending_options.queue_draft,
+        custom_blocks=list(campaign.custom_blocks),
+        custom_blocks_variation_id=config.custom_blocks_variation_id,
     )
 
 

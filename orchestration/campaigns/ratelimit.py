@@ -18,6 +18,7 @@ from orchestration.senders.base import (
     Sender,
     SendResult,
     ThrottledError,
+    check_can_carry,
 )
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,9 @@ def send_with_backoff(
     settings: DispatchSettings, sender: Sender, message: OutgoingEmail, limiter: RateLimiter
 ) -> SendResult:
     """``sender.send(message)`` in the limiter's pace, retrying retryable errors up to
-    ``settings.max_retries`` times with jittered exponential back-off."""
+    ``settings.max_retries`` times with jittered exponential back-off. A message the sender
+    cannot carry (attachments, a raw MIME message) is refused before any attempt."""
+    check_can_carry(sender, message)
     attempt = 0
     while True:
         limiter.acquire()

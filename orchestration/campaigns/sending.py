@@ -42,6 +42,7 @@ from orchestration.campaigns.ledger import (
 )
 from orchestration.campaigns.pool import ConnectionPool
 from orchestration.campaigns.ratelimit import RateLimiter, send_with_backoff
+from orchestration.campaigns.raw_messages import raw_content
 from orchestration.campaigns.suppression import suppression_reasons
 from orchestration.campaigns.templates import EmailContent
 from orchestration.senders.base import (
@@ -143,17 +144,26 @@ def process_recipient(
     return _deliver(ctx, attempt, rendered, limiter)
 
 
+def render_message(
+    spec: MessageSpec, recipient: EmailRecipient, email_log_id: UUID
+) -> EmailContent:
+    """The recipient's message: the template rendered with the spec's custom blocks and
+    attachments, or the spec's ready MIME message (send_email_raw) as it is."""
+    if spec.raw_message is not None:
+        return raw_content(spec.raw_message)
+    assert spec.template is not None
+    return spec.template.render(
+        recipient, spec.template_settings, email_log_id=str(email_log_id),
+        campaign_name=spec.campaign_name, blocks=spec.blocks,
+        variation_id=spec.custom_blocks_variation_id,
+    )  # fmt: skip
+
+
 def _render(attempt: _Attempt) -> EmailContent | RecipientResult:
     """The recipient's message, or their recorded result if it cannot be rendered (``failed``)
     or campaign code skipped them (``skipped``, with its reason)."""
-    spec = attempt.spec
     try:
-        return spec.template.render(
-            attempt.recipient,
-            spec.template_settings,
-            email_log_id=str(attempt.email_log_id),
-            campaign_name=spec.campaign_name,
-        )
+        return render_message(attempt.spec, attempt.recipient, attempt.email_log_id)
     except TemplateSettingsMissingKeyError:
         raise
     except SkippingEmailSendingException as exc:
@@ -175,9 +185,14 @@ def _record_dry_run(attempt: _Attempt, content: EmailContent) -> RecipientResult
     (written for a dry-run shoot only) stays ``queued``."""
     limit = attempt.spec.message_frequency
     reason = frequency.would_exceed(attempt.conn, attempt.recipient.user_key, limit)
+    files = content.attachment_filenames
     if reason:
-        return attempt.record(SendStatus.skipped, reason, subject=content.subject)
-    return attempt.record(SendStatus.queued, DRY_RUN_REASON, subject=content.subject)
+        return attempt.record(
+            SendStatus.skipped, reason, subject=content.subject, attachment_filenames=files
+        )
+    return attempt.record(
+        SendStatus.queued, DRY_RUN_REASON, subject=content.subject, attachment_filenames=files
+    )
 
 
 def _reserve(attempt: _Attempt, content: EmailContent) -> RecipientResult | None:
@@ -185,7 +200,10 @@ def _reserve(attempt: _Attempt, content: EmailContent) -> RecipientResult | None
     recipient's result if they must not be sent (in the ledger already, or over their limit)."""
     conn = attempt.conn
     with conn.transaction():
-        if not attempt.insert(SendStatus.queued, None, subject=content.subject):
+        if not attempt.insert(
+            SendStatus.queued, None, subject=content.subject,
+            attachment_filenames=content.attachment_filenames,
+        ):  # fmt: skip
             return RecipientResult(attempt.address, None)
         limit = attempt.spec.message_frequency
         reason = frequency.reserve(conn, attempt.recipient.user_key, limit)
@@ -226,10 +244,12 @@ def _outgoing(ctx: SendContext, attempt: _Attempt, content: EmailContent) -> Out
         campaign_name=spec.campaign_name,
         app_name=spec.app_name,
         shoot_id=str(spec.shoot_id) if spec.shoot_id else None,
-        template_name=spec.template.name,
+        template_name=spec.template_name,
         requested_at=attempt.now,
         tracked=spec.options.tracked,
         message_id=spec.options.message_id_for(str(attempt.email_log_id)),
+        attachments=content.attachments,
+        raw=content.raw,
     )
 
 

@@ -34,6 +34,7 @@ from orchestration.campaigns.accounts import (
 )
 from orchestration.campaigns.campaign import Campaign
 from orchestration.campaigns.context import DispatchSettings, SendContext
+from orchestration.campaigns.custom_blocks import CustomBlock, as_custom_blocks, select_blocks
 from orchestration.campaigns.dispatch import ShootOutcome, dispatch_due_shoots, send_shoot
 from orchestration.campaigns.entities import (
     NOT_SET,
@@ -266,6 +267,10 @@ class Emailing(SingleEmails):
     def patch_shoot_config(
         self, campaign_name: str, config_id: str, scheduled_at: Any = NOT_SET, **changes: Any
     ) -> EmailShoot | None:
+        if "custom_blocks_variation_id" in changes:
+            overrides.check_variation(
+                self.registry, campaign_name, config_id, changes["custom_blocks_variation_id"]
+            )
         with self.connect() as conn:
             return overrides.patch_shoot_config(
                 conn, campaign_name, config_id, scheduled_at=scheduled_at, **changes
@@ -349,14 +354,23 @@ class Emailing(SingleEmails):
         template_name: str,
         template_settings: dict[str, Any] | None = None,
         recipient: EmailRecipient | None = None,
+        custom_blocks: list[CustomBlock | dict[str, Any]] | None = None,
+        custom_blocks_variation_id: str | None = None,
     ) -> EmailContent:
-        """Render a registered template for one (sample) recipient without sending anything."""
+        """Render a template for one (sample) recipient and content variation; nothing is sent."""
         template = self.registry.get_template(template_name)
         recipient = recipient or EmailRecipient(
             "preview", "preview@example.com", dict(template.preview_context)
         )
         settings = template.validate_settings(template_settings or {})
-        return template.render(recipient, settings, email_log_id="preview", campaign_name="preview")
+        blocks = select_blocks(
+            template.custom_blocks, as_custom_blocks(custom_blocks), custom_blocks_variation_id,
+            where=f"preview of {template_name!r}",
+        )  # fmt: skip
+        return template.render(
+            recipient, settings, email_log_id="preview", campaign_name="preview", blocks=blocks,
+            variation_id=custom_blocks_variation_id,
+        )  # fmt: skip
 
     def get_preview_shoot_url(
         self,

@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.accounts import RecipientFilter, filter_shoots
+from orchestration.campaigns.custom_blocks import CustomBlock, as_custom_blocks, select_blocks
 from orchestration.campaigns.entities import (
     NOT_SET,
     Audience,
@@ -155,6 +156,8 @@ def insert_shoot(
         "dry_run": shoot.dry_run,
         "draft": shoot.enqueue_as_draft,
         "duplicated_from": str(shoot.duplicated_from) if shoot.duplicated_from else None,
+        "blocks": Jsonb([block.to_json() for block in shoot.custom_blocks]),
+        "variation": shoot.custom_blocks_variation_id,
         "cancelled_at": _now() if shoot.state == EmailShootState.cancelled else None,
         "completed_at": _now() if shoot.state == EmailShootState.completed else None,
     }
@@ -164,13 +167,12 @@ def insert_shoot(
             "insert into app.shoots (shoot_id, campaign_name, app_name, config_id, scheduled_at,"
             " state, template_name, template_settings, audience, message_frequency, metadata, tags,"
             " sender_email_address, manual_send_only, dry_run, enqueue_as_draft, duplicated_from,"
-            " cancelled_at, completed_at)"
+            " custom_blocks, custom_blocks_variation_id, cancelled_at, completed_at)"
             " values (%(shoot_id)s, %(campaign_name)s, %(app_name)s, %(config_id)s,"
             " %(scheduled_at)s, %(state)s, %(template_name)s, %(template_settings)s, %(audience)s,"
             " %(message_frequency)s, %(metadata)s, %(tags)s, %(sender)s, %(manual)s, %(dry_run)s,"
-            " %(draft)s, %(duplicated_from)s, %(cancelled_at)s, %(completed_at)s)"
-            + conflict
-            + " returning *",
+            " %(draft)s, %(duplicated_from)s, %(blocks)s, %(variation)s, %(cancelled_at)s,"
+            " %(completed_at)s)" + conflict + " returning *",
             params,
         ).fetchone()
     return EmailShoot.from_row(row) if row else None
@@ -194,16 +196,24 @@ def schedule_shoot(
     dry_run: bool = False,
     manual_send_only: bool = False,
     app_name: str | None = None,
+    custom_blocks: list[CustomBlock | dict[str, Any]] | None = None,
+    custom_blocks_variation_id: str | None = None,
 ) -> EmailShoot:
     """Persist a shoot to be sent at ``scheduled_at`` (seed 004's ``schedule_shoot``).
 
-    The template and segment must be registered and the template's required settings present:
-    a mistake is reported now, not when the shoot is due. ``campaign_name`` defaults to the
+    The template and segment must be registered, the template's required settings present and
+    the custom blocks complete for ``custom_blocks_variation_id`` (see ``custom_blocks``): a
+    mistake is reported now, not when the shoot is due. ``campaign_name`` defaults to the
     template's name (it groups the stats).
     """
     template_obj = registry.get_template(template)
     registry.get_segment(audience.segment)
     template_obj.validate_settings(template_settings or {})
+    blocks = as_custom_blocks(custom_blocks)
+    select_blocks(
+        template_obj.custom_blocks, blocks, custom_blocks_variation_id,
+        where=f"shoot of template {template!r}",
+    )  # fmt: skip
     campaign = registry.campaigns.get(campaign_name) if campaign_name else None
     shoot = EmailShoot(
         shoot_id=UUID(str(shoot_id)) if shoot_id else uuid.uuid4(),
@@ -221,6 +231,8 @@ def schedule_shoot(
         manual_send_only=manual_send_only,
         dry_run=dry_run,
         enqueue_as_draft=enqueue_as_draft,
+        custom_blocks=blocks,
+        custom_blocks_variation_id=custom_blocks_variation_id,
     )
     with conn.transaction():
         created = insert_shoot(conn, shoot, on_conflict_nothing=False)
@@ -264,8 +276,12 @@ def patch_shoot(
     sender_email_address: Any = NOT_SET,
     dry_run: Any = NOT_SET,
     manual_send_only: Any = NOT_SET,
+    custom_blocks: Any = NOT_SET,
+    custom_blocks_variation_id: Any = NOT_SET,
 ) -> EmailShoot:
     """Change a shoot that has not started (seed 004); only the arguments given are changed.
+
+    The custom blocks must stay complete for the (new) variation and template.
 
     Patching also clears a dispatch error recorded on the shoot, so the dispatch sensor picks it
     up again.
@@ -280,6 +296,9 @@ def patch_shoot(
                                      audience_limit)  # fmt: skip
         sets: dict[str, Any] = {"audience": Jsonb(audience.to_json())}
         sets |= _patched_template(registry, shoot, template, template_settings)
+        sets |= _patched_blocks(
+            registry, shoot, sets["template_name"], custom_blocks, custom_blocks_variation_id
+        )
         if message_frequency is not NOT_SET:
             sets["message_frequency"] = (
                 Jsonb(message_frequency.to_json()) if message_frequency else None
@@ -319,6 +338,22 @@ def _patched_template(
     settings = shoot.template_settings if template_settings is NOT_SET else template_settings
     registry.get_template(name).validate_settings(settings or {})
     return {"template_name": name, "template_settings": Jsonb(dict(settings or {}))}
+
+
+def _patched_blocks(
+    registry: Registry, shoot: EmailShoot, template_name: str, blocks: Any, variation_id: Any
+) -> dict[str, Any]:
+    """The custom-block columns after the patch, checked against the template's blocks."""
+    new_blocks = shoot.custom_blocks if blocks is NOT_SET else as_custom_blocks(blocks)
+    variation = shoot.custom_blocks_variation_id if variation_id is NOT_SET else variation_id
+    select_blocks(
+        registry.get_template(template_name).custom_blocks, new_blocks, variation,
+        where=f"shoot {shoot.shoot_id}",
+    )  # fmt: skip
+    return {
+        "custom_blocks": Jsonb([block.to_json() for block in new_blocks]),
+        "custom_blocks_variation_id": variation,
+    }
 
 
 def _patched_columns(**values: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Single emails: seed 004's ``send_email`` and ``batch_send_email``, as a part of ``Emailing``.
+"""Single emails: seed 004's ``send_email``, ``send_email_raw`` and ``batch_send_email``, as a
+part of ``Emailing``.
 
 Kept apart from the service's shoots and planning because single sends carry most of the
 failure handling: a send that fails before its recipient has a ledger row (unknown template,
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +25,7 @@ from orchestration.campaigns.entities import EmailRecipient, MessageFrequency, S
 from orchestration.campaigns.errors import EmailingError, SendFailedError
 from orchestration.campaigns.ledger import FailedRequest, record_failed_requests
 from orchestration.campaigns.ratelimit import RateLimiter
+from orchestration.campaigns.raw_messages import raw_message_spec
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.sending import (
     RecipientResult,
@@ -36,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 
 class SingleEmails:
-    """``send_email`` and ``batch_send_email`` for ``Emailing`` (which provides these)."""
+    """``send_email``, ``send_email_raw`` and ``batch_send_email`` for ``Emailing`` (which
+    provides these)."""
 
     registry: Registry
     settings: DispatchSettings
@@ -122,15 +126,7 @@ class SingleEmails:
     ) -> RecipientResult:
         try:
             spec = self._spec(template_name, template_settings, **options)
-            with self.connect() as conn:
-                drop = suppression_reasons(
-                    conn, [recipient.normalized_address],
-                    send_to_unsubscribed=spec.options.send_to_unsubscribed,
-                ).get(recipient.normalized_address)  # fmt: skip
-                result = process_recipient(
-                    self.context(), conn, spec, recipient, RateLimiter(self.settings.max_send_rate),
-                    drop_reason=drop,
-                )  # fmt: skip
+            result = self._process_one(spec, recipient)
         except EmailingError as exc:
             # Before the recipient had a ledger row: unknown template, missing setting.
             if not silent_failure:
@@ -139,12 +135,51 @@ class SingleEmails:
             return self._record_failed_request(
                 [recipient], exc, template_name, template_settings, **options
             )[0]
-        if result.status == SendStatus.failed and not silent_failure:
-            raise SendFailedError(
-                f"sending {template_name!r} to {recipient.email_address} failed: "
-                f"{result.error_type}: {result.error_message}"
-            )
+        _raise_if_failed(result, repr(template_name), recipient, silent_failure=silent_failure)
         return result
+
+    def _process_one(self, spec: MessageSpec, recipient: EmailRecipient) -> RecipientResult:
+        """One recipient through the dispatch machinery: suppression, ledger, provider."""
+        with self.connect() as conn:
+            drop = suppression_reasons(
+                conn, [recipient.normalized_address],
+                send_to_unsubscribed=spec.options.send_to_unsubscribed,
+            ).get(recipient.normalized_address)  # fmt: skip
+            return process_recipient(
+                self.context(), conn, spec, recipient, RateLimiter(self.settings.max_send_rate),
+                drop_reason=drop,
+            )  # fmt: skip
+
+    def send_email_raw(
+        self,
+        message: EmailMessage | bytes | str,
+        recipient: EmailRecipient | None = None,
+        *,
+        campaign_name: str | None = None,
+        message_metadata: dict[str, Any] | None = None,
+        message_frequency: MessageFrequency | None = None,
+        account_ref: str | None = None,
+        silent_failure: bool = False,
+    ) -> UUID | None:
+        """Send a ready MIME message as it is (seed 004); its email_log_id (None for a skip
+        or a drop). ``recipient`` defaults to the message's one To address, the sender to its
+        From; the ledger, suppressions and frequency limits apply as to any send (see
+        ``raw_messages``). A sender that cannot carry it fails the send (``unsupported_content``).
+        """
+        spec, to = raw_message_spec(
+            self.registry, message, recipient, campaign_name=campaign_name,
+            message_metadata=message_metadata, message_frequency=message_frequency,
+            account_ref=account_ref,
+        )  # fmt: skip
+        try:
+            result = self._process_one(spec, to)
+        except EmailingError as exc:
+            if not silent_failure:
+                raise
+            logger.warning("sending a raw message to %s failed: %s", to.email_address, exc)
+            return None
+        _raise_if_failed(result, "a raw message", to, silent_failure=silent_failure)
+        return result.email_log_id if result.status == SendStatus.sent else None
 
     def _record_failed_request(
         self,
@@ -262,3 +297,13 @@ class SingleEmails:
                 f"{failed[0].error_type}: {failed[0].error_message}"
             )
         return results
+
+
+def _raise_if_failed(
+    result: RecipientResult, what: str, recipient: EmailRecipient, *, silent_failure: bool
+) -> None:
+    if result.status == SendStatus.failed and not silent_failure:
+        raise SendFailedError(
+            f"sending {what} to {recipient.email_address} failed: "
+            f"{result.error_type}: {result.error_message}"
+        )

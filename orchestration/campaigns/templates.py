@@ -14,6 +14,10 @@ goes wrong while rendering one recipient (a Jinja error, ``ZeroDivisionError`` o
 from their data, the sandbox's ``OverflowError`` for a huge ``range``) is a
 ``TemplateRenderingError`` for that recipient only.
 
+Custom blocks (``custom_blocks``: content in variations, chosen per shoot) are rendered first, in
+the same context, and read by the template as ``blocks.<name>``; ``get_attachments`` adds files
+to the message (both in seed 004's terms).
+
 Template settings (shared by a whole shoot) are a ``TemplateSettings``: using a setting the shoot
 did not provide raises ``TemplateSettingsMissingKeyError`` naming the key and the template
 (``settings.get("key")``, ``is defined`` and ``| default`` read optional ones).
@@ -32,13 +36,17 @@ from typing import Any
 import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
+from orchestration.campaigns.attachments import attachments_from
+from orchestration.campaigns.custom_blocks import CustomBlock, select_blocks
 from orchestration.campaigns.entities import EmailRecipient
 from orchestration.campaigns.errors import (
     SkippingEmailSendingException,
     TemplateRenderingError,
     TemplateSettingsMissingKeyError,
 )
+from orchestration.senders.base import Attachment
 
 
 class TemplateSettings(dict[str, Any]):
@@ -71,10 +79,16 @@ class EmailContent:
     pre_header: str
     html: str
     text: str
-    template_name: str
+    template_name: str | None
     template_data: dict[str, Any] = field(default_factory=dict, compare=False)
     user_context: dict[str, Any] = field(default_factory=dict, compare=False)
     template_settings: dict[str, Any] = field(default_factory=dict, compare=False)
+    attachments: tuple[Attachment, ...] = ()
+    raw: bytes | None = None  # a ready MIME message (send_email_raw): sent as it is
+
+    @property
+    def attachment_filenames(self) -> list[str]:
+        return [attachment.filename for attachment in self.attachments]
 
 
 class _SettingsAwareUndefined(jinja2.StrictUndefined):
@@ -119,7 +133,10 @@ class Template:
 
     The sources are Jinja2 strings rendered with ``settings`` (the shoot's TemplateSettings),
     ``user`` (the recipient's user_context), ``recipient`` (user_ref, email_address),
-    ``email_log_id``, ``campaign_name`` and whatever ``get_template_data`` adds.
+    ``email_log_id``, ``campaign_name``, ``blocks`` (the custom blocks of the shoot's
+    variation, rendered), ``custom_blocks_variation_id`` and whatever ``get_template_data``
+    adds. ``custom_blocks`` are the template's default blocks (a shoot's replace them by name and
+    variation).
     ``required_settings`` are checked before a shoot is scheduled or sent, so a missing one
     stops the shoot up front instead of failing every recipient. ``text`` defaults to the HTML
     converted to plain text.
@@ -133,6 +150,7 @@ class Template:
     title: str = ""
     required_settings: tuple[str, ...] = ()
     preview_context: dict[str, Any] = field(default_factory=dict, compare=False)  # for previews
+    custom_blocks: tuple[CustomBlock, ...] = ()
 
     def get_template_data(
         self, recipient: EmailRecipient, settings: TemplateSettings
@@ -142,6 +160,12 @@ class Template:
         Raise ``SkippingEmailSendingException(reason)`` to skip this recipient: their email log
         is ``skipped`` with that reason and the others are sent."""
         return {}
+
+    def get_attachments(self, recipient: EmailRecipient, settings: TemplateSettings) -> Any:
+        """Files to attach to this recipient's message (seed 004): a dict ``{filename:
+        content}`` or a list of dicts with ``filename`` and ``content`` (bytes or str, and
+        optionally ``content_type``). None by default; override to attach."""
+        return None
 
     def validate_settings(self, settings: Mapping[str, Any]) -> TemplateSettings:
         """Wrap ``settings`` and fail fast on the first required key that is missing."""
@@ -158,14 +182,20 @@ class Template:
         *,
         email_log_id: str | None = None,
         campaign_name: str | None = None,
+        blocks: Mapping[str, str] | None = None,
+        variation_id: str | None = None,
     ) -> EmailContent:
-        """Render every part for one recipient.
+        """Render every part for one recipient, with the custom ``blocks`` (name -> source,
+        chosen for ``variation_id`` by ``custom_blocks.select_blocks``; None: the template's
+        default blocks) and the attachments.
 
         Raises TemplateSettingsMissingKeyError (the shoot's fault), TemplateRenderingError
         (this recipient's data, or the template's syntax) or SkippingEmailSendingException
         (campaign code decided this recipient gets nothing). ``settings`` is never modified: the
         render sees a deep copy of its own.
         """
+        if blocks is None:
+            blocks = select_blocks(self.custom_blocks, (), None, where=f"template {self.name!r}")
         try:
             # A fresh context per recipient: nothing this render does can leak into another.
             wrapped = TemplateSettings(copy.deepcopy(dict(settings)), template_name=self.name)
@@ -183,11 +213,17 @@ class Template:
             },
             "email_log_id": email_log_id or "",
             "campaign_name": campaign_name or "",
+            "custom_blocks_variation_id": variation_id,
         }
         template_data: dict[str, Any] = {}
         try:
             template_data = dict(self.get_template_data(recipient, wrapped))
             context.update(template_data)
+            # blocks see the same context as the template; their HTML is autoescaped already
+            context["blocks"] = {
+                name: Markup(_compile("html", source).render(context))
+                for name, source in blocks.items()
+            }
             subject = _one_line(_compile("text", self.subject).render(context))
             pre_header = _one_line(_compile("text", self.pre_header).render(context))
             body = _compile("html", self.html).render(context)
@@ -196,7 +232,12 @@ class Template:
                 if self.text is not None
                 else html_to_text(body)
             )
-        except (TemplateSettingsMissingKeyError, SkippingEmailSendingException):
+            attachments = attachments_from(
+                self.get_attachments(recipient, wrapped), template_name=self.name
+            )
+        except (
+            TemplateSettingsMissingKeyError, TemplateRenderingError, SkippingEmailSendingException
+        ):  # fmt: skip
             raise
         except jinja2.TemplateError as exc:
             raise TemplateRenderingError(
@@ -218,6 +259,7 @@ class Template:
             template_data=template_data,
             user_context=user,
             template_settings=dict(wrapped),
+            attachments=attachments,
         )
 
 

@@ -17,6 +17,12 @@ only the dispatch retries, and only ``RetryableSendError``.
 Every message carries ``campaign``, ``shoot_id`` and ``email_log_id`` as provider tags where the
 provider has them and as ``X-Email-Log-Id``/``X-Campaign``/``X-Shoot-Id`` headers everywhere, so
 provider events join back to the ledger.
+
+A message may carry attachments, or be a ready MIME message of the caller's (``raw``). Only a
+sender that puts whole MIME messages on the wire can carry those: it says so with
+``carries_mime = True`` (ses, smtp, outbox and the simulator, which stands for SES). Any other
+sender refuses such a message with ``UnsupportedContentError`` (one line naming the sender),
+before anything is sent (``check_can_carry``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
 from typing import Protocol, runtime_checkable
 
@@ -66,10 +74,25 @@ class PermanentSendError(SenderError):
             self.error_type = error_type
 
 
+class UnsupportedContentError(PermanentSendError):
+    """The sender cannot carry this message (attachments or a raw MIME message)."""
+
+    error_type = "unsupported_content"
+
+
 class SendOutcomeUnknownError(SenderError):
     """The request may have been accepted: never retry, record the outcome as unknown."""
 
     error_type = "outcome_unknown"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to a message: its name, its bytes and its MIME type."""
+
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -91,6 +114,13 @@ class OutgoingEmail:
     requested_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     tracked: bool = True  # False: no open or click tracking (EmailSendingOptions.tracked)
     message_id: str | None = None  # the Message-ID header to send, if the caller chose one
+    attachments: tuple[Attachment, ...] = ()
+    raw: bytes | None = None  # a ready MIME message: sent as it is, with our tracking headers
+
+    @property
+    def needs_mime(self) -> bool:
+        """Whether only a sender that carries whole MIME messages can send this one."""
+        return bool(self.attachments) or self.raw is not None
 
     def tags(self) -> dict[str, str]:
         """Provider message tags (SES EmailTags), without empty values."""
@@ -111,7 +141,11 @@ class OutgoingEmail:
         return {name: value for name, value in values.items() if value}
 
     def to_mime(self, message_id: str | None = None) -> EmailMessage:
-        """The message as RFC 5322 MIME: text and HTML alternatives plus tracking headers."""
+        """The message as RFC 5322 MIME: text and HTML alternatives, the attachments, plus
+        tracking headers; a ``raw`` message as its author built it, with the tracking headers
+        (and ``message_id``) set on it."""
+        if self.raw is not None:
+            return self._raw_mime(message_id)
         mime = EmailMessage()
         mime["From"] = self.from_address
         mime["To"] = self.to_address
@@ -124,7 +158,49 @@ class OutgoingEmail:
             mime[name] = value
         mime.set_content(self.text)
         mime.add_alternative(self.html, subtype="html")
+        for attachment in self.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            mime.add_attachment(
+                attachment.content,
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=attachment.filename,
+            )
         return mime
+
+    def _raw_mime(self, message_id: str | None) -> EmailMessage:
+        assert self.raw is not None
+        mime = parse_mime(self.raw)
+        for name, value in {**self.tracking_headers(), **self.headers}.items():
+            del mime[name]  # ours, not a copy the author left in
+            mime[name] = value
+        if message_id is not None or mime["Message-ID"] is None:
+            del mime["Message-ID"]
+            mime["Message-ID"] = message_id or make_msgid(domain=_domain(self.from_address))
+        if mime["Date"] is None:
+            mime["Date"] = format_datetime(self.requested_at.astimezone(UTC))
+        if mime["From"] is None:  # the default sender, as the provider is told
+            mime["From"] = self.from_address
+        if mime["To"] is None:
+            mime["To"] = self.to_address
+        return mime
+
+
+def parse_mime(raw: bytes) -> EmailMessage:
+    """A MIME message from its bytes (the modern ``EmailMessage`` API)."""
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def check_can_carry(sender: Sender, message: OutgoingEmail) -> None:
+    """Refuse, before sending, a message the sender cannot carry (see the module docstring)."""
+    if message.needs_mime and not getattr(sender, "carries_mime", False):
+        what = "a raw MIME message" if message.raw is not None else "attachments"
+        raise UnsupportedContentError(
+            f"sender {sender.name!r} cannot carry {what}; use one that sends whole MIME"
+            " messages (MAILTRAIL_SENDER=ses, smtp or outbox)"
+        )
 
 
 @dataclass(frozen=True)

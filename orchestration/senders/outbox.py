@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from email.utils import make_msgid
 from pathlib import Path
+from typing import ClassVar
 
 from orchestration.senders.base import OutgoingEmail, SendResult, _domain
 
@@ -19,6 +20,7 @@ from orchestration.senders.base import OutgoingEmail, SendResult, _domain
 class OutboxSender:
     folder: Path
     name: str = "outbox"
+    carries_mime: ClassVar[bool] = True  # attachments and raw MIME messages
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)

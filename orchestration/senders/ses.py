@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from orchestration.senders.base import (
     OutgoingEmail,
@@ -48,6 +48,10 @@ UNAVAILABLE_STATUS = 503
 # botocore reads ``retries={"max_attempts": n}`` as n *retries* (n + 1 calls): hence
 # ``total_max_attempts``.
 SEND_RETRIES = {"total_max_attempts": 1, "mode": "standard"}
+
+# SES v2 refuses a message larger than 40 MB (after encoding, attachments included): refused here
+# with a clear line rather than by SES with a generic one.
+MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 
@@ -88,6 +92,7 @@ class SesSender:
     read_timeout: float = 30.0  # seconds; an answer not read in time leaves the outcome unknown
     max_connections: int = 64  # HTTP connections kept open: one per dispatch worker and batch
     name: str = "ses"
+    carries_mime: ClassVar[bool] = True  # attachments and raw MIME messages
     _client: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -124,10 +129,17 @@ class SesSender:
             ProxyConnectionError,
         )
 
+        data = _untracked(message).to_mime().as_bytes()
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise PermanentSendError(
+                f"message of {len(data)} bytes exceeds SES's limit of {MAX_MESSAGE_BYTES} bytes"
+                " (attachments included)",
+                error_type="message_too_large",
+            )
         request: dict[str, Any] = {
             "FromEmailAddress": message.from_address,
             "Destination": {"ToAddresses": [message.to_address]},
-            "Content": {"Raw": {"Data": _untracked(message).to_mime().as_bytes()}},
+            "Content": {"Raw": {"Data": data}},
             "EmailTags": [
                 {"Name": name, "Value": tag_value(value)} for name, value in message.tags().items()
             ],

@@ -37,7 +37,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -108,6 +108,7 @@ class SimulatorSender:
     configuration_set: str = "mailtrail-events"
     not_after: datetime | None = None  # drop events later than this (not happened yet)
     name: str = "simulator"
+    carries_mime: ClassVar[bool] = True  # attachments and raw MIME messages
     _pending: _Write = field(default_factory=_Write, init=False, repr=False)
     _writing: bool = field(default=False, init=False, repr=False)
     _objects: int = field(default=0, init=False, repr=False)

@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import make_msgid
+from typing import ClassVar
 
 from orchestration.senders.base import (
     OutgoingEmail,
@@ -78,6 +79,7 @@ class SmtpSender:
     timeout: float = 30.0
     idle_check_after: float = 10.0  # seconds idle before a NOOP checks the connection
     name: str = "smtp"
+    carries_mime: ClassVar[bool] = True  # attachments and raw MIME messages
     _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
     _all: list[TrackedSMTP] = field(default_factory=list, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)

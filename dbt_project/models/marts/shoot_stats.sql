@@ -12,7 +12,8 @@
     dropped / unknown / pending come from orchestration's counters in app.shoots; delivered /
     opened / clicked / bounced / complained count the shoot's email logs (non dry-run) as
     campaign_daily_stats does: delivered = any delivery evidence, bounced = any bounce, opened =
-    a human open, clicked = a human click.
+    a human open, clicked = a human click, unsubscribed = an unsubscribe. custom_blocks_variation_id
+    is the shoot's content variation (campaign_variation_stats adds the shoots up per variation).
 -#}
 
 -- depends_on: {{ ref('int_email_events__batch') }}
@@ -54,7 +55,8 @@ shoot_email_logs as (
         cast(count(*) filter (where opened) as integer) as opened_count,
         cast(count(*) filter (where clicked) as integer) as clicked_count,
         cast(count(*) filter (where bounced_at is not null) as integer) as bounced_count,
-        cast(count(*) filter (where complained) as integer) as complained_count
+        cast(count(*) filter (where complained) as integer) as complained_count,
+        cast(count(*) filter (where unsubscribed) as integer) as unsubscribed_count
     from email_logs
     where shoot_id is not null and not is_dry_run
     group by shoot_id
@@ -84,7 +86,9 @@ final as (
         shoots.skipped_count,
         shoots.dropped_count,
         shoots.unknown_count,
-        shoots.pending_count
+        shoots.pending_count,
+        shoots.custom_blocks_variation_id,
+        coalesce(shoot_email_logs.unsubscribed_count, 0) as unsubscribed_count
     from shoots
     left join shoot_email_logs
         on shoots.shoot_id = shoot_email_logs.shoot_id

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -77,6 +80,7 @@ def add_contacts(
 class RecordingSender:
     """Accepts everything and remembers it; optionally slow, failing or crashing."""
 
+    carries_mime: ClassVar[bool] = True  # attachments and raw messages too
     name: str = "recording"
     delay: float = 0.0
     crash_after: int | None = None  # raise ``crash_with`` on send number crash_after + 1
@@ -122,3 +126,14 @@ def ledger(
         {"s": str(shoot_id) if shoot_id else None},
     ).fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def moto_sent_messages(endpoint: str) -> list[dict]:
+    """What moto_server's SES recorded as sent (each entry's ``raw_data`` is the MIME text)."""
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json") as response:
+        data = json.load(response)
+    return (
+        data["ses"]["sent_messages"]
+        if "sent_messages" in data.get("ses", {})
+        else [m for group in data.get("ses", {}).values() if isinstance(group, list) for m in group]
+    )

@@ -11,12 +11,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration.campaigns import Audience, Emailing, Registry
+from orchestration.campaigns import Audience, CustomBlock, Emailing, Registry, Template
 from orchestration.campaigns.webhooks import dispatch_webhooks
 from orchestration.ingestion.landing import list_objects
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.sources import SES
-from tests.integration.campaigns.helpers import add_contacts
+from tests.integration.campaigns.helpers import RecordingSender, add_contacts
 
 pytestmark = pytest.mark.integration
 
@@ -185,3 +185,86 @@ def test_campaign_a_send_the_mart_has_not_seen_has_its_ledger_state_until_dbt_bu
         "select count(*) from marts.email_logs where campaign_name = 'ledger'"
     ).fetchone()[0] == len(statuses)
     assert states() == {**before, "soft": "bounced"}
+
+
+class Promo(Template):
+    def get_attachments(self, recipient, settings):
+        return [{"filename": "coupon.txt", "content": f"SPRING-{recipient.user_ref}"}]
+
+
+PROMO = Promo(
+    name="promo",
+    subject="{{ blocks.headline }}",
+    html='<body>{{ blocks.hero }}<a href="https://example.com/x">x</a></body>',
+    custom_blocks=(CustomBlock("headline", "Spring sale"), CustomBlock("hero", "<p>Save 10%</p>")),
+)
+
+
+def test_campaign_content_variations_and_attachments_reach_the_marts(
+    emailing: Emailing,
+    registry: Registry,
+    sender: RecordingSender,
+    built_db: psycopg.Connection,
+    build_marts: Callable[[], None],
+    tmp_path: Path,
+    now,
+) -> None:
+    """A/B: one shoot renders the default content, one variation B; each message's variation
+    and attachments reach the email logs, and the variations' stats can be compared."""
+    registry.register_template(PROMO)
+    free = add_contacts(built_db, 2, prefix="free", plan="free")
+    pro = add_contacts(built_db, 2, prefix="pro", plan="pro")
+    blocks = [CustomBlock("hero", "<p>Save 20%, {{ user.first_name }}</p>", "B")]
+    for plan, variation in (("free", None), ("pro", "B")):
+        shoot = emailing.schedule_shoot(
+            now, Audience("contacts", {"plan": plan}), "promo", campaign_name="spring",
+            custom_blocks=blocks, custom_blocks_variation_id=variation,
+        )  # fmt: skip
+        emailing.send_shoot(shoot.shoot_id)
+    html = {m.to_address: m.html for m in sender.sent}
+    assert "<p>Save 10%</p>" in html[free[0]] and "<p>Save 20%, Name1</p>" in html[pro[1]]
+    assert {m.subject for m in sender.sent} == {"Spring sale"}
+    rows = built_db.execute(
+        "select recipient, email_log_id::text, message_id, shoot_id::text from app.email_sends"
+    ).fetchall()
+    events = []
+    for recipient, log_id, message_id, shoot_id in rows:
+        tags = {"campaign": "spring", "shoot_id": shoot_id, "email_log_id": log_id}
+        kinds = ["Delivery", "Open", "Click"] if recipient in pro else ["Delivery"]
+        if recipient == free[0]:
+            kinds.append("Open")
+        later = {"Delivery": timedelta(0), "Open": timedelta(hours=1), "Click": timedelta(hours=2)}
+        events += [ses_event(k, message_id, recipient, now + later[k], **tags) for k in kinds]
+    land_events(built_db, tmp_path, *events)
+    build_marts()
+
+    logs = {r[0]: r[1:] for r in built_db.execute(
+        "select recipient, custom_blocks_variation_id, attachment_filenames"
+        " from marts.email_logs where campaign_name = 'spring'"
+    )}  # fmt: skip
+    assert logs == {
+        **{address: (None, ["coupon.txt"]) for address in free},
+        **{address: ("B", ["coupon.txt"]) for address in pro},
+    }  # fmt: skip
+    assert built_db.execute(
+        "select custom_blocks_variation_id, unsubscribed_count, sent_count from marts.shoot_stats"
+        " order by 1 nulls first"
+    ).fetchall() == [(None, 0, 2), ("B", 0, 2)]
+    variations = built_db.execute(
+        "select custom_blocks_variation_id, shoots, sent, delivered, opened, clicked, open_rate,"
+        " click_rate from marts.campaign_variation_stats where campaign_name = 'spring'"
+        " order by 1 nulls first"
+    ).fetchall()
+    assert [tuple(float(v) if v is not None and not isinstance(v, (int, str)) else v
+                  for v in row) for row in variations] == [
+        (None, 1, 2, 2, 1, 0, 0.5, 0.0),
+        ("B", 1, 2, 2, 2, 2, 1.0, 1.0),
+    ]  # fmt: skip
+    page = emailing.paginate_email_logs(1, custom_blocks_variation_ids=["B"])
+    assert sorted(log.email_address for log in page.items) == sorted(pro)
+    assert {(log.custom_blocks_variation_id, tuple(log.attachment_filenames))
+            for log in page.items} == {("B", ("coupon.txt",))}  # fmt: skip
+    default = emailing.paginate_email_logs(1, custom_blocks_variation_ids=[None])
+    assert sorted(log.email_address for log in default.items) == sorted(free)
+    metrics = emailing.get_email_log_metrics(custom_blocks_variation_ids=[None])
+    assert (metrics.total_count, metrics.opened_count, metrics.clicked_count) == (2, 1, 0)

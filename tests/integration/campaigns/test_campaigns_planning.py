@@ -10,14 +10,17 @@ import pytest
 
 from orchestration.campaigns import (
     Audience,
+    CustomBlock,
+    CustomBlocksError,
     Emailing,
     EmailShootState,
     Registry,
     ShootStateError,
 )
+from orchestration.campaigns.campaign import RecurringCampaign
 from orchestration.campaigns.planning import plan_shoots
 from orchestration.campaigns.shoots import list_shoots
-from tests.integration.campaigns.helpers import add_contacts
+from tests.integration.campaigns.helpers import RecordingSender, add_contacts
 
 pytestmark = pytest.mark.integration
 
@@ -172,3 +175,62 @@ def test_campaign_ad_hoc_shoot_lifecycle(
     found = emailing.list_shoots(metadata={"owner": "growth"}, states=[EmailShootState.scheduled])
     assert [s.shoot_id for s in found] == [copy.shoot_id]
     assert list_shoots(built_db, tags=["x"], campaign_name="launch")[0].shoot_id == shoot.shoot_id
+
+
+def test_campaign_content_variations_on_configs_shoots_and_patches(
+    emailing: Emailing,
+    registry: Registry,
+    sender: RecordingSender,
+    built_db: psycopg.Connection,
+    now: datetime,
+) -> None:
+    """The campaign's blocks go to every occurrence; an occurrence or a shoot is patched to a
+    variation its blocks have, never to one they lack; a shoot whose variation its blocks lost
+    is stopped with the reason on it, before anyone is sent."""
+    hero = [CustomBlock("hero", "<p>A</p>"), CustomBlock("hero", "<p>B</p>", "B")]
+    registry.register_recurring(
+        RecurringCampaign(campaign_name="weekly_ab", template_name="news", segment_name="contacts",
+                          cron="0 9 * * 1", template_settings={"title": "AB"}, custom_blocks=hero)
+    )  # fmt: skip
+    emailing.patch_shoot_config("weekly_ab", "2024-04-08T09:00", custom_blocks_variation_id="B")
+    with pytest.raises(CustomBlocksError, match="occurrence '2024-04-15T09:00': custom_blocks_var"
+                       "iation_id 'C' matches no custom block"):  # fmt: skip
+        emailing.patch_shoot_config("weekly_ab", "2024-04-15T09:00", custom_blocks_variation_id="C")
+    planning = emailing.get_planning("weekly_ab", before=utc(2024, 4, 16), after=utc(2024, 4, 1))
+    assert [s.custom_blocks_variation_id for s in planning.shoots] == [None, "B", None]
+
+    emailing.plan(utc(2024, 4, 1), utc(2024, 4, 16), "weekly_ab")
+    shoots = {s.config_id: s for s in emailing.list_shoots(campaign_name="weekly_ab")}
+    assert shoots["2024-04-08T09:00"].custom_blocks_variation_id == "B"
+    assert shoots["2024-04-01T09:00"].custom_blocks == hero
+    # planned: the patch reaches the shoot; None is the default content again
+    back = emailing.patch_shoot_config("weekly_ab", "2024-04-08T09:00",
+                                       custom_blocks_variation_id=None)  # fmt: skip
+    assert back is not None and back.custom_blocks_variation_id is None
+    shoot_id = shoots["2024-04-15T09:00"].shoot_id
+    patched = emailing.patch_shoot(shoot_id, custom_blocks_variation_id="B")
+    assert patched.custom_blocks_variation_id == "B"
+    with pytest.raises(CustomBlocksError, match="custom block 'hero' has no default"):
+        emailing.patch_shoot(shoot_id, custom_blocks=[CustomBlock("hero", "x", "B")],
+                             custom_blocks_variation_id=None)  # fmt: skip
+    copy = emailing.duplicate_shoot(shoot_id)
+    assert (copy.custom_blocks, copy.custom_blocks_variation_id) == (hero, "B")
+    with pytest.raises(CustomBlocksError, match="'Z' matches no custom block"):
+        emailing.schedule_shoot(utc(2024, 5, 1), Audience("contacts"), "news", {"title": "x"},
+                                custom_blocks=hero, custom_blocks_variation_id="Z")  # fmt: skip
+
+    add_contacts(built_db, 2)
+    due = emailing.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"},
+                                  custom_blocks=hero, custom_blocks_variation_id="B")  # fmt: skip
+    built_db.execute(  # edited behind the API's back
+        "update app.shoots set custom_blocks_variation_id = 'Z' where shoot_id = %s",
+        (due.shoot_id,),
+    )
+    with pytest.raises(CustomBlocksError):
+        emailing.send_shoot(due.shoot_id)
+    stopped = emailing.get_shoot(due.shoot_id)
+    assert stopped.error_type == "custom_blocks_invalid" and sender.sent == []
+    assert stopped.error_message == (
+        f"shoot {due.shoot_id}: custom_blocks_variation_id 'Z' matches no custom block"
+        " (variations: B)"
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import json
-import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -26,26 +25,16 @@ from orchestration.senders.ses import SesSender
 from orchestration.senders.simulator import SimulatorSender
 from orchestration.senders.smtp import SmtpSender
 from tests.fakes.smtp_server import smtp_server
-from tests.integration.campaigns.helpers import add_contacts, ledger
+from tests.integration.campaigns.helpers import add_contacts, ledger, moto_sent_messages
 
 pytestmark = pytest.mark.integration
 
 FROM = "News <news@mail.example.com>"
 
 
-def _moto_messages(endpoint: str) -> list[dict]:
-    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json") as response:
-        data = json.load(response)
-    return (
-        data["ses"]["sent_messages"]
-        if "sent_messages" in data.get("ses", {})
-        else [m for group in data.get("ses", {}).values() if isinstance(group, list) for m in group]
-    )
-
-
 def _raw_messages_for(endpoint: str, addresses: set[str]) -> list[email.message.Message]:
     out = []
-    for entry in _moto_messages(endpoint):
+    for entry in moto_sent_messages(endpoint):
         raw = entry.get("raw_data") or entry.get("RawData")
         if not raw:
             continue

@@ -26,6 +26,9 @@ final as (
         error_type,
         error_message,
         is_dry_run,
+        -- jsonb, not text[]: dbt (postgres) cannot cast fixtures to an array type in unit tests
+        to_jsonb(attachment_filenames) as attachment_filenames,
+        nullif(trim(custom_blocks_variation_id), '') as custom_blocks_variation_id,
         created_at,
         sent_at,
         updated_at,

@@ -19,6 +19,7 @@ final as (
         state,
         template_name,
         dry_run as is_dry_run,
+        nullif(trim(custom_blocks_variation_id), '') as custom_blocks_variation_id,
         created_at,
         started_at,
         completed_at,
