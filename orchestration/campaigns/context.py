@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from orchestration.campaigns.entities import MessageFrequency
+from orchestration.campaigns.entities import EmailPriority, MessageFrequency
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.templates import Template, TemplateSettings
 from orchestration.senders.base import Sender
@@ -63,3 +63,6 @@ class MessageSpec:
     message_metadata: dict[str, Any] = field(default_factory=dict)
     account_ref: str | None = None
     persist: bool = True  # False: rehearsal, nothing written
+    transactional_message_id: str | None = None  # the provider's transactional message/stream
+    email_priority: EmailPriority = EmailPriority.low
+    log_params: dict[str, Any] = field(default_factory=dict)  # kept on the ledger row

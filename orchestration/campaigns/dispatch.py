@@ -104,6 +104,7 @@ def _shoot_spec(ctx: SendContext, shoot: EmailShoot, *, persist: bool) -> Messag
         enqueue_as_draft=shoot.enqueue_as_draft,
         message_metadata={"shoot_id": str(shoot.shoot_id), **shoot.metadata},
         persist=persist,
+        transactional_message_id=shoot.transactional_message_id,
     )
 
 

@@ -27,6 +27,7 @@ from orchestration.campaigns.entities import (
     EmailLogMetrics,
     EmailLogPage,
     EmailLogState,
+    EmailPriority,
     SendStatus,
 )
 from orchestration.campaigns.marts import EMAIL_EVENTS, EMAIL_LOGS, require_mart
@@ -171,6 +172,9 @@ def _to_log(row: dict[str, Any]) -> EmailLog:
         or ("outcome_unknown" if status == SendStatus.unknown else None),
         error_message=row["error_message"],
         template_settings=row["template_settings"],
+        transactional_message_id=row["transactional_message_id"],
+        email_priority=EmailPriority(row["email_priority"]),
+        log_params=dict(row["log_params"] or {}),
     )
 
 

@@ -58,6 +58,17 @@ class SendStatus(enum.StrEnum):
     unknown = "unknown"
 
 
+class EmailPriority(enum.StrEnum):
+    """How urgent a send is (seed 004): ``high`` (a password reset) is not queued behind ``low``.
+
+    An asynchronous or deferred ``high`` request is drained first, by runs of its own that the
+    Dagster run queue dequeues before any other (``dagster/priority``); see docs/dispatch.md.
+    """
+
+    low = "low"
+    high = "high"
+
+
 class EmailLogState(enum.StrEnum):
     """Seed 004's exclusive email-log states (the ledger status refined by provider events)."""
 
@@ -192,6 +203,7 @@ class EmailShoot:
     dry_run: bool = False
     enqueue_as_draft: bool = False
     duplicated_from: UUID | None = None
+    transactional_message_id: str | None = None
     recipient_count: int = 0
     sent_count: int = 0
     failed_count: int = 0
@@ -228,6 +240,7 @@ class EmailShoot:
             dry_run=row["dry_run"],
             enqueue_as_draft=row["enqueue_as_draft"],
             duplicated_from=row["duplicated_from"],
+            transactional_message_id=row.get("transactional_message_id"),
             recipient_count=row["recipient_count"],
             sent_count=row["sent_count"],
             failed_count=row["failed_count"],
@@ -310,6 +323,9 @@ class EmailLog:
     error_type: str | None = None
     error_message: str | None = None
     template_settings: dict[str, Any] | None = None
+    transactional_message_id: str | None = None
+    email_priority: EmailPriority = EmailPriority.low
+    log_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

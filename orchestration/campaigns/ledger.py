@@ -29,11 +29,15 @@ _INSERT = (
     "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
     " template_name, user_id, account_ref, recipient, status, reason, provider, subject,"
     " error_type, error_message, is_dry_run, message_metadata, user_context,"
-    " template_settings, created_at, updated_at)"
+    " template_settings, transactional_message_id, email_priority, log_params, created_at,"
+    " updated_at)"
     " values (%(id)s, %(shoot)s, %(campaign)s, %(app)s, %(template)s, %(user)s, %(account)s,"
     " %(recipient)s, %(status)s, %(reason)s, null, %(subject)s, %(etype)s, %(emsg)s,"
-    " %(dry)s, %(meta)s, %(context)s, %(settings)s, %(now)s, %(now)s)"
-    " on conflict (shoot_id, recipient) do nothing returning email_log_id"
+    " %(dry)s, %(meta)s, %(context)s, %(settings)s, %(tmid)s, %(priority)s, %(log_params)s,"
+    " %(now)s, %(now)s)"
+    # Either key: unique (shoot_id, recipient) for a shoot's recipient, the primary key for a
+    # queued send drained again (it is written under the email_log_id its caller was given).
+    " on conflict do nothing returning email_log_id"
 )
 
 
@@ -71,6 +75,9 @@ def insert_ledger_row(
             "meta": Jsonb(spec.message_metadata),
             "context": Jsonb(recipient.user_context),
             "settings": None if spec.shoot_id else Jsonb(dict(spec.template_settings)),
+            "tmid": spec.transactional_message_id,
+            "priority": str(spec.email_priority),
+            "log_params": Jsonb(spec.log_params),
             "now": now,
         },
     ).fetchone()
@@ -165,10 +172,11 @@ class Outcome:
 _INSERT_MANY = (
     "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
     " template_name, user_id, account_ref, recipient, status, reason, subject, error_type,"
-    " error_message, is_dry_run, message_metadata, user_context, created_at, updated_at)"
+    " error_message, is_dry_run, message_metadata, user_context, transactional_message_id,"
+    " created_at, updated_at)"
     " select r.id, %(shoot)s, %(campaign)s, %(app)s, %(template)s, r.user_id, %(account)s,"
     "  r.recipient, r.status, r.reason, r.subject, r.etype, r.emsg, false, %(meta)s,"
-    "  coalesce(r.context, '{}'), %(now)s, %(now)s"
+    "  coalesce(r.context, '{}'), %(tmid)s, %(now)s, %(now)s"
     " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, recipient text,"
     "  status text, reason text, subject text, etype text, emsg text, context jsonb)"
     " on conflict (shoot_id, recipient) do nothing returning email_log_id"
@@ -214,6 +222,7 @@ def insert_rows(
             "template": spec.template.name,
             "account": spec.account_ref,
             "meta": Jsonb(spec.message_metadata),
+            "tmid": spec.transactional_message_id,
             "now": now,
             "rows": document,
         },

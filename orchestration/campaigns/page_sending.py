@@ -351,6 +351,7 @@ class PageSender:
             app_name=spec.app_name,
             shoot_id=str(spec.shoot_id),
             template_name=spec.template.name,
+            transactional_message_id=spec.transactional_message_id,
             requested_at=self.ctx.clock(),
         )
 

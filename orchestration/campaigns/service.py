@@ -12,21 +12,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
-from orchestration.campaigns import email_logs, overrides, planning, shoots, webhooks
-from orchestration.campaigns.context import DispatchSettings, MessageSpec, SendContext
+from orchestration.campaigns import (
+    email_logs,
+    overrides,
+    planning,
+    send_queue,
+    shoots,
+    webhooks,
+)
+from orchestration.campaigns.context import DispatchSettings, SendContext
 from orchestration.campaigns.dispatch import ShootOutcome, dispatch_due_shoots, send_shoot
 from orchestration.campaigns.entities import (
     NOT_SET,
     Audience,
     EmailLogMetrics,
     EmailLogPage,
+    EmailPriority,
     EmailRecipient,
     EmailShoot,
     EmailShootState,
@@ -38,7 +46,13 @@ from orchestration.campaigns.errors import EmailingError, SendFailedError
 from orchestration.campaigns.ratelimit import RateLimiter
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.registry import registry as default_registry
-from orchestration.campaigns.sending import RecipientResult, process_recipient, run_recipients
+from orchestration.campaigns.send_requests import SendRequest, due_at
+from orchestration.campaigns.sending import (
+    RecipientResult,
+    dedupe_page,
+    process_recipient,
+    run_recipients,
+)
 from orchestration.campaigns.suppression import suppression_reasons
 from orchestration.campaigns.templates import EmailContent
 from orchestration.senders.base import Sender
@@ -290,35 +304,6 @@ class Emailing:
 
     # -- single emails ------------------------------------------------------------------------
 
-    def _spec(
-        self,
-        template_name: str,
-        template_settings: dict[str, Any] | None,
-        *,
-        campaign_name: str | None,
-        message_frequency: MessageFrequency | None,
-        message_metadata: dict[str, Any] | None,
-        account_ref: str | None,
-        sender_email_address: str | None,
-        enqueue_as_draft: bool,
-        dry_run: bool,
-    ) -> MessageSpec:
-        template = self.registry.get_template(template_name)
-        campaign = self.registry.campaigns.get(campaign_name) if campaign_name else None
-        return MessageSpec(
-            template=template,
-            template_settings=template.validate_settings(template_settings or {}),
-            campaign_name=campaign_name or template_name,
-            app_name=campaign.app_name if campaign else None,
-            message_frequency=message_frequency,
-            from_address=sender_email_address or "",
-            dry_run=dry_run,
-            enqueue_as_draft=enqueue_as_draft,
-            message_metadata=dict(message_metadata or {}),
-            account_ref=account_ref,
-            persist=not dry_run,
-        )
-
     def send_email(
         self,
         recipient: EmailRecipient,
@@ -332,33 +317,66 @@ class Emailing:
         enqueue_as_draft: bool = False,
         silent_failure: bool = False,
         dry_run: bool = False,
+        transactional_message_id: str | None = None,
+        async_send: bool = False,
+        defer_send: bool | datetime | timedelta = False,
+        log_params: dict[str, Any] | None = None,
+        email_priority: EmailPriority = EmailPriority.low,
     ) -> UUID | None:
-        """Send one email now; returns its email_log_id (None for a dry run, a skip or a drop).
+        """Send one email; returns its email_log_id (None for a dry run, a skip or a drop).
 
         ``dry_run``: render and check only - no provider call and no email log (seed 004).
         ``silent_failure``: a failure is logged (a ``failed`` email log) instead of raised.
+        ``async_send`` / ``defer_send`` (``True``, a ``datetime`` or a ``timedelta``): the request
+        is checked and committed to ``app.send_queue`` and the call returns its email_log_id at
+        once; a drain sends it when due, ``email_priority`` high first (``send_queue``). A queued
+        dry run is enqueued too (seed 004), and its drain writes nothing.
+        ``transactional_message_id`` names the provider-side transactional message (tag and
+        header); ``log_params`` are logged now and kept on the email log.
         """
-        result = self._send_one(
-            recipient, template_name, template_settings, campaign_name=campaign_name,
-            message_metadata=message_metadata, message_frequency=message_frequency,
+        request = SendRequest(
+            recipient, template_name, dict(template_settings or {}), campaign_name=campaign_name,
+            message_metadata=dict(message_metadata or {}), message_frequency=message_frequency,
             account_ref=account_ref, sender_email_address=sender_email_address,
-            enqueue_as_draft=enqueue_as_draft, silent_failure=silent_failure, dry_run=dry_run,
+            enqueue_as_draft=enqueue_as_draft, dry_run=dry_run,
+            transactional_message_id=transactional_message_id,
+            email_priority=EmailPriority(email_priority), log_params=dict(log_params or {}),
         )  # fmt: skip
+        if log_params:
+            logger.info("send_email %s to %s: %s", template_name, recipient.email_address,
+                        log_params)  # fmt: skip
+        if async_send or defer_send is not False:
+            return self._enqueue([request], defer_send, silent_failure=silent_failure)[0]
+        result = self._send_one(request, silent_failure=silent_failure)
         if result.status == SendStatus.sent:
             return result.email_log_id
         return None
 
-    def _send_one(
+    def _enqueue(
         self,
-        recipient: EmailRecipient,
-        template_name: str,
-        template_settings: dict[str, Any] | None,
+        requests: list[SendRequest],
+        defer_send: bool | datetime | timedelta,
         *,
         silent_failure: bool,
-        **options: Any,
-    ) -> RecipientResult:
+    ) -> list[UUID | None]:
+        """Check the requests (template, settings) and commit them to the send queue."""
+        now = self.clock()
         try:
-            spec = self._spec(template_name, template_settings, **options)
+            not_before = due_at(defer_send, now)
+            for request in requests[:1]:  # they share template and settings
+                request.spec(self.registry)
+            with self.connect() as conn:
+                return list(send_queue.enqueue(conn, requests, not_before=not_before))
+        except EmailingError as exc:
+            if not silent_failure:
+                raise
+            logger.warning("queueing %s failed: %s", requests[0].template_name, exc)
+            return [None] * len(requests)
+
+    def _send_one(self, request: SendRequest, *, silent_failure: bool) -> RecipientResult:
+        recipient = request.recipient
+        try:
+            spec = request.spec(self.registry)
             with self.connect() as conn:
                 drop = suppression_reasons(conn, [recipient.normalized_address]).get(
                     recipient.normalized_address
@@ -376,7 +394,7 @@ class Emailing:
             )
         if result.status == SendStatus.failed and not silent_failure:
             raise SendFailedError(
-                f"sending {template_name!r} to {recipient.email_address} failed: "
+                f"sending {request.template_name!r} to {recipient.email_address} failed: "
                 f"{result.error_type}: {result.error_message}"
             )
         return result
@@ -394,18 +412,38 @@ class Emailing:
         account_ref: str | None = None,
         sender_email_address: str | None = None,
         silent_failure: bool = True,
+        transactional_message_id: str | None = None,
+        defer_send: bool | datetime | timedelta = False,
+        log_params: dict[str, Any] | None = None,
+        email_priority: EmailPriority = EmailPriority.low,
     ) -> list[RecipientResult]:
         """Send one template to many recipients with the dispatch machinery (bounded
         concurrency, rate limit, suppression, frequency limits). Results are in input order
         (a repeated address yields one message). ``silent_failure`` False raises
-        ``SendFailedError`` after the batch if any recipient failed."""
-        spec = self._spec(
-            template_name, template_settings, campaign_name=campaign_name,
-            message_frequency=message_frequency, message_metadata=message_metadata,
-            account_ref=account_ref, sender_email_address=sender_email_address,
-            enqueue_as_draft=enqueue_as_draft, dry_run=dry_run,
+        ``SendFailedError`` after the batch if any recipient failed.
+
+        ``defer_send`` (``True``, a ``datetime`` or a ``timedelta``) queues every recipient in
+        one transaction instead: each result is ``queued`` with the email_log_id its send will
+        have (reason ``deferred``)."""
+        base = SendRequest(
+            EmailRecipient(None, ""), template_name, dict(template_settings or {}),
+            campaign_name=campaign_name, message_metadata=dict(message_metadata or {}),
+            message_frequency=message_frequency, account_ref=account_ref,
+            sender_email_address=sender_email_address, enqueue_as_draft=enqueue_as_draft,
+            dry_run=dry_run, transactional_message_id=transactional_message_id,
+            email_priority=EmailPriority(email_priority), log_params=dict(log_params or {}),
         )  # fmt: skip
         ordered = list(recipients)
+        if defer_send is not False:
+            unique = dedupe_page(ordered)
+            queued = [replace(base, recipient=r) for r in unique]
+            ids = self._enqueue(queued, defer_send, silent_failure=silent_failure)
+            by_id = {r.normalized_address: i for r, i in zip(unique, ids, strict=True)}
+            return [
+                RecipientResult(a, SendStatus.queued, by_id[a], reason="deferred")
+                for a in (r.normalized_address for r in ordered)
+            ]
+        spec = base.spec(self.registry)
         by_address: dict[str, RecipientResult] = {}
         size = self.settings.page_size
         pages = (ordered[i : i + size] for i in range(0, len(ordered), size))
@@ -425,6 +463,16 @@ class Emailing:
                 f"{failed[0].error_type}: {failed[0].error_message}"
             )
         return results
+
+    def drain_send_queue(
+        self,
+        priority: EmailPriority | None = None,
+        limit: int | None = None,
+        now: datetime | None = None,
+    ) -> send_queue.DrainResult:
+        """Send the queued requests due (``async_send``, ``defer_send``), high priority first;
+        what the ``drain_send_queue`` job runs."""
+        return send_queue.drain_send_queue(self.context(), priority=priority, limit=limit, now=now)
 
     def preview_email(
         self,

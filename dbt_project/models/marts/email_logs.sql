@@ -13,8 +13,9 @@
 {#-
     One row per email log (message x recipient, seed 004's EmailLog). The state is a function of
     the set of the log's events (macros/email_log_state.sql), never of their arrival order.
-    user_id / is_dry_run / template_name come from our send ledger (app.email_sends, left-joined
-    on email_log_id; the ledger wins), else null / false / the provider's template name. The
+    user_id / is_dry_run / template_name / transactional_message_id / email_priority come from our
+    send ledger (app.email_sends, left-joined on email_log_id; the ledger wins), else null / false
+    / the provider's template name / null / null. The
     ledger's own events (provider 'mailtrail') are in fct_email_events, so a ledger 'sent' with no
     provider event yet is a log in state sent, and a dry run is a pending log.
 -#}
@@ -173,7 +174,9 @@ final as (
         email_log_events.treatment_id,
         email_log_events.journey_id,
         email_log_events.journey_activity_id,
-        email_log_events.app_id
+        email_log_events.app_id,
+        email_sends.transactional_message_id,
+        email_sends.email_priority
     from email_log_events
     left join email_sends
         on email_log_events.email_log_id = email_sends.email_log_id
