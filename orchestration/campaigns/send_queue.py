@@ -37,9 +37,8 @@ from orchestration.campaigns.entities import EmailPriority, SendStatus
 from orchestration.campaigns.errors import EmailingError
 from orchestration.campaigns.ledger import UNKNOWN_REASON
 from orchestration.campaigns.ratelimit import RateLimiter
-from orchestration.campaigns.send_requests import SendRequest
-from orchestration.campaigns.sending import process_recipient
-from orchestration.campaigns.suppression import suppression_reasons
+from orchestration.campaigns.registry import Registry
+from orchestration.campaigns.send_requests import SendRequest, perform
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +62,15 @@ _CLAIM = (
 def enqueue(
     conn: psycopg.Connection,
     requests: list[SendRequest],
-    *,
     not_before: datetime,
+    registry: Registry,
 ) -> list[UUID]:
-    """Queue ``requests`` (one row each, in one transaction of ``conn`` - the caller's own if it
-    has one open); their email_log_ids, in order. Committed when this returns on an autocommit
-    connection, or with the caller's transaction."""
+    """Check ``requests`` (template registered, required settings present: raises the
+    ``EmailingError``) and queue them, one row each, in one transaction of ``conn`` - the
+    caller's own if it has one open; their email_log_ids, in order. Committed when this returns
+    on an autocommit connection, or with the caller's transaction."""
+    for request in requests:
+        request.spec(registry)
     ids = [uuid4() for _ in requests]
     rows = [
         (email_log_id, str(request.email_priority), not_before, Jsonb(request.to_json()))
@@ -168,13 +170,7 @@ def _perform(
     transaction holding its lock)."""
     request = SendRequest.from_json(document)
     try:
-        spec = request.spec(ctx.registry)
-        address = request.recipient.normalized_address
-        drop = suppression_reasons(work, [address]).get(address)
-        sent = process_recipient(
-            ctx, work, spec, request.recipient, limiter, drop_reason=drop,
-            email_log_id=email_log_id,
-        )  # fmt: skip
+        sent = perform(ctx, work, request, limiter, email_log_id)
     except EmailingError as exc:
         # The template was unregistered or changed since the request was queued: it would fail
         # the same way again. Kept, with the reason, rather than retried for ever.

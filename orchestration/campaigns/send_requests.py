@@ -3,7 +3,7 @@
 A direct send is described once, whether it is performed now (``Emailing.send_email``) or later
 by a drain of ``app.send_queue`` (``async_send``, ``defer_send``): both build its ``MessageSpec``
 here, so a queued send is checked (template registered, required settings present) by the same
-code when it is enqueued and again when it is performed.
+code when it is enqueued and again when it is performed (``perform``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
-from orchestration.campaigns.context import MessageSpec
+import psycopg
+
+from orchestration.campaigns.context import MessageSpec, SendContext
 from orchestration.campaigns.entities import EmailPriority, EmailRecipient, MessageFrequency
+from orchestration.campaigns.ratelimit import RateLimiter
 from orchestration.campaigns.registry import Registry
+from orchestration.campaigns.sending import RecipientResult, process_recipient
+from orchestration.campaigns.suppression import suppression_reasons
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,24 @@ class SendRequest:
             email_priority=EmailPriority(value.get("email_priority") or EmailPriority.low),
             log_params=dict(value.get("log_params") or {}),
         )
+
+
+def perform(
+    ctx: SendContext,
+    conn: psycopg.Connection,
+    request: SendRequest,
+    limiter: RateLimiter,
+    email_log_id: UUID | None = None,
+) -> RecipientResult:
+    """Check, render and send one request on ``conn`` (its ledger row committed first; see
+    ``sending.process_recipient``), dropping it if the recipient is suppressed. Raises the
+    ``EmailingError`` of an unknown template or a missing setting."""
+    spec = request.spec(ctx.registry)
+    address = request.recipient.normalized_address
+    drop = suppression_reasons(conn, [address]).get(address)
+    return process_recipient(
+        ctx, conn, spec, request.recipient, limiter, drop_reason=drop, email_log_id=email_log_id
+    )
 
 
 def due_at(defer_send: bool | datetime | timedelta, now: datetime) -> datetime:

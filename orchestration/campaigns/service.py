@@ -46,14 +46,12 @@ from orchestration.campaigns.errors import EmailingError, SendFailedError
 from orchestration.campaigns.ratelimit import RateLimiter
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.registry import registry as default_registry
-from orchestration.campaigns.send_requests import SendRequest, due_at
+from orchestration.campaigns.send_requests import SendRequest, due_at, perform
 from orchestration.campaigns.sending import (
     RecipientResult,
     dedupe_page,
-    process_recipient,
     run_recipients,
 )
-from orchestration.campaigns.suppression import suppression_reasons
 from orchestration.campaigns.templates import EmailContent
 from orchestration.senders.base import Sender
 from orchestration.senders.outbox import OutboxSender
@@ -360,13 +358,10 @@ class Emailing:
         silent_failure: bool,
     ) -> list[UUID | None]:
         """Check the requests (template, settings) and commit them to the send queue."""
-        now = self.clock()
+        not_before = due_at(defer_send, self.clock())
         try:
-            not_before = due_at(defer_send, now)
-            for request in requests[:1]:  # they share template and settings
-                request.spec(self.registry)
             with self.connect() as conn:
-                return list(send_queue.enqueue(conn, requests, not_before=not_before))
+                return list(send_queue.enqueue(conn, requests, not_before, self.registry))
         except EmailingError as exc:
             if not silent_failure:
                 raise
@@ -376,15 +371,9 @@ class Emailing:
     def _send_one(self, request: SendRequest, *, silent_failure: bool) -> RecipientResult:
         recipient = request.recipient
         try:
-            spec = request.spec(self.registry)
             with self.connect() as conn:
-                drop = suppression_reasons(conn, [recipient.normalized_address]).get(
-                    recipient.normalized_address
-                )
-                result = process_recipient(
-                    self.context(), conn, spec, recipient, RateLimiter(self.settings.max_send_rate),
-                    drop_reason=drop,
-                )  # fmt: skip
+                limiter = RateLimiter(self.settings.max_send_rate)
+                result = perform(self.context(), conn, request, limiter)
         except EmailingError as exc:
             if not silent_failure:
                 raise
