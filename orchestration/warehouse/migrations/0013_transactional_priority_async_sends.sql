@@ -10,11 +10,15 @@
 -- writes the ledger row under that same email_log_id, so a request drained twice - after a crash
 -- between the provider's answer and the queue's update, or by two drains at once - inserts one
 -- ledger row and is sent once (docs/dispatch.md, "Asynchronous and deferred sends").
+-- Constant defaults: no table rewrite. The check is `not valid`: every existing row has the
+-- default, so the scan that validating it would cost a big ledger (under an exclusive lock) buys
+-- nothing; new and updated rows are checked all the same.
 alter table app.email_sends
     add column if not exists transactional_message_id text,
     add column if not exists log_params jsonb not null default '{}'::jsonb,
-    add column if not exists email_priority text not null default 'low'
-        check (email_priority in ('low', 'high'));
+    add column if not exists email_priority text not null default 'low';
+alter table app.email_sends add constraint email_sends_email_priority_check
+    check (email_priority in ('low', 'high')) not valid;
 
 alter table app.shoots
     add column if not exists transactional_message_id text;

@@ -3,6 +3,7 @@ and its drain, on a real PostgreSQL, with senders that record (or die mid-send).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from orchestration.campaigns import (
     Registry,
     TemplateSettingsMissingKeyError,
 )
+from orchestration.campaigns.send_queue import drain_send_queue
 from orchestration.senders.base import OutgoingEmail, SendResult
 from tests.integration.campaigns.helpers import RecordingSender
 
@@ -157,3 +159,20 @@ def test_deferred_priority_and_transactional_sends(
     ).fetchone()
     assert state == "failed" and "news" in error
     assert emailing.drain_send_queue().processed == 0
+
+
+def test_two_drains_at_once_send_each_queued_request_once(
+    emailing: Emailing, built_db: psycopg.Connection
+) -> None:
+    for i in range(12):
+        emailing.send_email(_recipient(i), "news", {"title": "t"}, async_send=True)
+    slow = RecordingSender(delay=0.02)
+    ctx = _service(emailing, slow).context()
+    with ThreadPoolExecutor(2) as pool:
+        drains = [pool.submit(drain_send_queue, ctx, batch_size=3) for _ in range(2)]
+        processed = sum(future.result().processed for future in drains)
+    assert processed == 12
+    assert sorted(slow.addresses().values()) == [1] * 12
+    statuses = built_db.execute("select status, count(*) from app.email_sends group by 1")
+    assert statuses.fetchall() == [("sent", 12)]
+    assert set(_queue(built_db).values()) == {("done", "sent")}
