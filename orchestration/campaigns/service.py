@@ -423,10 +423,13 @@ class Emailing:
             email_priority=EmailPriority(email_priority), log_params=dict(log_params or {}),
         )  # fmt: skip
         ordered = list(recipients)
+        if log_params:
+            logger.info("batch_send_email %s: %s", template_name, log_params)
         if defer_send is not False:
             unique = dedupe_page(ordered)
             queued = [replace(base, recipient=r) for r in unique]
-            ids = self._enqueue(queued, defer_send, silent_failure=silent_failure)
+            # an unknown template or missing setting raises, as for an immediate batch
+            ids = self._enqueue(queued, defer_send, silent_failure=False)
             by_id = {r.normalized_address: i for r, i in zip(unique, ids, strict=True)}
             return [
                 RecipientResult(a, SendStatus.queued, by_id[a], reason="deferred")
