@@ -66,9 +66,10 @@ def enqueue(
     registry: Registry,
 ) -> list[UUID]:
     """Check ``requests`` (template registered, required settings present: raises the
-    ``EmailingError``) and queue them, one row each, in one transaction of ``conn`` - the
-    caller's own if it has one open; their email_log_ids, in order. Committed when this returns
-    on an autocommit connection, or with the caller's transaction."""
+    ``EmailingError``) and queue them, one row each; their email_log_ids, in order.
+
+    On an autocommit connection they are committed together when this returns; otherwise they
+    belong to the caller's transaction - sent only if it commits, never if it rolls back."""
     for request in requests:
         request.spec(registry)
     ids = [uuid4() for _ in requests]
@@ -76,8 +77,12 @@ def enqueue(
         (email_log_id, str(request.email_priority), not_before, Jsonb(request.to_json()))
         for email_log_id, request in zip(ids, requests, strict=True)
     ]
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(_INSERT, rows)
+    if conn.autocommit:  # one transaction of their own
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(_INSERT, rows)
+    else:  # the caller's transaction (a transaction() block here would commit a fresh one)
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT, rows)
     return ids
 
 

@@ -18,7 +18,8 @@ from orchestration.campaigns import (
     Registry,
     TemplateSettingsMissingKeyError,
 )
-from orchestration.campaigns.send_queue import drain_send_queue
+from orchestration.campaigns.send_queue import drain_send_queue, enqueue
+from orchestration.campaigns.send_requests import SendRequest
 from orchestration.senders.base import OutgoingEmail, SendResult
 from tests.integration.campaigns.helpers import RecordingSender
 
@@ -148,6 +149,13 @@ def test_deferred_priority_and_transactional_sends(
     drained = emailing.drain_send_queue()
     assert drained.outcomes == {"sent": 2, "dry_run": 1}
     assert len(sender.sent) == 5
+
+    # Enqueued inside the caller's own transaction: rolled back with it, nothing is ever sent.
+    with psycopg.connect(emailing.database_url) as conn:
+        request = SendRequest(_recipient(9), "news", {"title": "order shipped"})
+        enqueue(conn, [request], now, emailing.registry)
+        conn.rollback()
+    assert emailing.drain_send_queue().processed == 0
 
     # A request whose template is gone when it is due fails with the reason, once.
     gone = emailing.send_email(_recipient(8), "news", {"title": "x"}, async_send=True)
