@@ -216,3 +216,14 @@ def _finish(
         " processed_at = now() where email_log_id = %s",
         (state, outcome, error, email_log_id),
     )
+
+
+def prune_done(conn: psycopg.Connection, older_than_days: float = 30) -> int:
+    """Delete the requests performed more than ``older_than_days`` ago: their outcome is in the
+    ledger, and the request holds the recipient's context. ``failed`` ones stay (nothing was
+    sent; an operator may want to act on them)."""
+    return conn.execute(
+        "delete from app.send_queue where state = 'done'"
+        " and processed_at < now() - make_interval(days => %s)",
+        (older_than_days,),
+    ).rowcount

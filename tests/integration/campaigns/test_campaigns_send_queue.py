@@ -18,7 +18,7 @@ from orchestration.campaigns import (
     Registry,
     TemplateSettingsMissingKeyError,
 )
-from orchestration.campaigns.send_queue import drain_send_queue, enqueue
+from orchestration.campaigns.send_queue import drain_send_queue, enqueue, prune_done
 from orchestration.campaigns.send_requests import SendRequest
 from orchestration.senders.base import OutgoingEmail, SendResult
 from tests.integration.campaigns.helpers import RecordingSender
@@ -167,6 +167,10 @@ def test_deferred_priority_and_transactional_sends(
     ).fetchone()
     assert state == "failed" and "news" in error
     assert emailing.drain_send_queue().processed == 0
+
+    # Housekeeping (plan_campaigns): performed requests go, failed ones stay.
+    assert prune_done(built_db, older_than_days=0) == 6
+    assert list(_queue(built_db).values()) == [("failed", None)]
 
 
 def test_two_drains_at_once_send_each_queued_request_once(
