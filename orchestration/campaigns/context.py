@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from orchestration.campaigns.campaign import EmailSendingOptions
-from orchestration.campaigns.entities import MessageFrequency
+from orchestration.campaigns.entities import EmailPriority, MessageFrequency
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.templates import Template, TemplateSettings
 from orchestration.senders.base import Sender
@@ -73,6 +73,9 @@ class MessageSpec:
     blocks: dict[str, str] | None = None  # None: the template's default blocks
     custom_blocks_variation_id: str | None = None
     raw_message: bytes | None = None
+    transactional_message_id: str | None = None  # the provider's transactional message/stream
+    email_priority: EmailPriority = EmailPriority.low
+    log_params: dict[str, Any] = field(default_factory=dict)  # kept on the ledger row
 
     @property
     def retains_content(self) -> bool:

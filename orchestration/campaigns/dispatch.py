@@ -116,6 +116,7 @@ def _shoot_spec(ctx: SendContext, shoot: EmailShoot, *, persist: bool) -> Messag
         options=options,
         blocks=blocks,
         custom_blocks_variation_id=shoot.custom_blocks_variation_id,
+        transactional_message_id=shoot.transactional_message_id,
     )
 
 

@@ -27,6 +27,7 @@ from orchestration.campaigns.entities import (
     EmailLogMetrics,
     EmailLogPage,
     EmailLogState,
+    EmailPriority,
     SendStatus,
 )
 from orchestration.campaigns.marts import EMAIL_EVENTS, EMAIL_LOGS, require_mart
@@ -183,6 +184,9 @@ def _to_log(row: dict[str, Any]) -> EmailLog:
         recipient_type=row["recipient_type"],
         attachment_filenames=list(row["attachment_filenames"] or []),
         custom_blocks_variation_id=row["custom_blocks_variation_id"],
+        transactional_message_id=row["transactional_message_id"],
+        email_priority=EmailPriority(row["email_priority"]),
+        log_params=dict(row["log_params"] or {}),
     )
 
 

@@ -60,6 +60,17 @@ class SendStatus(enum.StrEnum):
     unknown = "unknown"
 
 
+class EmailPriority(enum.StrEnum):
+    """How urgent a send is (seed 004): ``high`` (a password reset) is not queued behind ``low``.
+
+    An asynchronous or deferred ``high`` request is drained first, by runs of its own that the
+    Dagster run queue dequeues before any other (``dagster/priority``); see docs/dispatch.md.
+    """
+
+    low = "low"
+    high = "high"
+
+
 class EmailLogState(enum.StrEnum):
     """Seed 004's exclusive email-log states (the ledger status refined by provider events)."""
 
@@ -213,6 +224,7 @@ class EmailShoot:
     duplicated_from: UUID | None = None
     custom_blocks: list[CustomBlock] = field(default_factory=list)
     custom_blocks_variation_id: str | None = None
+    transactional_message_id: str | None = None
     recipient_count: int = 0
     sent_count: int = 0
     failed_count: int = 0
@@ -251,6 +263,7 @@ class EmailShoot:
             duplicated_from=row["duplicated_from"],
             custom_blocks=[CustomBlock.from_json(b) for b in row["custom_blocks"] or []],
             custom_blocks_variation_id=row["custom_blocks_variation_id"],
+            transactional_message_id=row.get("transactional_message_id"),
             recipient_count=row["recipient_count"],
             sent_count=row["sent_count"],
             failed_count=row["failed_count"],
@@ -336,6 +349,9 @@ class EmailLog:
     recipient_type: str = RecipientType.member
     attachment_filenames: list[str] = field(default_factory=list)
     custom_blocks_variation_id: str | None = None
+    transactional_message_id: str | None = None
+    email_priority: EmailPriority = EmailPriority.low
+    log_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

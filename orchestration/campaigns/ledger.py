@@ -31,12 +31,14 @@ _INSERT = (
     " template_name, user_id, account_ref, recipient, status, reason, provider, subject,"
     " error_type, error_message, is_dry_run, message_metadata, user_context,"
     " template_settings, recipient_type, attachment_filenames, custom_blocks_variation_id,"
-    " created_at, updated_at)"
+    " transactional_message_id, email_priority, log_params, created_at, updated_at)"
     " values (%(id)s, %(shoot)s, %(campaign)s, %(app)s, %(template)s, %(user)s, %(account)s,"
     " %(recipient)s, %(status)s, %(reason)s, null, %(subject)s, %(etype)s, %(emsg)s,"
     " %(dry)s, %(meta)s, %(context)s, %(settings)s, %(rtype)s, %(attachments)s, %(variation)s,"
-    " %(now)s, %(now)s)"
-    " on conflict (shoot_id, recipient) do nothing returning email_log_id"
+    " %(tmid)s, %(priority)s, %(log_params)s, %(now)s, %(now)s)"
+    # Either key: unique (shoot_id, recipient) for a shoot's recipient, the primary key for a
+    # queued send drained again (it is written under the email_log_id its caller was given).
+    " on conflict do nothing returning email_log_id"
 )
 
 
@@ -82,6 +84,9 @@ def insert_ledger_row(
             ),
             "attachments": list(attachment_filenames or []),
             "variation": spec.custom_blocks_variation_id,
+            "tmid": spec.transactional_message_id,
+            "priority": str(spec.email_priority),
+            "log_params": Jsonb(spec.log_params),
             "now": now,
         },
     ).fetchone()
@@ -102,16 +107,20 @@ class FailedRequest:
     message_metadata: dict[str, Any] = field(default_factory=dict)
     template_settings: dict[str, Any] = field(default_factory=dict)
     retain_content: bool = True  # False: no user context (disable_message_retention)
+    transactional_message_id: str | None = None
+    email_priority: str = "low"
+    log_params: dict[str, Any] = field(default_factory=dict)
 
 
 _INSERT_FAILED = (
     "insert into app.email_sends (email_log_id, campaign_name, app_name, template_name, user_id,"
     " account_ref, recipient, status, reason, error_type, error_message, message_metadata,"
-    " user_context, template_settings, recipient_type, created_at, updated_at)"
+    " user_context, template_settings, recipient_type, transactional_message_id, email_priority,"
+    " log_params, created_at, updated_at)"
     " select r.id, %(campaign)s, %(app)s, %(template)s, r.user_id,"
     " coalesce(%(account)s, r.account), r.recipient,"
     " 'failed', %(etype)s, %(etype)s, %(emsg)s, %(meta)s, coalesce(r.context, '{}'),"
-    " %(settings)s, r.rtype, %(now)s, %(now)s"
+    " %(settings)s, r.rtype, %(tmid)s, %(priority)s, %(log_params)s, %(now)s, %(now)s"
     " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, account text,"
     "  recipient text, context jsonb, rtype text)"
 )
@@ -157,6 +166,9 @@ def record_failed_requests(
             "emsg": request.error_message[:2000],
             "meta": Jsonb(request.message_metadata, dumps=_plain_json),
             "settings": Jsonb(request.template_settings, dumps=_plain_json),
+            "tmid": request.transactional_message_id,
+            "priority": str(request.email_priority),
+            "log_params": Jsonb(request.log_params, dumps=_plain_json),
             "now": now,
             "rows": _plain_json(rows),
         },
@@ -254,12 +266,13 @@ _INSERT_MANY = (
     "insert into app.email_sends (email_log_id, shoot_id, campaign_name, app_name,"
     " template_name, user_id, account_ref, recipient, status, reason, subject, error_type,"
     " error_message, is_dry_run, message_metadata, user_context, recipient_type,"
-    " attachment_filenames, custom_blocks_variation_id, created_at, updated_at)"
+    " attachment_filenames, custom_blocks_variation_id, transactional_message_id, created_at,"
+    " updated_at)"
     " select r.id, %(shoot)s, %(campaign)s, %(app)s, %(template)s, r.user_id,"
     "  coalesce(%(account)s, r.account),"
     "  r.recipient, r.status, r.reason, r.subject, r.etype, r.emsg, false, %(meta)s,"
-    "  coalesce(r.context, '{}'), r.rtype, coalesce(r.files, '{}'), %(variation)s, %(now)s,"
-    "  %(now)s"
+    "  coalesce(r.context, '{}'), r.rtype, coalesce(r.files, '{}'), %(variation)s, %(tmid)s,"
+    "  %(now)s, %(now)s"
     " from json_to_recordset(%(rows)s::json) as r(id uuid, user_id text, account text,"
     "  recipient text, status text, reason text, subject text, etype text, emsg text,"
     "  context jsonb, rtype text, files text[])"
@@ -311,6 +324,7 @@ def insert_rows(
             "account": spec.account_ref,
             "variation": spec.custom_blocks_variation_id,
             "meta": Jsonb(spec.message_metadata),
+            "tmid": spec.transactional_message_id,
             "now": now,
             "rows": document,
         },

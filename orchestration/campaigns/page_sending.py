@@ -363,6 +363,7 @@ class PageSender:
             app_name=spec.app_name,
             shoot_id=str(spec.shoot_id),
             template_name=spec.template_name,
+            transactional_message_id=spec.transactional_message_id,
             requested_at=self.ctx.clock(),
             tracked=spec.options.tracked,
             message_id=spec.options.message_id_for(str(item.email_log_id)),

@@ -120,14 +120,20 @@ def process_recipient(
     limiter: RateLimiter,
     *,
     drop_reason: str | None = None,
+    email_log_id: UUID | None = None,
 ) -> RecipientResult:
     """Record, check, render and send one recipient - the ledger row is committed first.
 
     Raises TemplateSettingsMissingKeyError (the whole shoot is wrong); every other problem of the
     recipient's (rendering failed on their data, the provider refused or may have the message)
     is recorded on the recipient's row. Only infrastructure errors (the database) propagate.
+
+    ``email_log_id``: the id the row must have (a queued send's, given to its caller when it was
+    enqueued). A second call with the same id finds the row and sends nothing (status None).
     """
     attempt = _Attempt(conn, spec, recipient, now=ctx.clock())
+    if email_log_id is not None:
+        attempt.email_log_id = email_log_id
     if drop_reason is None and not is_plausible_address(attempt.address):
         drop_reason = "invalid_address"
     if drop_reason is not None:
@@ -245,6 +251,7 @@ def _outgoing(ctx: SendContext, attempt: _Attempt, content: EmailContent) -> Out
         app_name=spec.app_name,
         shoot_id=str(spec.shoot_id) if spec.shoot_id else None,
         template_name=spec.template_name,
+        transactional_message_id=spec.transactional_message_id,
         requested_at=attempt.now,
         tracked=spec.options.tracked,
         message_id=spec.options.message_id_for(str(attempt.email_log_id)),

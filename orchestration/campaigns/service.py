@@ -24,6 +24,7 @@ from orchestration.campaigns import (
     email_logs,
     overrides,
     planning,
+    send_queue,
     shoots,
     webhooks,
 )
@@ -41,6 +42,7 @@ from orchestration.campaigns.entities import (
     Audience,
     EmailLogMetrics,
     EmailLogPage,
+    EmailPriority,
     EmailRecipient,
     EmailShoot,
     EmailShootState,
@@ -348,6 +350,16 @@ class Emailing(SingleEmails):
             return [
                 s.shoot_id for s in filter_shoots(conn, self.registry, due, wanted) if s.shoot_id
             ]
+
+    def drain_send_queue(
+        self,
+        priority: EmailPriority | None = None,
+        limit: int | None = None,
+        now: datetime | None = None,
+    ) -> send_queue.DrainResult:
+        """Send the queued requests due (``async_send``, ``defer_send``), high priority first;
+        what the ``drain_send_queue`` job runs."""
+        return send_queue.drain_send_queue(self.context(), priority=priority, limit=limit, now=now)
 
     def preview_email(
         self,

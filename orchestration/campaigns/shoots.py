@@ -155,6 +155,7 @@ def insert_shoot(
         "manual": shoot.manual_send_only,
         "dry_run": shoot.dry_run,
         "draft": shoot.enqueue_as_draft,
+        "tmid": shoot.transactional_message_id,
         "duplicated_from": str(shoot.duplicated_from) if shoot.duplicated_from else None,
         "blocks": Jsonb([block.to_json() for block in shoot.custom_blocks]),
         "variation": shoot.custom_blocks_variation_id,
@@ -167,12 +168,13 @@ def insert_shoot(
             "insert into app.shoots (shoot_id, campaign_name, app_name, config_id, scheduled_at,"
             " state, template_name, template_settings, audience, message_frequency, metadata, tags,"
             " sender_email_address, manual_send_only, dry_run, enqueue_as_draft, duplicated_from,"
-            " custom_blocks, custom_blocks_variation_id, cancelled_at, completed_at)"
+            " custom_blocks, custom_blocks_variation_id, cancelled_at, completed_at,"
+            " transactional_message_id)"
             " values (%(shoot_id)s, %(campaign_name)s, %(app_name)s, %(config_id)s,"
             " %(scheduled_at)s, %(state)s, %(template_name)s, %(template_settings)s, %(audience)s,"
             " %(message_frequency)s, %(metadata)s, %(tags)s, %(sender)s, %(manual)s, %(dry_run)s,"
             " %(draft)s, %(duplicated_from)s, %(blocks)s, %(variation)s, %(cancelled_at)s,"
-            " %(completed_at)s)" + conflict + " returning *",
+            " %(completed_at)s, %(tmid)s)" + conflict + " returning *",
             params,
         ).fetchone()
     return EmailShoot.from_row(row) if row else None
@@ -198,6 +200,7 @@ def schedule_shoot(
     app_name: str | None = None,
     custom_blocks: list[CustomBlock | dict[str, Any]] | None = None,
     custom_blocks_variation_id: str | None = None,
+    transactional_message_id: str | None = None,
 ) -> EmailShoot:
     """Persist a shoot to be sent at ``scheduled_at`` (seed 004's ``schedule_shoot``).
 
@@ -233,6 +236,7 @@ def schedule_shoot(
         enqueue_as_draft=enqueue_as_draft,
         custom_blocks=blocks,
         custom_blocks_variation_id=custom_blocks_variation_id,
+        transactional_message_id=transactional_message_id,
     )
     with conn.transaction():
         created = insert_shoot(conn, shoot, on_conflict_nothing=False)
@@ -278,6 +282,7 @@ def patch_shoot(
     manual_send_only: Any = NOT_SET,
     custom_blocks: Any = NOT_SET,
     custom_blocks_variation_id: Any = NOT_SET,
+    transactional_message_id: Any = NOT_SET,
 ) -> EmailShoot:
     """Change a shoot that has not started (seed 004); only the arguments given are changed.
 
@@ -307,6 +312,7 @@ def patch_shoot(
             scheduled_at=scheduled_at, tags=tags, campaign_name=campaign_name, metadata=metadata,
             enqueue_as_draft=enqueue_as_draft, sender_email_address=sender_email_address,
             dry_run=dry_run, manual_send_only=manual_send_only,
+            transactional_message_id=transactional_message_id,
         )  # fmt: skip
         assignments = ", ".join(f"{column} = %({column})s" for column in sets)
         conn.execute(

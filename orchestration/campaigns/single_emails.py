@@ -4,7 +4,9 @@ part of ``Emailing``.
 Kept apart from the service's shoots and planning because single sends carry most of the
 failure handling: a send that fails before its recipient has a ledger row (unknown template,
 missing setting) still leaves the ``failed`` email log ``silent_failure`` promises, and the
-options a call or its campaign gives (``EmailSendingOptions``) apply to each message.
+options a call or its campaign gives (``EmailSendingOptions``) apply to each message. A send is
+described once, as a ``SendRequest``, whether it is performed now or queued (``async_send``,
+``defer_send``) for a drain of ``app.send_queue``.
 """
 
 from __future__ import annotations
@@ -12,28 +14,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
-from orchestration.campaigns.campaign import EmailSendingOptions, check_message_id
-from orchestration.campaigns.context import DispatchSettings, MessageSpec, SendContext
-from orchestration.campaigns.entities import EmailRecipient, MessageFrequency, SendStatus
+from orchestration.campaigns import send_queue
+from orchestration.campaigns.campaign import EmailSendingOptions
+from orchestration.campaigns.context import DispatchSettings, SendContext
+from orchestration.campaigns.entities import (
+    EmailPriority,
+    EmailRecipient,
+    MessageFrequency,
+    SendStatus,
+)
 from orchestration.campaigns.errors import EmailingError, SendFailedError
 from orchestration.campaigns.ledger import FailedRequest, record_failed_requests
 from orchestration.campaigns.ratelimit import RateLimiter
 from orchestration.campaigns.raw_messages import raw_message_spec
 from orchestration.campaigns.registry import Registry
-from orchestration.campaigns.sending import (
-    RecipientResult,
-    dedupe_page,
-    process_recipient,
-    run_recipients,
-)
-from orchestration.campaigns.suppression import suppression_reasons
+from orchestration.campaigns.send_requests import SendRequest, due_at, perform, send_one
+from orchestration.campaigns.sending import RecipientResult, dedupe_page, run_recipients
 
 logger = logging.getLogger(__name__)
 
@@ -47,41 +51,6 @@ class SingleEmails:
     clock: Callable[[], datetime]
     connect: Callable[[], AbstractContextManager[psycopg.Connection]]
     context: Callable[[], SendContext]
-
-    def _spec(
-        self,
-        template_name: str,
-        template_settings: dict[str, Any] | None,
-        *,
-        campaign_name: str | None,
-        message_frequency: MessageFrequency | None,
-        message_metadata: dict[str, Any] | None,
-        account_ref: str | None,
-        sender_email_address: str | None,
-        enqueue_as_draft: bool,
-        dry_run: bool,
-        sending_options: EmailSendingOptions | None = None,
-        several_recipients: bool = False,
-    ) -> MessageSpec:
-        template = self.registry.get_template(template_name)
-        campaign = self.registry.campaigns.get(campaign_name) if campaign_name else None
-        if sending_options is None:
-            sending_options = campaign.sending_options if campaign else EmailSendingOptions()
-        check_message_id(sending_options, several_recipients=several_recipients)
-        return MessageSpec(
-            template=template,
-            template_settings=template.validate_settings(template_settings or {}),
-            campaign_name=campaign_name or template_name,
-            app_name=campaign.app_name if campaign else None,
-            message_frequency=message_frequency,
-            from_address=sender_email_address or "",
-            dry_run=dry_run,
-            enqueue_as_draft=enqueue_as_draft,
-            message_metadata=dict(message_metadata or {}),
-            account_ref=account_ref,
-            persist=not dry_run,
-            options=sending_options,
-        )
 
     def send_email(
         self,
@@ -97,58 +66,126 @@ class SingleEmails:
         silent_failure: bool = False,
         dry_run: bool = False,
         sending_options: EmailSendingOptions | None = None,
+        transactional_message_id: str | None = None,
+        async_send: bool = False,
+        defer_send: bool | datetime | timedelta = False,
+        log_params: dict[str, Any] | None = None,
+        email_priority: EmailPriority = EmailPriority.low,
     ) -> UUID | None:
-        """Send one email now; returns its email_log_id (None for a dry run, a skip or a drop).
+        """Send one email; returns its email_log_id (None for a dry run, a skip or a drop).
 
         ``dry_run``: render and check only - no provider call and no email log (seed 004).
         ``silent_failure``: a failure is logged (a ``failed`` email log) instead of raised.
         ``sending_options``: default the campaign's (``EmailSendingOptions``).
+        ``async_send`` / ``defer_send`` (``True``, a ``datetime`` or a ``timedelta``): the request
+        is checked and committed to ``app.send_queue`` and the call returns its email_log_id at
+        once; a drain sends it when due, ``email_priority`` high first (``send_queue``). A queued
+        dry run is enqueued too (seed 004), and its drain writes nothing.
+        ``transactional_message_id`` names the provider-side transactional message (tag and
+        header); ``log_params`` are logged now and kept on the email log.
         """
-        result = self._send_one(
-            recipient, template_name, template_settings, campaign_name=campaign_name,
-            message_metadata=message_metadata, message_frequency=message_frequency,
+        request = SendRequest(
+            recipient, template_name, dict(template_settings or {}), campaign_name=campaign_name,
+            message_metadata=dict(message_metadata or {}), message_frequency=message_frequency,
             account_ref=account_ref, sender_email_address=sender_email_address,
-            enqueue_as_draft=enqueue_as_draft, silent_failure=silent_failure, dry_run=dry_run,
+            enqueue_as_draft=enqueue_as_draft, dry_run=dry_run,
+            transactional_message_id=transactional_message_id,
+            email_priority=EmailPriority(email_priority), log_params=dict(log_params or {}),
             sending_options=sending_options,
         )  # fmt: skip
+        if log_params:
+            logger.info("send_email %s to %s: %s", template_name, recipient.email_address,
+                        log_params)  # fmt: skip
+        if async_send or defer_send is not False:
+            return self._enqueue([request], defer_send, silent_failure=silent_failure)[0]
+        result = self._send_one(request, silent_failure=silent_failure)
         if result.status == SendStatus.sent:
             return result.email_log_id
         return None
 
-    def _send_one(
+    def _enqueue(
         self,
-        recipient: EmailRecipient,
-        template_name: str,
-        template_settings: dict[str, Any] | None,
+        requests: list[SendRequest],
+        defer_send: bool | datetime | timedelta,
         *,
         silent_failure: bool,
-        **options: Any,
-    ) -> RecipientResult:
+    ) -> list[UUID | None]:
+        """Check the requests (template, settings) and commit them to the send queue."""
+        not_before = due_at(defer_send, self.clock())
         try:
-            spec = self._spec(template_name, template_settings, **options)
-            result = self._process_one(spec, recipient)
+            with self.connect() as conn:
+                return list(send_queue.enqueue(conn, requests, not_before, self.registry))
+        except EmailingError as exc:
+            if not silent_failure:
+                raise
+            logger.warning("queueing %s failed: %s", requests[0].template_name, exc)
+            return [None] * len(requests)
+
+    def _send_one(self, request: SendRequest, *, silent_failure: bool) -> RecipientResult:
+        recipient = request.recipient
+        try:
+            with self.connect() as conn:
+                limiter = RateLimiter(self.settings.max_send_rate)
+                result = perform(self.context(), conn, request, limiter)
         except EmailingError as exc:
             # Before the recipient had a ledger row: unknown template, missing setting.
             if not silent_failure:
                 raise
             logger.warning("send_email to %s failed: %s", recipient.email_address, exc)
-            return self._record_failed_request(
-                [recipient], exc, template_name, template_settings, **options
-            )[0]
-        _raise_if_failed(result, repr(template_name), recipient, silent_failure=silent_failure)
+            return self._record_failed_request([recipient], exc, request)[0]
+        _raise_if_failed(
+            result, repr(request.template_name), recipient, silent_failure=silent_failure
+        )
         return result
 
-    def _process_one(self, spec: MessageSpec, recipient: EmailRecipient) -> RecipientResult:
-        """One recipient through the dispatch machinery: suppression, ledger, provider."""
+    def _record_failed_request(
+        self, recipients: list[EmailRecipient], exc: EmailingError, request: SendRequest
+    ) -> list[RecipientResult]:
+        """The ``failed`` email logs silent_failure promises, for sends that failed before
+        their recipients had a ledger row (none for a dry run: it never writes a log)."""
+        error_type, message = exc.code, str(exc)
+        if request.dry_run:
+            return [
+                RecipientResult(
+                    r.normalized_address,
+                    SendStatus.failed,
+                    None,
+                    error_type,
+                    error_type=error_type,
+                    error_message=message,
+                )
+                for r in recipients
+            ]
+        campaign_name = request.campaign_name
+        campaign = self.registry.campaigns.get(campaign_name) if campaign_name else None
+        retain = not request.options(self.registry).disable_message_retention
+        failed = FailedRequest(
+            template_name=request.template_name,
+            campaign_name=campaign_name or request.template_name,
+            error_type=error_type,
+            error_message=message,
+            app_name=campaign.app_name if campaign else None,
+            account_ref=request.account_ref,
+            message_metadata=dict(request.message_metadata),
+            template_settings=dict(request.template_settings) if retain else {},
+            retain_content=retain,
+            transactional_message_id=request.transactional_message_id,
+            email_priority=str(request.email_priority),
+            log_params=dict(request.log_params),
+        )
         with self.connect() as conn:
-            drop = suppression_reasons(
-                conn, [recipient.normalized_address],
-                send_to_unsubscribed=spec.options.send_to_unsubscribed,
-            ).get(recipient.normalized_address)  # fmt: skip
-            return process_recipient(
-                self.context(), conn, spec, recipient, RateLimiter(self.settings.max_send_rate),
-                drop_reason=drop,
-            )  # fmt: skip
+            ids = record_failed_requests(conn, failed, recipients, now=self.clock())
+        return [
+            RecipientResult(
+                r.normalized_address,
+                SendStatus.failed,
+                email_log_id,
+                error_type,
+                error_type=error_type,
+                error_message=message,
+            )
+            for r, email_log_id in zip(recipients, ids, strict=True)
+        ]
 
     def send_email_raw(
         self,
@@ -172,7 +209,9 @@ class SingleEmails:
             account_ref=account_ref,
         )  # fmt: skip
         try:
-            result = self._process_one(spec, to)
+            with self.connect() as conn:
+                limiter = RateLimiter(self.settings.max_send_rate)
+                result = send_one(self.context(), conn, spec, to, limiter)
         except EmailingError as exc:
             if not silent_failure:
                 raise
@@ -180,64 +219,6 @@ class SingleEmails:
             return None
         _raise_if_failed(result, "a raw message", to, silent_failure=silent_failure)
         return result.email_log_id if result.status == SendStatus.sent else None
-
-    def _record_failed_request(
-        self,
-        recipients: list[EmailRecipient],
-        exc: EmailingError,
-        template_name: str,
-        template_settings: dict[str, Any] | None,
-        *,
-        campaign_name: str | None = None,
-        message_metadata: dict[str, Any] | None = None,
-        account_ref: str | None = None,
-        dry_run: bool = False,
-        sending_options: EmailSendingOptions | None = None,
-        **_: Any,
-    ) -> list[RecipientResult]:
-        """The ``failed`` email logs silent_failure promises, for sends that failed before
-        their recipients had a ledger row (none for a dry run: it never writes a log)."""
-        error_type, message = exc.code, str(exc)
-        if dry_run:
-            return [
-                RecipientResult(
-                    r.normalized_address,
-                    SendStatus.failed,
-                    None,
-                    error_type,
-                    error_type=error_type,
-                    error_message=message,
-                )
-                for r in recipients
-            ]
-        campaign = self.registry.campaigns.get(campaign_name) if campaign_name else None
-        if sending_options is None:
-            sending_options = campaign.sending_options if campaign else EmailSendingOptions()
-        retain = not sending_options.disable_message_retention
-        request = FailedRequest(
-            template_name=template_name,
-            campaign_name=campaign_name or template_name,
-            error_type=error_type,
-            error_message=message,
-            app_name=campaign.app_name if campaign else None,
-            account_ref=account_ref,
-            message_metadata=dict(message_metadata or {}),
-            template_settings=dict(template_settings or {}) if retain else {},
-            retain_content=retain,
-        )
-        with self.connect() as conn:
-            ids = record_failed_requests(conn, request, recipients, now=self.clock())
-        return [
-            RecipientResult(
-                r.normalized_address,
-                SendStatus.failed,
-                email_log_id,
-                error_type,
-                error_type=error_type,
-                error_message=message,
-            )
-            for r, email_log_id in zip(recipients, ids, strict=True)
-        ]
 
     def batch_send_email(
         self,
@@ -253,21 +234,45 @@ class SingleEmails:
         sender_email_address: str | None = None,
         silent_failure: bool = True,
         sending_options: EmailSendingOptions | None = None,
+        transactional_message_id: str | None = None,
+        defer_send: bool | datetime | timedelta = False,
+        log_params: dict[str, Any] | None = None,
+        email_priority: EmailPriority = EmailPriority.low,
     ) -> list[RecipientResult]:
         """Send one template to many recipients with the dispatch machinery (bounded
         concurrency, rate limit, suppression, frequency limits). Results are in input order
         (a repeated address yields one message). ``silent_failure`` False raises
-        ``SendFailedError`` after the batch if any recipient failed."""
-        options: dict[str, Any] = dict(
-            campaign_name=campaign_name, message_frequency=message_frequency,
-            message_metadata=message_metadata, account_ref=account_ref,
+        ``SendFailedError`` after the batch if any recipient failed.
+
+        ``defer_send`` (``True``, a ``datetime`` or a ``timedelta``) queues every recipient in
+        one transaction instead: each result is ``queued`` with the email_log_id its send will
+        have (reason ``deferred``)."""
+        base = SendRequest(
+            EmailRecipient(None, ""), template_name, dict(template_settings or {}),
+            campaign_name=campaign_name, message_metadata=dict(message_metadata or {}),
+            message_frequency=message_frequency, account_ref=account_ref,
             sender_email_address=sender_email_address, enqueue_as_draft=enqueue_as_draft,
-            dry_run=dry_run, sending_options=sending_options,
+            dry_run=dry_run, transactional_message_id=transactional_message_id,
+            email_priority=EmailPriority(email_priority), log_params=dict(log_params or {}),
+            sending_options=sending_options,
         )  # fmt: skip
         ordered = list(recipients)
+        if log_params:
+            logger.info("batch_send_email %s: %s", template_name, log_params)
+        if defer_send is not False:
+            unique = dedupe_page(ordered)
+            queued = [replace(base, recipient=r) for r in unique]
+            # an unknown template or missing setting raises, as for an immediate batch
+            base.spec(self.registry, several_recipients=len(unique) > 1)
+            ids = self._enqueue(queued, defer_send, silent_failure=False)
+            by_id = {r.normalized_address: i for r, i in zip(unique, ids, strict=True)}
+            return [
+                RecipientResult(a, SendStatus.queued, by_id[a], reason="deferred")
+                for a in (r.normalized_address for r in ordered)
+            ]
         by_address: dict[str, RecipientResult] = {}
         try:
-            spec = self._spec(template_name, template_settings, several_recipients=True, **options)
+            spec = base.spec(self.registry, several_recipients=True)
             size = self.settings.page_size
             pages = (ordered[i : i + size] for i in range(0, len(ordered), size))
             with self.connect() as reader:
@@ -282,9 +287,7 @@ class SingleEmails:
                 raise
             logger.warning("batch_send_email of %r failed: %s", template_name, exc)
             left = [r for r in dedupe_page(ordered) if r.normalized_address not in by_address]
-            failed = self._record_failed_request(
-                left, exc, template_name, template_settings, **options
-            )
+            failed = self._record_failed_request(left, exc, base)
             by_address.update((r.address, r) for r in failed)
         results = [
             by_address.get(r.normalized_address, RecipientResult(r.normalized_address, None))

@@ -39,6 +39,12 @@ run_coordinator:
         value:
           applyLimitPerUniqueValue: true
         limit: 1
+      # Urgent mail is not queued behind bulk shoots: shoot dispatches (mailtrail/lane: bulk) get
+      # at most 3 of the 4 slots, and the queue dequeues the highest `dagster/priority` first -
+      # a drain of high-priority queued sends has 10, everything else 0.
+      - key: mailtrail/lane
+        value: bulk
+        limit: 3
 # The daemon fails runs that never start, never finish cancelling, or outlive their
 # `dagster/max_runtime` tag (set on the runs the poll sensors start): without it a run whose
 # worker was killed stays STARTED for ever. The default run launcher cannot check a worker's

@@ -154,3 +154,29 @@ def dispatch(
             )
         )
     return outcomes
+
+
+def drain(runtime: Runtime, *, command: str = "dispatch") -> list[RunOutcome]:
+    """One ``drain_send_queue`` run per priority with due queued sends (``send_email(async_send=
+    True)``, ``defer_send``), high first - what ``send_queue_sensor`` launches."""
+    from orchestration.campaigns.entities import EmailPriority
+    from orchestration.campaigns.send_queue import due_counts
+    from orchestration.defs.campaigns.send_queue import DRAIN_JOB, drain_run_request
+
+    ensure_marts(runtime)
+    with connect(runtime.database_url, autocommit=True) as conn:
+        due = due_counts(conn, datetime.now(UTC))
+    outcomes = []
+    for priority in (EmailPriority.high, EmailPriority.low):
+        if due.get(priority):
+            request = drain_run_request(priority)
+            outcomes.append(
+                run_job(
+                    DRAIN_JOB,
+                    command=command,
+                    logs_dir=runtime.settings.logs_dir,
+                    run_config=request.run_config,
+                    tags=request.tags,
+                )
+            )
+    return outcomes

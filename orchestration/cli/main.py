@@ -66,7 +66,10 @@ def parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="plan recurring campaigns' shoots into app.shoots")
     plan.add_argument("--days", type=int, default=7, help="horizon ahead (default 7)")
     plan.add_argument("--backfill-days", type=int, default=1, help="days back (default 1)")
-    commands.add_parser("dispatch", help="send the shoots that are due now (MAILTRAIL_SENDER)")
+    commands.add_parser(
+        "dispatch",
+        help="send the shoots and the queued sends that are due now (MAILTRAIL_SENDER)",
+    )
     docs = commands.add_parser("docs", help="write dbt's documentation site as one static page")
     docs.add_argument("--output", metavar="DIR", help="folder (default: <home>/dbt-docs)")
     report = commands.add_parser("report", help="write one campaign's report as an HTML page")
@@ -220,9 +223,12 @@ def _run(args: argparse.Namespace) -> int:
         return serve_previews(runtime, args.host, args.port)
     if args.command == "dispatch":
         runs = commands.dispatch(runtime)
-        for run in runs:
+        drains = commands.drain(runtime)
+        for run in runs + drains:
             print(run.line())
             print(run.metadata)
         print(f"dispatched {len(runs)} shoot(s)")
-        return 0 if all(run.success for run in runs) else 1
+        drained = sum(int(run.metadata.get("processed", 0)) for run in drains)
+        print(f"drained {drained} queued send(s)")
+        return 0 if all(run.success for run in runs + drains) else 1
     raise AssertionError(args.command)  # argparse rejects unknown commands

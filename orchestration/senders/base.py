@@ -16,7 +16,8 @@ only the dispatch retries, and only ``RetryableSendError``.
 
 Every message carries ``campaign``, ``shoot_id`` and ``email_log_id`` as provider tags where the
 provider has them and as ``X-Email-Log-Id``/``X-Campaign``/``X-Shoot-Id`` headers everywhere, so
-provider events join back to the ledger.
+provider events join back to the ledger; a send naming a provider-side transactional message
+adds ``transactional_message_id`` (tag) and ``X-Transactional-Message-Id`` (header).
 
 A message may carry attachments, or be a ready MIME message of the caller's (``raw``). Only a
 sender that puts whole MIME messages on the wire can carry those: it says so with
@@ -39,6 +40,7 @@ from typing import Protocol, runtime_checkable
 LOG_ID_HEADER = "X-Email-Log-Id"
 CAMPAIGN_HEADER = "X-Campaign"
 SHOOT_HEADER = "X-Shoot-Id"
+TRANSACTIONAL_HEADER = "X-Transactional-Message-Id"
 
 
 class SenderError(Exception):
@@ -110,6 +112,8 @@ class OutgoingEmail:
     app_name: str | None = None
     shoot_id: str | None = None
     template_name: str | None = None
+    # The provider-side transactional message (template, stream) the caller named, if any.
+    transactional_message_id: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     requested_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     tracked: bool = True  # False: no open or click tracking (EmailSendingOptions.tracked)
@@ -129,6 +133,7 @@ class OutgoingEmail:
             "app": self.app_name,
             "shoot_id": self.shoot_id,
             "email_log_id": self.email_log_id,
+            "transactional_message_id": self.transactional_message_id,
         }
         return {name: value for name, value in values.items() if value}
 
@@ -137,6 +142,7 @@ class OutgoingEmail:
             LOG_ID_HEADER: self.email_log_id,
             CAMPAIGN_HEADER: self.campaign_name,
             SHOOT_HEADER: self.shoot_id,
+            TRANSACTIONAL_HEADER: self.transactional_message_id,
         }
         return {name: value for name, value in values.items() if value}
 

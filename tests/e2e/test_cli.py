@@ -6,6 +6,7 @@ import ast
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -140,10 +141,13 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     assert jobs["ingest_and_build"] == 2 and jobs["tracker_pipeline"] == 1
 
 
-def test_plan_then_dispatch_sends_each_contact_once_through_the_configured_sender(
+def test_plan_then_dispatch_sends_each_contact_and_queued_email_once_through_the_sender(
     database_url: str, db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    from orchestration.demo.campaign import seed_demo_contacts
+    from orchestration.campaigns import EmailPriority, EmailRecipient, Registry
+    from orchestration.campaigns.send_queue import enqueue
+    from orchestration.campaigns.send_requests import SendRequest
+    from orchestration.demo.campaign import DEMO_TEMPLATE, register_demo, seed_demo_contacts
 
     seed_demo_contacts(db, count=6)
     subscribed = db.execute("select count(*) from app.contacts where is_subscribed").fetchone()[0]
@@ -163,13 +167,22 @@ def test_plan_then_dispatch_sends_each_contact_once_through_the_configured_sende
     created = summary["shoots_created"]
     assert created >= 1 and summary["sends_marked_unknown"] == 0
 
+    # and two queued single emails (send_email(async_send=True) in the app's process), one urgent
+    queued = [
+        SendRequest(EmailRecipient(None, f"q{i}@example.com", {"first_name": "Q", "plan": "pro"}),
+                    DEMO_TEMPLATE, {"headline": "h", "edition": "e"}, email_priority=priority)
+        for i, priority in enumerate([EmailPriority.low, EmailPriority.high])
+    ]  # fmt: skip
+    enqueue(db, queued, datetime.now(UTC), register_demo(Registry()))
+
     sent = mailtrail(home, database_url, "dispatch", extra_env=env)
     assert sent.returncode == 0, sent.stderr[-3000:]
     assert f"dispatched {created} shoot(s)" in sent.stdout
-    assert len(list(outbox.rglob("*.eml"))) == subscribed * created > 0
+    assert "drained 2 queued send(s)" in sent.stdout
+    assert len(list(outbox.rglob("*.eml"))) == subscribed * created + 2 > 2
     again = mailtrail(home, database_url, "dispatch", extra_env=env)
-    assert "dispatched 0 shoot(s)" in again.stdout
-    assert len(list(outbox.rglob("*.eml"))) == subscribed * created  # nobody got one twice
+    assert "dispatched 0 shoot(s)" in again.stdout and "drained 0 queued send(s)" in again.stdout
+    assert len(list(outbox.rglob("*.eml"))) == subscribed * created + 2  # nobody got one twice
 
 
 def test_a_fresh_deployment_plans_nothing_nobody_registered(

@@ -1,5 +1,6 @@
-"""Dispatch in Dagster: the run queue admits one run per shoot, the dispatch op is retried (and a
-retry sends nobody twice), business errors are not retried."""
+"""Dispatch in Dagster: the run queue admits one run per shoot and lets urgent mail pass bulk
+shoots, the dispatch op is retried (and a retry sends nobody twice), business errors are not
+retried."""
 
 from __future__ import annotations
 
@@ -19,15 +20,25 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
 
 from orchestration.campaigns import Audience, Emailing
 from orchestration.campaigns import registry as global_registry
+from orchestration.campaigns.entities import EmailPriority
 from orchestration.cli.bootstrap import DAGSTER_YAML
 from orchestration.defs.campaigns.dispatch import (
+    BULK_LANE,
+    BULK_RUN_LIMIT,
     DISPATCH_OP,
+    LANE_TAG,
     SHOOT_TAG,
+    dispatch_shoot_batches_job,
     dispatch_shoot_job,
     dispatch_shoot_op,
 )
-from orchestration.defs.campaigns.planning import plan_campaign_shoots, recover_orphan_direct_sends
+from orchestration.defs.campaigns.planning import (
+    plan_campaign_shoots,
+    plan_campaigns_job,
+    recover_orphan_direct_sends,
+)
 from orchestration.defs.campaigns.resources import EmailingResource, SenderResource
+from orchestration.defs.campaigns.send_queue import drain_run_request, drain_send_queue_job
 from orchestration.defs.campaigns.webhooks import call_campaign_webhooks
 from orchestration.defs.resources import WarehouseResource
 from orchestration.demo.campaign import DEMO_CAMPAIGN, DEMO_SEGMENT, DEMO_TEMPLATE, register_demo
@@ -74,10 +85,72 @@ def test_retry_policies_are_where_a_retry_cannot_send_twice() -> None:
     assert call_campaign_webhooks.retry_policy is None  # at least once: not retried blindly
 
 
-def test_the_queue_limits_the_tag_the_dispatch_runs_carry() -> None:
-    # shoot_dispatch_sensor and `mailtrail dispatch` tag each dispatch run with SHOOT_TAG.
-    (limit,) = yaml.safe_load(DAGSTER_YAML)["run_coordinator"]["config"]["tag_concurrency_limits"]
-    assert limit == {"key": SHOOT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+def test_the_queue_limits_the_tags_the_dispatch_runs_carry() -> None:
+    # shoot_dispatch_sensor and `mailtrail dispatch` tag each dispatch run with SHOOT_TAG; both
+    # dispatch jobs carry the bulk lane's tag (Dagster adds a job's tags to its runs).
+    limits = yaml.safe_load(DAGSTER_YAML)["run_coordinator"]["config"]["tag_concurrency_limits"]
+    assert limits == [
+        {"key": SHOOT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
+        {"key": LANE_TAG, "value": BULK_LANE, "limit": BULK_RUN_LIMIT},
+    ]
+    slots = yaml.safe_load(DAGSTER_YAML)["run_coordinator"]["config"]["max_concurrent_runs"]
+    assert slots > BULK_RUN_LIMIT
+    for job in (dispatch_shoot_job, dispatch_shoot_batches_job):
+        assert job.tags[LANE_TAG] == BULK_LANE
+
+
+def _queued_run(
+    instance: dg.DagsterInstance,
+    job: dg.JobDefinition,
+    request: dg.RunRequest,
+    status: dg.DagsterRunStatus = dg.DagsterRunStatus.QUEUED,
+) -> str:
+    origin = RemoteRepositoryOrigin(
+        RegisteredCodeLocationOrigin("mailtrail"), "__repository__"
+    ).get_job_origin(job.name)
+    return instance.create_run_for_job(
+        job,
+        run_config=request.run_config,
+        tags={**job.tags, **request.tags},  # as the sensor daemon creates a job's runs
+        status=status,
+        remote_job_origin=origin,
+    ).run_id
+
+
+def _dispatch_request(shoot_id: str) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_config={"ops": {DISPATCH_OP: {"config": {"shoot_id": shoot_id}}}},
+        tags={SHOOT_TAG: shoot_id},
+    )
+
+
+def _admitted(instance: dg.DagsterInstance) -> list[str]:
+    with QueuedRunCoordinatorDaemon(interval_seconds=1) as daemon:
+        daemon._logger = logging.getLogger("queued-run-coordinator")
+        runs = daemon._get_runs_to_dequeue(
+            instance, instance.get_concurrency_config(), fixed_iteration_time=None
+        )
+    return [run.run_id for run in runs]
+
+
+@pytest.mark.parametrize("drain_priority", [EmailPriority.high, EmailPriority.low])
+def test_urgent_mail_is_not_queued_behind_bulk_shoots(drain_priority: EmailPriority) -> None:
+    """Three shoots are being sent and a fourth waits; a drain of queued sends arrives last.
+    The run queue of the dagster.yaml `mailtrail` writes gives it the free slot: bulk shoots
+    never take every slot, and a high-priority drain is dequeued before anything else."""
+    coordinator = yaml.safe_load(DAGSTER_YAML)["run_coordinator"]
+    with dg.instance_for_test(overrides={"run_coordinator": coordinator}) as instance:
+        started = dg.DagsterRunStatus.STARTED
+        for shoot in ("a", "b", "c"):
+            _queued_run(instance, dispatch_shoot_job, _dispatch_request(shoot), started)
+        _queued_run(instance, dispatch_shoot_job, _dispatch_request("d"))
+        other = _queued_run(instance, plan_campaigns_job, dg.RunRequest())  # before the drain
+        drain = _queued_run(instance, drain_send_queue_job, drain_run_request(drain_priority))
+        admitted = _admitted(instance)
+    # The last slot is never a shoot's; it goes to a high drain before everything queued earlier,
+    # or, for a low one, to the run queued first among the others.
+    expected = [drain] if drain_priority == EmailPriority.high else [other]
+    assert admitted == expected
 
 
 @pytest.fixture

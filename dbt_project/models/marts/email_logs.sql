@@ -15,11 +15,11 @@
     One row per email log (message x recipient, seed 004's EmailLog). The state is a function of
     the set of the log's events (macros/email_log_state.sql), never of their arrival order.
     user_id / account_ref / is_dry_run / template_name / attachment_filenames /
-    custom_blocks_variation_id come from our send ledger (app.email_sends, left-joined on
-    email_log_id; the ledger wins), else null / null / false / the provider's template name /
-    null / null. The ledger's own events (provider 'mailtrail') are in fct_email_events, so a
-    ledger 'sent' with no provider event yet is a log in state sent, and a dry run is a pending
-    log.
+    custom_blocks_variation_id / transactional_message_id / email_priority come from our send
+    ledger (app.email_sends, left-joined on email_log_id; the ledger wins), else null / null /
+    false / the provider's template name / null / null / null / null. The ledger's own events
+    (provider 'mailtrail') are in fct_email_events, so a ledger 'sent' with no provider event yet
+    is a log in state sent, and a dry run is a pending log.
 -#}
 {%- set delivery_evidence = sql_string_list(delivery_evidence_event_types()) -%}
 {#- providers that report on messages sent by another provider (ledger, open tracker) -#}
@@ -179,7 +179,9 @@ final as (
         email_log_events.journey_activity_id,
         email_log_events.app_id,
         email_sends.attachment_filenames,
-        email_sends.custom_blocks_variation_id
+        email_sends.custom_blocks_variation_id,
+        email_sends.transactional_message_id,
+        email_sends.email_priority
     from email_log_events
     left join email_sends
         on email_log_events.email_log_id = email_sends.email_log_id

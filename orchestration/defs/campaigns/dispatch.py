@@ -8,7 +8,8 @@ reappears as due with a new ``updated_at``, hence a new run key: it is resumed o
 Dagster keeps two runs of one shoot from even overlapping: every dispatch run is tagged
 ``shoot_id`` (by the sensor and by ``mailtrail dispatch``), and the run queue admits one run per
 value of that tag (``tag_concurrency_limits`` in the ``dagster.yaml`` that ``mailtrail`` writes);
-a second run of the same shoot waits in the queue until the first has finished.
+a second run of the same shoot waits in the queue until the first has finished. The runs are
+bulk mail (``LANE_TAG``): the queue never lets them take every slot (see ``send_queue``).
 """
 
 import json
@@ -29,6 +30,11 @@ from orchestration.defs.resources import WarehouseResource
 
 DISPATCH_OP = "send_shoot"
 SHOOT_TAG = "shoot_id"  # one queued run per value (see the module docstring)
+# Shoot dispatches are bulk mail: the run queue runs at most BULK_RUN_LIMIT of them at once, so
+# they never hold every slot and a queued urgent drain (send_queue) always gets the next one.
+LANE_TAG = "mailtrail/lane"
+BULK_LANE = "bulk"
+BULK_RUN_LIMIT = 3  # max_concurrent_runs (4) - 1, in the dagster.yaml mailtrail writes
 
 # A failed dispatch is retried within its run, a little later (see dispatch_shoot_op: safe).
 DISPATCH_RETRY_POLICY = dg.RetryPolicy(
@@ -120,7 +126,7 @@ def dispatch_shoot_op(
 @dg.job(
     name="dispatch_shoot",
     description="Send one shoot (launched by shoot_dispatch_sensor, tagged campaign/shoot_id).",
-    tags={"domain": "campaigns"},
+    tags={"domain": "campaigns", LANE_TAG: BULK_LANE},
 )
 def dispatch_shoot_job() -> None:
     dispatch_shoot_op()
@@ -156,6 +162,7 @@ def shoot_dispatch_sensor(context: dg.SensorEvaluationContext, warehouse: Wareho
                 SHOOT_TAG: str(shoot.shoot_id),
                 "config_id": shoot.config_id or "",
                 "resume": "true" if shoot.state == "sending" else "false",
+                LANE_TAG: BULK_LANE,
             },
         )
         for shoot in fresh
@@ -262,7 +269,7 @@ def _business(shoot_id: str, call: Callable[[], T]) -> T:
 @dg.job(
     name=BATCHED_JOB,
     description="Send one shoot as parallel batches, a step each (for multi-worker executors).",
-    tags={"domain": "campaigns"},
+    tags={"domain": "campaigns", LANE_TAG: BULK_LANE},
 )
 def dispatch_shoot_batches_job() -> None:
     results = start_shoot_batches_op().map(send_shoot_batch_op)

@@ -1,5 +1,6 @@
 """Plan job + schedule: persist recurring campaigns' shoots for a horizon into ``app.shoots``,
-and settle direct sends whose process died mid-send (the hourly housekeeping of the ledger)."""
+settle direct sends whose process died mid-send and prune the send queue's performed requests
+(the hourly housekeeping of the ledger)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -8,6 +9,7 @@ import dagster as dg
 from orchestration.campaigns.ledger import recover_orphan_sends
 from orchestration.campaigns.planning import plan_shoots
 from orchestration.campaigns.registry import registry
+from orchestration.campaigns.send_queue import prune_done
 from orchestration.defs.campaigns.assets import SHOOTS, report
 from orchestration.defs.campaigns.resources import EmailingResource
 from orchestration.defs.campaigns.shoot_report import report_metadata
@@ -90,17 +92,39 @@ def recover_orphan_direct_sends(
     return dg.Output(None, metadata={"sends_marked_unknown": settled})
 
 
+class PruneConfig(dg.Config):
+    older_than_days: int = 30
+
+
+@dg.op(
+    description=(
+        "Delete queued sends performed more than 30 days ago (their outcome is in the ledger); "
+        "failed ones are kept."
+    ),
+    retry_policy=IDEMPOTENT_RETRY_POLICY,
+)
+def prune_send_queue(config: PruneConfig, emailing: EmailingResource) -> dg.Output[None]:
+    service = emailing.emailing()
+    try:
+        with service.connect() as conn:
+            pruned = prune_done(conn, older_than_days=config.older_than_days)
+    finally:
+        service.close()
+    return dg.Output(None, metadata={"queued_sends_pruned": pruned})
+
+
 @dg.job(
     name="plan_campaigns",
     description=(
-        "Plan recurring campaigns (idempotent per (campaign, config_id)) and settle orphaned "
-        "direct sends."
+        "Plan recurring campaigns (idempotent per (campaign, config_id)), settle orphaned "
+        "direct sends and prune performed queued sends."
     ),
     tags={"domain": "campaigns"},
 )
 def plan_campaigns_job() -> None:
     plan_campaign_shoots()
     recover_orphan_direct_sends()
+    prune_send_queue()
 
 
 @dg.schedule(

@@ -14,14 +14,21 @@ import dagster as dg
 import psycopg
 import pytest
 
+from orchestration.campaigns import EmailPriority, EmailRecipient
 from orchestration.campaigns import registry as global_registry
 from orchestration.cli.tables import shoot_table
 from orchestration.defs.campaigns.dispatch import dispatch_shoot_job, shoot_dispatch_sensor
 from orchestration.defs.campaigns.planning import plan_campaigns_job, plan_campaigns_schedule
 from orchestration.defs.campaigns.resources import EmailingResource, SenderResource
+from orchestration.defs.campaigns.send_queue import (
+    PRIORITY_TAG,
+    drain_send_queue_job,
+    send_queue_sensor,
+)
 from orchestration.defs.resources import WarehouseResource
 from orchestration.demo.campaign import (
     DEMO_CAMPAIGN,
+    DEMO_TEMPLATE,
     register_demo,
     run_demo_campaign,
     seed_demo_contacts,
@@ -158,6 +165,52 @@ def test_campaign_plan_job_then_dispatch_sensor_then_dispatch_run(
     assert isinstance(shoot_dispatch_sensor(later), dg.SkipReason)
     assert shoot_id not in json.loads(later.cursor)["requested"]
     assert len(json.loads(later.cursor)["requested"]) == 3
+
+
+def test_send_queue_sensor_launches_a_drain_per_priority_and_the_drain_run_sends(
+    built_database_url: str, tmp_path: Path, demo_registered: None
+) -> None:
+    resources = _resources(built_database_url, tmp_path)
+    caller = resources["emailing"].emailing()  # type: ignore[attr-defined]
+    settings = {"headline": "h", "edition": "e"}
+    to = [
+        EmailRecipient(f"u{i}", f"u{i}@example.com", {"first_name": "U", "plan": "pro"})
+        for i in range(3)
+    ]
+    caller.send_email(to[0], DEMO_TEMPLATE, settings, async_send=True)
+    caller.send_email(
+        to[1], DEMO_TEMPLATE, settings, async_send=True, email_priority=EmailPriority.high
+    )
+    caller.send_email(to[2], DEMO_TEMPLATE, settings, defer_send=timedelta(days=1))
+    caller.close()
+    warehouse = {"warehouse": resources["warehouse"]}
+
+    with dg.instance_for_test() as instance:
+        requests = send_queue_sensor(
+            dg.build_sensor_context(instance=instance, resources=warehouse)
+        )
+        assert isinstance(requests, list)
+        assert [(r.tags["email_priority"], r.tags[PRIORITY_TAG]) for r in requests] == [
+            ("high", "10"), ("low", "0"),
+        ]  # fmt: skip
+        urgent, bulk = requests
+        run = drain_send_queue_job.execute_in_process(
+            run_config=urgent.run_config, resources=resources, instance=instance, tags=urgent.tags
+        )
+        assert run.success
+        (output,) = [e for e in run.all_node_events if e.event_type_value == "STEP_OUTPUT"]
+        values = {k: v.value for k, v in output.event_specific_data.metadata.items()}
+        assert (values["processed"], values["outcome_sent"]) == (1, 1)
+        (eml,) = (tmp_path / "outbox").glob("*.eml")
+        assert "To: u1@example.com" in eml.read_text()
+
+        # A low drain is running: the sensor launches no second one (the deferred send waits).
+        instance.create_run_for_job(
+            drain_send_queue_job, run_config=bulk.run_config, tags=bulk.tags,
+            status=dg.DagsterRunStatus.STARTED,
+        )  # fmt: skip
+        again = send_queue_sensor(dg.build_sensor_context(instance=instance, resources=warehouse))
+        assert isinstance(again, dg.SkipReason)
 
 
 def test_plan_job_settles_direct_sends_a_dead_process_left_queued(

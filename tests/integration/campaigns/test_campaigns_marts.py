@@ -78,8 +78,12 @@ def test_campaign_email_logs_and_webhooks_read_the_marts(
 ) -> None:
     addresses = add_contacts(built_db, 3, account="acme")
     shoot = emailing.schedule_shoot(
-        now, Audience("contacts"), "news", {"title": "x"}, campaign_name="m"
-    )
+        now, Audience("contacts"), "news", {"title": "x"}, campaign_name="m",
+        transactional_message_id="tm-draft",
+    )  # fmt: skip
+    shoot = emailing.patch_shoot(shoot.shoot_id, transactional_message_id="tm-news")
+    assert shoot.transactional_message_id == "tm-news"
+    assert emailing.duplicate_shoot(shoot.shoot_id).transactional_message_id == "tm-news"
     emailing.send_shoot(shoot.shoot_id)
     rows = built_db.execute(
         "select email_log_id::text, message_id, recipient from app.email_sends order by recipient"
@@ -98,6 +102,14 @@ def test_campaign_email_logs_and_webhooks_read_the_marts(
         ses_event("Delivery", "other", "x@example.com", now, campaign="other"),
     )
     build_marts()
+
+    # the ledger's transactional message id and priority reach the mart, for every log
+    carried = built_db.execute(
+        "select distinct transactional_message_id, email_priority from marts.email_logs"
+        " where shoot_id = %s",
+        (str(shoot.shoot_id),),
+    ).fetchall()
+    assert carried == [("tm-news", "low")]
 
     # the third message has no provider event yet: its log is the ledger's `sent`
     metrics = emailing.get_email_log_metrics(campaign_names=["m"])

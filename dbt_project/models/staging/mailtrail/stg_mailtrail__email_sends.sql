@@ -32,7 +32,9 @@ final as (
         created_at,
         sent_at,
         updated_at,
-        load_xid
+        load_xid,
+        nullif(trim(transactional_message_id), '') as transactional_message_id,
+        email_priority
     from source
 
 )
