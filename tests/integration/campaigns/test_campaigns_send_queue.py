@@ -15,6 +15,7 @@ from orchestration.campaigns import (
     Emailing,
     EmailPriority,
     EmailRecipient,
+    EmailSendingOptions,
     Registry,
     TemplateSettingsMissingKeyError,
 )
@@ -188,3 +189,44 @@ def test_two_drains_at_once_send_each_queued_request_once(
     statuses = built_db.execute("select status, count(*) from app.email_sends group by 1")
     assert statuses.fetchall() == [("sent", 12)]
     assert set(_queue(built_db).values()) == {("done", "sent")}
+
+
+def test_a_queued_send_keeps_its_options_recipient_and_a_silent_failure_its_ids(
+    emailing: Emailing, built_db: psycopg.Connection, sender: RecordingSender
+) -> None:
+    buyer = EmailRecipient(
+        "u1", "buyer@example.com", {"first_name": "B", "account_ref": "acme"}, "partner"
+    )
+    built_db.execute(
+        "insert into app.suppressions (recipient, reason) values (%s, 'unsubscribe')",
+        (buyer.normalized_address,),
+    )
+    receipt_options = EmailSendingOptions(send_to_unsubscribed=True, tracked=False)
+    receipt = emailing.send_email(
+        buyer, "news", {"title": "Receipt"}, async_send=True, sending_options=receipt_options,
+        transactional_message_id="receipt",
+    )  # fmt: skip
+    promo = emailing.send_email(buyer, "news", {"title": "Promo"}, async_send=True)
+    # The drain sends what the call asked for: the receipt despite the unsubscribe, untracked.
+    assert emailing.drain_send_queue().outcomes == {"sent": 1, "dropped": 1}
+    assert [(m.email_log_id, m.tracked) for m in sender.sent] == [(str(receipt), False)]
+    rows = built_db.execute(
+        "select email_log_id, status, recipient_type, account_ref, transactional_message_id"
+        " from app.email_sends"
+    ).fetchall()
+    assert sorted(rows, key=lambda r: r[1]) == [
+        (promo, "dropped", "partner", "acme", None),
+        (receipt, "sent", "partner", "acme", "receipt"),
+    ]
+
+    # A silent failure before the ledger row keeps what the call asked for on its failed log.
+    (failed,) = emailing.batch_send_email(
+        [buyer], "no_such_template", transactional_message_id="receipt",
+        email_priority=EmailPriority.high, log_params={"order": 42},
+    )  # fmt: skip
+    row = built_db.execute(
+        "select status, error_type, recipient_type, account_ref, transactional_message_id,"
+        " email_priority, log_params from app.email_sends where email_log_id = %s",
+        (failed.email_log_id,),
+    ).fetchone()
+    assert row == ("failed", "not_registered", "partner", "acme", "receipt", "high", {"order": 42})
