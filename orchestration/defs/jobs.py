@@ -62,7 +62,13 @@ nightly_data_tests = dg.define_asset_job(
     "nightly_data_tests",
     selection=ENRICHMENT | DBT_MODELS,
     description="`dbt build` with every data test on every row (the where windows disabled).",
-    config={"ops": {"mailtrail_dbt_models": {"config": {"data_test_days": 0}}}},
+    config={
+        "ops": {
+            "mailtrail_dbt_models": {
+                "config": {"data_test_days": 0, "skip_when_nothing_new": False}
+            }
+        }
+    },
 )
 
 nightly_data_tests_schedule = dg.ScheduleDefinition(
