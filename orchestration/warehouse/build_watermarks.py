@@ -1,4 +1,4 @@
-"""Whether anything was written since the last successful dbt build, asked before dbt starts.
+"""Whether anything changed since the last successful dbt build, asked before dbt starts.
 
 The rows a build processes are those its predecessor's snapshot did not see (load_xid, see
 ``dbt_project/macros/build_watermarks.sql`` and docs/incremental-builds.md). When no table a
@@ -11,9 +11,10 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-# the snapshot of the latest successful build (the macro last_build_snapshot's query)
-LATEST_SNAPSHOT = """
-    select cast(snapshot as text), cast(pg_snapshot_xmin(snapshot) as text)
+# the snapshot of the latest successful build (the macro last_build_snapshot's query), and the
+# checksum of the dbt project it built (null when dbt ran outside Mailtrail's build)
+LATEST_BUILD = """
+    select cast(snapshot as text), cast(pg_snapshot_xmin(snapshot) as text), project_checksum
     from app.build_watermarks
     where succeeded_at is not null
     order by succeeded_at desc
@@ -28,16 +29,19 @@ STAMPED_TABLES = """
     order by table_schema, table_name
 """
 
+PROJECT_CHANGED = "the dbt project or its settings"
 
-def written_since_last_build(conn: psycopg.Connection) -> list[str]:
-    """The tables (``schema.table``) holding a row the latest successful build did not see;
-    every stamped table before the first successful build."""
+
+def changed_since_last_build(conn: psycopg.Connection, project_checksum: str) -> list[str]:
+    """What changed since the latest successful build: the tables (``schema.table``) holding a
+    row it did not see, and ``PROJECT_CHANGED`` when it built another version of the dbt project.
+    Everything before the first successful build; empty when a build has nothing to do."""
     tables = [f"{schema}.{name}" for schema, name in conn.execute(STAMPED_TABLES).fetchall()]
-    latest = conn.execute(LATEST_SNAPSHOT).fetchone()
+    latest = conn.execute(LATEST_BUILD).fetchone()
     if latest is None:
-        return tables
-    snapshot, xmin = latest
-    written = []
+        return [PROJECT_CHANGED, *tables]
+    snapshot, xmin, built_checksum = latest
+    changed = [] if built_checksum == project_checksum else [PROJECT_CHANGED]
     for table in tables:
         schema, name = table.split(".")
         # the snapshot is bound as a value: the planner sees it and probes the load_xid index
@@ -47,5 +51,13 @@ def written_since_last_build(conn: psycopg.Connection) -> list[str]:
         ).format(sql.Identifier(schema, name))
         (found,) = conn.execute(query, (xmin, snapshot)).fetchone()  # type: ignore[misc]
         if found:
-            written.append(table)
-    return written
+            changed.append(table)
+    return changed
+
+
+def record_project_checksum(conn: psycopg.Connection, invocation_id: str, checksum: str) -> None:
+    """Note on a build's watermark which version of the dbt project it built (whole)."""
+    conn.execute(
+        "update app.build_watermarks set project_checksum = %s where invocation_id = %s",
+        (checksum, invocation_id),
+    )

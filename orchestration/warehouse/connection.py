@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import psycopg
 
-from orchestration.settings import ConfigError, Settings, mask_url
+from orchestration.settings import ConfigError, Settings, mask_url, process_environment
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -50,7 +49,7 @@ def dbt_env(url: str) -> dict[str, str]:
     for dbt's sessions (JIT off; options the user set are kept)."""
     params = libpq_params(url)
     env = {f"MAILTRAIL_PG_{key.upper()}": value for key, value in params.items()}
-    options = os.environ.get("PGOPTIONS", "")
+    options = process_environment().get("PGOPTIONS", "")
     if "jit=" not in options:
         options = f"{options} {DBT_SESSION_OPTIONS}".strip()
     return {**env, "PGOPTIONS": options}

@@ -22,12 +22,16 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.dbt_project_files import partial_parse_environment, project_checksum
 from orchestration.defs.catalog import DATA_OWNER, TRANSFORM_GROUP, markdown_safe
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 from orchestration.reporting.recent_days import recent_days_chart_markdown
 from orchestration.settings import export_environment
-from orchestration.warehouse.build_watermarks import written_since_last_build
+from orchestration.warehouse.build_watermarks import (
+    changed_since_last_build,
+    record_project_checksum,
+)
 
 
 class MailtrailDbtTranslator(DagsterDbtTranslator):
@@ -186,13 +190,15 @@ def mailtrail_dbt_models(
     export_environment(warehouse.dbt_env())
     if config.skip_when_nothing_new and config.builds_only_what_is_new():
         with warehouse.connect() as conn:
-            written = written_since_last_build(conn)
-        if not written:
+            changed = changed_since_last_build(conn, project_checksum())
+        if not changed:
             context.log.info(
-                "nothing written since the last successful build: dbt not run, the marts are current"
+                "nothing changed since the last successful build: dbt not run, the marts are current"
             )
             return
-        context.log.info(f"written since the last successful build: {', '.join(written)}")
+        context.log.info(f"changed since the last successful build: {', '.join(changed)}")
+    # dbt's partial parse kept from build to build: a build re-parses only what changed
+    export_environment(partial_parse_environment())
     # Each invocation's artifacts (manifest, run results, dbt.log: ~9 MB) in a folder of its own
     # outside the repository, removed when the run is done: what matters is in the run's logs.
     target = Path(tempfile.mkdtemp(prefix=f"mailtrail-dbt-{context.run.run_id[:8]}-"))
@@ -205,8 +211,24 @@ def mailtrail_dbt_models(
         with dbt_echo_kept_off_the_terminal(context):
             for event in invocation.stream().fetch_row_counts().fetch_column_metadata():
                 yield with_daily_chart(context, warehouse, event)
+        if invocation.is_successful() and context.selected_asset_keys == context.assets_def.keys:
+            invocation_id = invocation.get_artifact("run_results.json")["metadata"]["invocation_id"]
+            with warehouse.connect() as conn:
+                record_project_checksum(conn, invocation_id, project_checksum())
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+def whole_history_check_keys() -> list[dg.AssetCheckKey]:
+    """The checks of the dbt tests tagged ``whole_history`` (tests on views): production jobs
+    leave them out, so Dagster neither runs nor awaits them; ``nightly_data_tests`` runs them."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    tagged = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and WHOLE_HISTORY_TESTS in node.get("tags", ())
+    }
+    return [key for key in mailtrail_dbt_models.check_keys if key.name in tagged]
 
 
 DBT_LINES_KEPT = 100
