@@ -18,6 +18,7 @@
         'event_geo_daily',
         'shoot_stats',
         'suppression_list',
+        'device_daily_stats',
     ]) }}
 {%- endmacro %}
 

@@ -13,6 +13,8 @@ MARTS = (
     "event_geo_daily",
     "shoot_stats",
     "suppression_list",
+    "device_daily_stats",
+    "campaign_stats",
 )
 
 

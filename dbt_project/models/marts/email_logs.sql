@@ -5,6 +5,7 @@
         on_schema_change='append_new_columns',
         pre_hook=["{{ delete_batch_rows('email_log_id = any(array(' ~ batch_email_logs_sql() ~ '))') }}"],
         indexes=[
+            {'columns': ['email_log_id'], 'unique': True},
             {'columns': ['shoot_id']},
         ],
     )

@@ -5,6 +5,7 @@
         on_schema_change='append_new_columns',
         pre_hook=["{{ delete_batch_rows('event_id = any(array(' ~ batch_event_ids_sql() ~ '))') }}"],
         indexes=[
+            {'columns': ['event_id'], 'unique': True},
             {'columns': ['email_log_id']},
             {'columns': ['loaded_at']},
             {'columns': ['occurred_at']},
