@@ -21,6 +21,7 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from orchestration.dbt_project_files import partial_parse_environment, project_checksum
 from orchestration.defs.catalog import DATA_OWNER, TRANSFORM_GROUP, markdown_safe
@@ -222,7 +223,8 @@ def mailtrail_dbt_models(
 def whole_history_check_keys() -> list[dg.AssetCheckKey]:
     """The checks of the dbt tests tagged ``whole_history`` (tests on views): production jobs
     leave them out, so Dagster neither runs nor awaits them; ``nightly_data_tests`` runs them."""
-    manifest = json.loads(dbt_project.manifest_path.read_text())
+    # the manifest @dbt_assets already read (not a second parse of ~9 MB at every start)
+    manifest, _, _ = get_manifest_and_translator_from_dbt_assets([mailtrail_dbt_models])
     tagged = {
         node["name"]
         for node in manifest["nodes"].values()
