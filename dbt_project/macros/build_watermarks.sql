@@ -18,6 +18,8 @@
         'event_geo_daily',
         'shoot_stats',
         'suppression_list',
+        'device_daily_stats',
+        'account_campaign_stats',
     ]) }}
 {%- endmacro %}
 
@@ -32,13 +34,42 @@
     )
 {%- endmacro %}
 
-{#- true for a row the latest successful build did not see (every row before the first build);
-    the first condition is an index range on load_xid, the second drops what that snapshot saw -#}
+{#- true for a row the latest successful build did not see (every row before the first build).
+    The snapshot is read when the model compiles, in this build, and written into the SQL as a
+    constant: PostgreSQL then estimates the range on load_xid from its statistics (a few rows:
+    index probes all the way down) instead of guessing a third of the table for an unknown
+    parameter and scanning every raw row (docs/incremental-builds.md). The first condition is an
+    index range on load_xid, the second drops what that snapshot saw. -#}
 {% macro loaded_since_last_build(xid_column) -%}
+    {%- set snapshot = last_build_snapshot_value() -%}
+    {%- if snapshot is none -%}
+    (true)
+    {%- else -%}
     (
-        {{ xid_column }} >= coalesce(pg_snapshot_xmin({{ last_build_snapshot() }}), cast('0' as xid8))
-        and not coalesce(pg_visible_in_snapshot({{ xid_column }}, {{ last_build_snapshot() }}), false)
+        {{ xid_column }} >= cast('{{ snapshot.xmin }}' as xid8)
+        and not pg_visible_in_snapshot({{ xid_column }}, cast('{{ snapshot.snapshot }}' as pg_snapshot))
     )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- the latest successful build's snapshot as {snapshot, xmin} text (none before the first build,
+    and at parse time); values PostgreSQL printed, checked to hold only what a snapshot prints -#}
+{% macro last_build_snapshot_value() -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        'select cast(snapshot as text), cast(pg_snapshot_xmin(snapshot) as text) from '
+        ~ last_build_snapshot() ~ ' as latest (snapshot)'
+    ) -%}
+    {%- set snapshot = found.rows[0][0] if found.rows | length > 0 else none -%}
+    {%- if snapshot is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if not modules.re.fullmatch('[0-9:,]+', snapshot) -%}
+        {{ exceptions.raise_compiler_error('app.build_watermarks: unexpected snapshot ' ~ snapshot) }}
+    {%- endif -%}
+    {{ return({'snapshot': snapshot, 'xmin': found.rows[0][1]}) }}
 {%- endmacro %}
 
 {#- on-run-start: remember what this build can see before any model reads anything -#}
@@ -127,7 +158,7 @@
 {#- the accounts of the batch's email logs (their account never changes: the send ledger's) -#}
 {% macro batch_accounts_sql() -%}
     select distinct email_logs.account_ref from {{ ref('email_logs') }} as email_logs
-    where email_logs.email_log_id in ({{ batch_email_logs_sql() }})
+    where email_logs.email_log_id = any(array({{ batch_email_logs_sql() }}))
     and email_logs.account_ref is not null
 {%- endmacro %}
 

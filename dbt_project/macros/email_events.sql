@@ -52,7 +52,7 @@ mapped as not materialized (
             -- stg_<provider>__events: the same constant, stated so the planner sees it
             and event_type_map.provider = '{{ model_name[4:].split('__')[0] }}'
     {% if event_ids %}
-    where {{ model_name }}.event_id in ({{ event_ids }})
+    where {{ model_name }}.event_id = any(array({{ event_ids }}))
     {% endif %}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}

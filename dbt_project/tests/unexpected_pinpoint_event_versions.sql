@@ -2,9 +2,13 @@
 -- application in response to a schema update" (seed 003). The staging model reads the 3.x
 -- schema; a record of another version is still loaded and modelled (nothing lost), and this
 -- warning lists the versions seen, how many events carry each and when the last one arrived.
--- In Dagster it is a check on stg_pinpoint__events.
+-- In Dagster it is a check on stg_pinpoint__events, run by the nightly job (tag whole_history).
 
-{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'stg_pinpoint__events'}}}) }}
+{{ config(
+    severity='warn',
+    tags=['whole_history'],
+    meta={'dagster': {'ref': {'name': 'stg_pinpoint__events'}}},
+) }}
 
 with
 

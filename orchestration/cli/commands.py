@@ -14,9 +14,11 @@ import dagster as dg
 
 from orchestration.cli.bootstrap import Runtime
 from orchestration.cli.runs import RunOutcome, run_job
+from orchestration.dbt_project_files import project_checksum
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.sources import source
 from orchestration.settings import ConfigError
+from orchestration.warehouse.build_watermarks import changed_since_last_build
 from orchestration.warehouse.connection import connect
 
 DISPATCH_OP = "send_shoot"
@@ -67,11 +69,16 @@ def build(
     full_refresh: bool = False,
     window_start: date | None = None,
     window_end: date | None = None,
-) -> RunOutcome:
+) -> RunOutcome | None:
     """``dbt build`` of every model through the ``build_marts`` job; ``full_refresh`` rebuilds
     the incremental marts from raw, a window (UTC days, inclusive) reprocesses those days of the
-    daily marts (the dbt step's config, docs/incremental-builds.md)."""
+    daily marts (the dbt step's config, docs/incremental-builds.md). None, and no run, when
+    nothing changed since the last successful build (no row written, same dbt project)."""
     config: dict[str, object] = {}
+    if not full_refresh and window_start is None:
+        with connect(runtime.database_url) as conn:
+            if not changed_since_last_build(conn, project_checksum()):
+                return None
     if full_refresh:
         config["full_refresh"] = True
     if window_start is not None:

@@ -19,6 +19,10 @@ from orchestration.settings import ConfigError, prepend_path
 FAILURE = 1
 USAGE_ERROR = 2
 INPUT_QUARANTINED = 3
+NOTHING_TO_BUILD = (
+    "build: nothing changed since the last successful build (no new row, same dbt project);"
+    " the marts are current. mailtrail build --full-refresh rebuilds them."
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -198,6 +202,9 @@ def _run(args: argparse.Namespace) -> int:
             window_start=args.window_start or args.window_end,
             window_end=args.window_end or args.window_start,
         )
+        if built is None:
+            print(NOTHING_TO_BUILD)
+            return 0
         print(built.line())
         return 0 if built.success else 1
     if args.command == "demo":

@@ -12,7 +12,7 @@ import dagster as dg
 from orchestration.defs.campaigns.assets import CAMPAIGN_MARTS_JOB, EMAIL_SENDS
 from orchestration.defs.ingestion import emailit, tracker
 from orchestration.defs.ingestion.landing_source import landing_asset_key, pipeline_job_name
-from orchestration.defs.transform.dbt import mailtrail_dbt_models
+from orchestration.defs.transform.dbt import mailtrail_dbt_models, whole_history_check_keys
 from orchestration.ingestion.sources import PINPOINT, SES, RecordSource
 
 # dbt's tests on its sources run in the dbt step but are checks on the ingestion assets
@@ -27,6 +27,8 @@ DBT_SOURCE_CHECKS = dg.AssetSelection.checks(
 )
 # Every dbt node (seeds, staging, intermediate, marts, bi), with its source tests.
 DBT_MODELS = dg.AssetSelection.assets(mailtrail_dbt_models) | DBT_SOURCE_CHECKS
+# Tests on views read the whole history: the nightly job runs them, the other jobs leave them out.
+WHOLE_HISTORY_CHECKS = dg.AssetSelection.checks(*whole_history_check_keys())
 
 # The lookups dbt joins (enrich/*: user agents parsed, IP addresses located), from raw.*.
 ENRICHMENT = dg.AssetSelection.groups("enrichment")
@@ -38,9 +40,12 @@ LANDING_SOURCES = (SES, PINPOINT)
 # the provider's last delivery (see LandingLoadConfig; the provider pipelines do not).
 ingest_and_build = dg.define_asset_job(
     "ingest_and_build",
-    selection=dg.AssetSelection.assets(*(landing_asset_key(s) for s in LANDING_SOURCES))
-    | ENRICHMENT
-    | DBT_MODELS,
+    selection=(
+        dg.AssetSelection.assets(*(landing_asset_key(s) for s in LANDING_SOURCES))
+        | ENRICHMENT
+        | DBT_MODELS
+    )
+    - WHOLE_HISTORY_CHECKS,
     description="Load everything new from the landing location, then build all dbt models and tests.",
     config={
         "ops": {
@@ -52,7 +57,7 @@ ingest_and_build = dg.define_asset_job(
 
 build_marts = dg.define_asset_job(
     "build_marts",
-    selection=ENRICHMENT | DBT_MODELS,
+    selection=(ENRICHMENT | DBT_MODELS) - WHOLE_HISTORY_CHECKS,
     description="Run `dbt build` through Dagster so the marts are current.",
 )
 
@@ -62,7 +67,13 @@ nightly_data_tests = dg.define_asset_job(
     "nightly_data_tests",
     selection=ENRICHMENT | DBT_MODELS,
     description="`dbt build` with every data test on every row (the where windows disabled).",
-    config={"ops": {"mailtrail_dbt_models": {"config": {"data_test_days": 0}}}},
+    config={
+        "ops": {
+            "mailtrail_dbt_models": {
+                "config": {"data_test_days": 0, "skip_when_nothing_new": False}
+            }
+        }
+    },
 )
 
 nightly_data_tests_schedule = dg.ScheduleDefinition(
@@ -83,7 +94,7 @@ def provider_pipeline(
     downstream = dg.AssetSelection.assets(asset_key).downstream()
     return dg.define_asset_job(
         name,
-        selection=downstream | (downstream.upstream() & DBT_MODELS),
+        selection=(downstream | (downstream.upstream() & DBT_MODELS)) - WHOLE_HISTORY_CHECKS,
         description=description,
     )
 
@@ -91,7 +102,7 @@ def provider_pipeline(
 def _rebuild_downstream_of(key: dg.AssetKey) -> dg.AssetSelection:
     """The dbt models reading ``key``, and every dbt node those need - not ``key`` itself."""
     downstream = dg.AssetSelection.assets(key).downstream() - dg.AssetSelection.assets(key)
-    return downstream | (downstream.upstream() & DBT_MODELS)
+    return (downstream | (downstream.upstream() & DBT_MODELS)) - WHOLE_HISTORY_CHECKS
 
 
 campaign_marts = dg.define_asset_job(

@@ -14,6 +14,9 @@ MARTS = (
     "shoot_stats",
     "account_campaign_stats",
     "suppression_list",
+    "device_daily_stats",
+    "campaign_stats",
+    "campaign_variation_stats",
 )
 
 

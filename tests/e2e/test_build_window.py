@@ -104,6 +104,8 @@ def test_a_window_ending_before_it_starts_is_refused_in_one_line() -> None:
     with pytest.raises(ValueError, match="window_start '11/03' is not a date"):
         DbtBuildConfig(window_start="11/03")
     assert DbtBuildConfig(window_start="2026-11-03").dbt_args() == [
+        "--exclude",
+        "tag:whole_history",
         "--vars",
         '{"data_test_days": 3, "window_start": "2026-11-03", "window_end": "2026-11-03"}',
     ]

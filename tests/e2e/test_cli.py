@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from orchestration.cli.main import NOTHING_TO_BUILD
 from orchestration.warehouse.embedded import stop_embedded_postgres
 from tests.integration.ses_records import bounce, delivery, line
 
@@ -139,6 +140,16 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     )
     assert jobs["plan_campaigns"] == 2 and jobs["dispatch_shoot"] == 2
     assert jobs["ingest_and_build"] == 2 and jobs["tracker_pipeline"] == 1
+
+    # `mailtrail build` builds what changed since the demo's last whole build, then finds
+    # nothing to do: it says so and starts no run
+    builds = "select count(*) from public.runs where pipeline_name = 'build_marts'"
+    built = mailtrail(tmp_path / "home", database_url, "build")
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    (runs_after_build,) = db.execute(builds).fetchone()
+    idle = mailtrail(tmp_path / "home", database_url, "build")
+    assert idle.returncode == 0 and idle.stdout.strip() == NOTHING_TO_BUILD
+    assert db.execute(builds).fetchone() == (runs_after_build,)
 
 
 def test_plan_then_dispatch_sends_each_contact_and_queued_email_once_through_the_sender(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,8 @@ import pytest
 
 from orchestration.definitions import defs
 from orchestration.defs.jobs import nightly_data_tests
+from orchestration.defs.transform.dbt import WHOLE_HISTORY_TESTS, DbtBuildConfig
+from orchestration.defs.transform.project import dbt_project
 from orchestration.warehouse.connection import connect
 from tests.conftest import run_dbt
 
@@ -70,9 +73,36 @@ def test_a_recent_bad_row_fails_the_builds_tests(built_database_url: str, tmp_pa
 def test_the_nightly_job_tests_every_row_every_night() -> None:
     assert defs.resolve_job_def("nightly_data_tests").name == "nightly_data_tests"
     assert nightly_data_tests.config == {
-        "ops": {"mailtrail_dbt_models": {"config": {"data_test_days": 0}}}
+        "ops": {
+            "mailtrail_dbt_models": {
+                "config": {"data_test_days": 0, "skip_when_nothing_new": False}
+            }
+        }
     }
     schedule = defs.resolve_schedule_def("nightly_data_tests_schedule")
     assert schedule.job_name == "nightly_data_tests"
     assert schedule.cron_schedule == "0 3 * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_production_builds_leave_every_test_on_a_view_to_the_nightly_job() -> None:
+    """A test on a view computes the view over the whole history; production builds exclude
+    the tag that every such test carries, the nightly build runs them all."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    views = {
+        unique_id
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "view"
+    }
+    tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
+    on_views = [t for t in tests if set(t["depends_on"]["nodes"]) & views]
+    on_tables = [
+        t for t in tests if t["depends_on"]["nodes"] and not set(t["depends_on"]["nodes"]) & views
+    ]
+    assert on_views and on_tables
+    assert all(WHOLE_HISTORY_TESTS in t["tags"] for t in on_views), [
+        t["name"] for t in on_views if WHOLE_HISTORY_TESTS not in t["tags"]
+    ]
+    assert ["--exclude", f"tag:{WHOLE_HISTORY_TESTS}"] == DbtBuildConfig().dbt_args()[:2]
+    nightly = DbtBuildConfig(**nightly_data_tests.config["ops"]["mailtrail_dbt_models"]["config"])
+    assert "--exclude" not in nightly.dbt_args()

@@ -138,7 +138,7 @@ seed_before as (
         fct_email_events.recipient,
         fct_email_events.shoot_id
     from fct_email_events
-    where fct_email_events.event_id in (select seed_events.event_id from seed_events)
+    where fct_email_events.event_id = any(array(select seed_events.event_id from seed_events))
 
 ),
 
@@ -163,9 +163,9 @@ final as (
         fct_email_events.recipient,
         fct_email_events.shoot_id
     from fct_email_events
-    where fct_email_events.email_log_id in (
+    where fct_email_events.email_log_id = any(array(
         select affected_email_logs.email_log_id from affected_email_logs
-    )
+    ))
 
 )
 {% else %}

@@ -1,15 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ delete_batch_rows('date_day in (' ~ batch_days_sql() ~ ')') }}"],
+    )
+}}
+
 {#-
     Opens and clicks per UTC day, campaign and device type (phone, computer, other: the open
     tracker's own, else the parsed user agent). People's opens and clicks (duplicates, machine
     opens and bot clicks left out) with their distinct email logs, and machines' beside them.
-    Attribution (campaign_name) is the email log's, 'unattributed' when missing.
+    Attribution (campaign_name) is the email log's, 'unattributed' when missing. Incremental
+    by UTC day: the days of the batch's events, before and after (as event_geo_daily).
 -#}
+
+-- depends_on: {{ ref('int_email_events__batch') }}
 
 with
 
 events as (
 
     select * from {{ ref('fct_email_events') }}
+    {% if is_incremental() %}
+    where occurred_at >= (
+        select cast(min(batch_days.date_day) as timestamp) at time zone 'UTC'
+        from ({{ batch_days_sql() }}) as batch_days
+    )
+    and cast(occurred_at at time zone 'UTC' as date) in ({{ batch_days_sql() }})
+    {% endif %}
 
 ),
 

@@ -3,8 +3,9 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook=["{{ delete_batch_rows('email_log_id in (' ~ batch_email_logs_sql() ~ ')') }}"],
+        pre_hook=["{{ delete_batch_rows('email_log_id = any(array(' ~ batch_email_logs_sql() ~ '))') }}"],
         indexes=[
+            {'columns': ['email_log_id'], 'unique': True},
             {'columns': ['shoot_id']},
             {'columns': ['account_ref']},
         ],
@@ -34,7 +35,7 @@ events as (
     select * from {{ ref('fct_email_events') }}
     {% if is_incremental() %}
     -- the batch's email logs, whole (index on email_log_id)
-    where email_log_id in ({{ batch_email_logs_sql() }})
+    where email_log_id = any(array({{ batch_email_logs_sql() }}))
     {% endif %}
 
 ),

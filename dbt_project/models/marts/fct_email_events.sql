@@ -3,8 +3,9 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook=["{{ delete_batch_rows('event_id in (' ~ batch_event_ids_sql() ~ ')') }}"],
+        pre_hook=["{{ delete_batch_rows('event_id = any(array(' ~ batch_event_ids_sql() ~ '))') }}"],
         indexes=[
+            {'columns': ['event_id'], 'unique': True},
             {'columns': ['email_log_id']},
             {'columns': ['loaded_at']},
             {'columns': ['occurred_at']},

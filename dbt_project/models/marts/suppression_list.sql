@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook=["{{ delete_batch_rows('recipient in (' ~ batch_recipients_sql() ~ ')') }}"],
+        pre_hook=["{{ delete_batch_rows('recipient = any(array(' ~ batch_recipients_sql() ~ '))') }}"],
     )
 }}
 
@@ -21,7 +21,7 @@ events as (
     select * from {{ ref('fct_email_events') }}
     {% if is_incremental() %}
     -- the recipients of the batch's events (index on recipient)
-    where recipient in ({{ batch_recipients_sql() }})
+    where recipient = any(array({{ batch_recipients_sql() }}))
     {% endif %}
 
 ),

@@ -21,12 +21,18 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
+from orchestration.dbt_project_files import partial_parse_environment, project_checksum
 from orchestration.defs.catalog import DATA_OWNER, TRANSFORM_GROUP, markdown_safe
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 from orchestration.reporting.recent_days import recent_days_chart_markdown
 from orchestration.settings import export_environment
+from orchestration.warehouse.build_watermarks import (
+    changed_since_last_build,
+    record_project_checksum,
+)
 
 
 class MailtrailDbtTranslator(DagsterDbtTranslator):
@@ -99,6 +105,10 @@ translator = MailtrailDbtTranslator(
 )
 
 
+# dbt_project.yml tags the tests on views with it: they read every event whatever the batch
+WHOLE_HISTORY_TESTS = "whole_history"
+
+
 class DbtBuildConfig(dg.Config):
     """Run configuration of the dbt step: ``full_refresh`` rebuilds every incremental mart from
     raw (after a change to the event type map, the flag rules or a mart's logic); otherwise a
@@ -110,10 +120,13 @@ class DbtBuildConfig(dg.Config):
     build is taken again, whole, by the next one.
 
     ``data_test_days``: the data tests on ``fct_email_events`` and ``email_logs`` read only
-    their last days, so they cost about the batch's share; ``nightly_data_tests`` sets 0 to
-    test every row."""
+    their last days, so they cost about the batch's share, and the tests on views (tag
+    ``whole_history``: staging, intermediate, bi), which compute the view over every event, are
+    left to ``nightly_data_tests``, which sets 0 to test every row."""
 
     full_refresh: bool = False
+    # a build with nothing loaded since the last successful one runs no dbt at all
+    skip_when_nothing_new: bool = True
     # data tests on the big tables read this many recent days (0: every row, as the nightly job)
     data_test_days: int = pydantic.Field(default=3, ge=0)
     window_start: str | None = None  # YYYY-MM-DD (Dagster config has no date type)
@@ -136,11 +149,17 @@ class DbtBuildConfig(dg.Config):
             raise ValueError(f"dbt build config: window_start {first} is after window_end {last}")
         return first, last
 
+    def builds_only_what_is_new(self) -> bool:
+        """True for a plain incremental build: not a full refresh, not a window of days."""
+        return not self.full_refresh and self.window() is None
+
     def dbt_args(self) -> list[str]:
         """The ``dbt build`` flags this configuration stands for."""
         args: list[str] = []
         if self.full_refresh:
             args.append("--full-refresh")
+        if self.data_test_days:
+            args += ["--exclude", f"tag:{WHOLE_HISTORY_TESTS}"]
         variables: dict[str, object] = {"data_test_days": self.data_test_days}
         window = self.window()
         if window is not None:
@@ -170,6 +189,17 @@ def mailtrail_dbt_models(
     # profiles.yml reads the connection from MAILTRAIL_PG_*; derive them from the warehouse
     # resource so a run always builds into the database its ingestion assets loaded.
     export_environment(warehouse.dbt_env())
+    if config.skip_when_nothing_new and config.builds_only_what_is_new():
+        with warehouse.connect() as conn:
+            changed = changed_since_last_build(conn, project_checksum())
+        if not changed:
+            context.log.info(
+                "nothing changed since the last successful build: dbt not run, the marts are current"
+            )
+            return
+        context.log.info(f"changed since the last successful build: {', '.join(changed)}")
+    # dbt's partial parse kept from build to build: a build re-parses only what changed
+    export_environment(partial_parse_environment())
     # Each invocation's artifacts (manifest, run results, dbt.log: ~9 MB) in a folder of its own
     # outside the repository, removed when the run is done: what matters is in the run's logs.
     target = Path(tempfile.mkdtemp(prefix=f"mailtrail-dbt-{context.run.run_id[:8]}-"))
@@ -182,8 +212,25 @@ def mailtrail_dbt_models(
         with dbt_echo_kept_off_the_terminal(context):
             for event in invocation.stream().fetch_row_counts().fetch_column_metadata():
                 yield with_daily_chart(context, warehouse, event)
+        if invocation.is_successful() and context.selected_asset_keys == context.assets_def.keys:
+            invocation_id = invocation.get_artifact("run_results.json")["metadata"]["invocation_id"]
+            with warehouse.connect() as conn:
+                record_project_checksum(conn, invocation_id, project_checksum())
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+def whole_history_check_keys() -> list[dg.AssetCheckKey]:
+    """The checks of the dbt tests tagged ``whole_history`` (tests on views): production jobs
+    leave them out, so Dagster neither runs nor awaits them; ``nightly_data_tests`` runs them."""
+    # the manifest @dbt_assets already read (not a second parse of ~9 MB at every start)
+    manifest, _, _ = get_manifest_and_translator_from_dbt_assets([mailtrail_dbt_models])
+    tagged = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and WHOLE_HISTORY_TESTS in node.get("tags", ())
+    }
+    return [key for key in mailtrail_dbt_models.check_keys if key.name in tagged]
 
 
 DBT_LINES_KEPT = 100

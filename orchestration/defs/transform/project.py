@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+from orchestration.dbt_project_files import DBT_PROJECT_DIR
 
 # dbt is installed beside this interpreter; don't depend on the venv being activated (PATH).
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
