@@ -46,7 +46,6 @@ from orchestration.ingestion.clients.emailit import updated_at as emailit_update
 from orchestration.ingestion.clients.tracker import TrackerClient, TrackerCursor, open_event_id
 from orchestration.ingestion.landing import LandingObject
 from orchestration.ingestion.loader import (
-    RECORD_FAILURES,
     LoadCounts,
     load_documents,
     require_autocommit,
@@ -177,18 +176,14 @@ def reload_updated_emailit_events(
     and the new version is loaded as one object per event and version
     (``emailit:/v1/events/<id>@<updated_at>``). The new rows carry this transaction's
     ``load_xid``, so the next incremental build re-processes their email logs. A new version
-    the parser rejects is quarantined as usual and the old rows stay (nothing is lost)."""
+    that does not load (the parser rejects it) leaves the old rows in place and is quarantined
+    in ``raw.rejected_records`` with its reason, once (the manifest skips it afterwards)."""
     total = LoadCounts()
     for ordinal, event in sorted(updated.items()):
         event_id = str(event["id"])
         key = f"emailit:{EVENTS_PATH}/{event_id}@{event.get('updated_at')}"
         try:
-            EMAILIT.parse(event, orjson.dumps(event))
-            replace = True
-        except RECORD_FAILURES:
-            replace = False  # rejected with its reason by the load below; the old rows stay
-        with conn.transaction():
-            if replace:
+            with conn.transaction():
                 conn.execute(
                     "insert into raw.emailit_event_versions (event_key, event_id, updated_at,"
                     " payload, payload_hash, source_object, source_line, loaded_at)"
@@ -198,11 +193,19 @@ def reload_updated_emailit_events(
                     (event_id,),
                 )
                 conn.execute("delete from raw.emailit_events where event_id = %s", (event_id,))
+                counts = load_events(conn, EMAILIT, key, [(ordinal, event)])
+                if not counts.loaded:
+                    raise _VersionNotLoaded
+        except _VersionNotLoaded:
+            # rejected (or quarantined before): the replacement is rolled back, the old rows
+            # stay, and the new version is quarantined with its reason
             counts = load_events(conn, EMAILIT, key, [(ordinal, event)])
-            if counts.objects_skipped:  # this version was loaded before: never drop the rows
-                raise RuntimeError(f"{key} is in the manifest but not in raw.emailit_events")
         total.add(counts)
     return total
+
+
+class _VersionNotLoaded(Exception):
+    """Rolls back the replacement of an event whose new version did not load."""
 
 
 def ingest_tracker(

@@ -10,7 +10,7 @@ staged ``insert ... on conflict do nothing`` that drops and counts them.
 
 Nothing read is lost and nothing bad stops the load:
 
-* a record the parser cannot use - whatever data error it raises (``RECORD_FAILURES``), the
+* a record the parser cannot use - whatever data error it raises (``_RECORD_FAILURES``), the
   parser being pure - is rejected alone into ``raw.rejected_records`` with its reason;
 * an object that cannot be read to its end (gone, unreadable, not a regular file, corrupt or
   truncated compression) is quarantined whole: the records read before the error load as usual,
@@ -43,7 +43,7 @@ from orchestration.ingestion.sources import RecordSource
 # What a pure parser raises on a record it cannot use: its own ``RecordError`` (a ValueError), or
 # what a shape it never saw makes Python raise (a lookup in the wrong type, a value out of range,
 # nesting too deep). The record is rejected alone; anything else (a crash) fails the object.
-RECORD_FAILURES = (
+_RECORD_FAILURES = (
     ValueError,
     LookupError,
     TypeError,
@@ -297,7 +297,7 @@ def _write_documents(
             continue
         try:
             rows = source.parse(doc.value, doc.text)
-        except RECORD_FAILURES as exc:
+        except _RECORD_FAILURES as exc:
             rejected.append((doc.ordinal, _reason(exc), _text(doc.text)))
             continue
         if not rows:

@@ -157,6 +157,20 @@ def test_an_event_updated_after_it_was_loaded_is_loaded_again_once(
     assert db.execute("select count(*) from raw.emailit_event_versions").fetchone() == (1,)
     assert loaded_ids(db) == server_ids(emailit)
 
+    # a new version the parser cannot use is quarantined once with its reason; the old row stays
+    other = emailit.events[-5]
+    recipient = other["data"]["email"]["to"]
+    emailit.update(other["id"], email={"id": 7})  # no recipient any more
+    for _ in range(2):
+        run(database_url, emailit, lookback_seconds=0, revisit_seconds=3600)
+    reasons = db.execute(
+        "select reason from raw.rejected_records where object_key like %s", (f"%{other['id']}@%",)
+    ).fetchall()
+    assert len(reasons) == 1 and "no recipient" in reasons[0][0]
+    assert db.execute(
+        "select recipient from raw.emailit_events where event_id = %s", (other["id"],)
+    ).fetchone() == (recipient,)
+
 
 def test_an_api_listing_oldest_first_is_read_to_the_end_and_nothing_new_is_missed(
     database_url: str, db: psycopg.Connection
