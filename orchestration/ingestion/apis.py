@@ -29,16 +29,27 @@ import io
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import IO, Any
 
 import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from orchestration.ingestion.clients.emailit import EmailitClient, EmailitCursor, listing_order
+from orchestration.ingestion.clients.emailit import (
+    EVENTS_PATH,
+    EmailitClient,
+    EmailitCursor,
+    listing_order,
+)
+from orchestration.ingestion.clients.emailit import updated_at as emailit_updated_at
 from orchestration.ingestion.clients.tracker import TrackerClient, TrackerCursor, open_event_id
 from orchestration.ingestion.landing import LandingObject
-from orchestration.ingestion.loader import LoadCounts, load_documents, require_autocommit
+from orchestration.ingestion.loader import (
+    LoadCounts,
+    load_documents,
+    require_autocommit,
+)
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.parsers.jsonstream import Document, iter_documents, open_maybe_gzip
 from orchestration.ingestion.sources import EMAILIT, TRACKER, RecordSource
@@ -80,7 +91,10 @@ def ingest_emailit(
     conn: psycopg.Connection, client: EmailitClient, log: logging.Logger | None = None
 ) -> LoadCounts:
     """Load every Emailit event newer than the saved cursor, page by page (see
-    :mod:`orchestration.ingestion.clients.emailit` for why this skips and repeats nothing)."""
+    :mod:`orchestration.ingestion.clients.emailit` for why this skips and repeats nothing), and
+    load again every event listed with a later ``updated_at`` than the one loaded
+    (:func:`reload_updated_emailit_events`). Pages are read down to the cursor's window or
+    ``client.revisit`` before its newest event, whichever is older."""
     log = log or logger
     cursor_name = "emailit" + (f"?filter[type]={client.event_type}" if client.event_type else "")
     total = LoadCounts()
@@ -90,34 +104,108 @@ def ingest_emailit(
         order = None
         for number in range(1, MAX_PAGES_PER_RUN + 1):
             page = client.events_page(number)
-            new = [(i, e) for i, e in enumerate(page.events, 1) if cursor.is_new(e)]
+            updated = updated_emailit_events(conn, page.events)
+            new = [
+                (i, e)
+                for i, e in enumerate(page.events, 1)
+                if cursor.is_new(e) and i not in updated
+            ]
             if order is None and (order := listing_order(page.events)) == "oldest_first":
                 log.info("emailit lists events oldest first: reading every page")
             # Newest first (the default): a page reaching past the window is the last to read.
-            reached_old = order != "oldest_first" and any(cursor.is_past(e) for e in page.events)
+            reached_old = order != "oldest_first" and any(
+                cursor.is_past(e, client.revisit) for e in page.events
+            )
             last = not page.events or reached_old
-            reached = reached.advanced((e for _, e in new), client.lookback)
+            reached = reached.advanced(
+                [e for _, e in new] + list(updated.values()), client.lookback
+            )
             log.info(
-                "emailit page %d: %d events, %d not loaded yet%s",
+                "emailit page %d: %d events, %d not loaded yet, %d updated since loaded%s",
                 number,
                 len(page.events),
                 len(new),
+                len(updated),
                 " (last page of this run)" if last else "",
             )
-            if not last:
-                if new:
-                    total.add(load_events(conn, EMAILIT, client.page_key(number), new))
-                continue
             with conn.transaction():  # the last page and the cursor commit together
                 if new:
                     total.add(load_events(conn, EMAILIT, client.page_key(number), new))
-                if reached != cursor:
+                if updated:
+                    total.add(reload_updated_emailit_events(conn, updated))
+                if last and reached != cursor:
                     write_cursor(conn, cursor_name, reached.to_json())
-            return total
+            if last:
+                return total
     raise RuntimeError(
         f"Emailit listed more than {MAX_PAGES_PER_RUN} pages without an empty one: "
         "does the API honour the page parameter?"
     )
+
+
+def updated_emailit_events(
+    conn: psycopg.Connection, events: Sequence[Any]
+) -> dict[int, dict[str, Any]]:
+    """The listed events (by 1-based position) already in ``raw.emailit_events`` with an older
+    ``updated_at`` than the listing's: Emailit changed them after they were loaded."""
+    listed: dict[str, tuple[int, dict[str, Any], datetime]] = {}
+    for ordinal, event in enumerate(events, 1):
+        changed_at = emailit_updated_at(event)
+        if changed_at is not None and type(event.get("id")) in (str, int):
+            listed[str(event["id"])] = (ordinal, event, changed_at)
+    if not listed:
+        return {}
+    rows = conn.execute(
+        "select event_id, max(updated_at), bool_or(updated_at is null)"
+        " from raw.emailit_events where event_id = any(%s) group by event_id",
+        (list(listed),),
+    ).fetchall()
+    updated = {}
+    for event_id, loaded_updated_at, some_without in rows:
+        ordinal, event, changed_at = listed[event_id]
+        if some_without or loaded_updated_at is None or changed_at > loaded_updated_at:
+            updated[ordinal] = event
+    return updated
+
+
+def reload_updated_emailit_events(
+    conn: psycopg.Connection, updated: dict[int, dict[str, Any]]
+) -> LoadCounts:
+    """Replace the raw rows of events Emailit updated with rows of their new version, in one
+    transaction: the superseded rows are kept in ``raw.emailit_event_versions``, then deleted,
+    and the new version is loaded as one object per event and version
+    (``emailit:/v1/events/<id>@<updated_at>``). The new rows carry this transaction's
+    ``load_xid``, so the next incremental build re-processes their email logs. A new version
+    that does not load (the parser rejects it) leaves the old rows in place and is quarantined
+    in ``raw.rejected_records`` with its reason, once (the manifest skips it afterwards)."""
+    total = LoadCounts()
+    for ordinal, event in sorted(updated.items()):
+        event_id = str(event["id"])
+        key = f"emailit:{EVENTS_PATH}/{event_id}@{event.get('updated_at')}"
+        try:
+            with conn.transaction():
+                conn.execute(
+                    "insert into raw.emailit_event_versions (event_key, event_id, updated_at,"
+                    " payload, payload_hash, source_object, source_line, loaded_at)"
+                    " select event_key, event_id, updated_at, payload, payload_hash,"
+                    " source_object, source_line, loaded_at"
+                    " from raw.emailit_events where event_id = %s",
+                    (event_id,),
+                )
+                conn.execute("delete from raw.emailit_events where event_id = %s", (event_id,))
+                counts = load_events(conn, EMAILIT, key, [(ordinal, event)])
+                if not counts.loaded:
+                    raise _VersionNotLoaded
+        except _VersionNotLoaded:
+            # rejected (or quarantined before): the replacement is rolled back, the old rows
+            # stay, and the new version is quarantined with its reason
+            counts = load_events(conn, EMAILIT, key, [(ordinal, event)])
+        total.add(counts)
+    return total
+
+
+class _VersionNotLoaded(Exception):
+    """Rolls back the replacement of an event whose new version did not load."""
 
 
 def ingest_tracker(

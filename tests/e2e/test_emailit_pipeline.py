@@ -1,6 +1,7 @@
 """Emailit's events through the whole analytics path: the local Emailit API (tests/fakes) ->
 raw.emailit_events -> dbt -> fct_email_events and email_logs, every documented event type mapped
-to the canonical taxonomy and an undocumented one kept visible as ``unknown``."""
+to the canonical taxonomy, an undocumented one kept visible as ``unknown``, and an event Emailit
+updates after it was loaded shown in its new version by the next poll and build."""
 
 from __future__ import annotations
 
@@ -79,18 +80,25 @@ def test_every_emailit_event_type_reaches_the_marts(
     from orchestration.defs.ingestion.emailit import defs as emailit_defs
     from orchestration.defs.transform.dbt import mailtrail_dbt_models
 
-    result = dg.materialize(
-        [emailit_defs.get_assets_def(dg.AssetKey(["raw", "emailit_events"])), mailtrail_dbt_models],
-        resources={
-            "warehouse": WarehouseResource(database_url=dbt_database_env),
-            "emailit": EmailitResource(
-                base_url=emailit.url, api_key=emailit.token, per_page=5, backoff_seconds=0.01
-            ),
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-        },
-        raise_on_error=False,
-    )
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    def poll_and_build() -> dg.ExecuteInProcessResult:
+        result = dg.materialize(
+            [
+                emailit_defs.get_assets_def(dg.AssetKey(["raw", "emailit_events"])),
+                mailtrail_dbt_models,
+            ],
+            resources={
+                "warehouse": WarehouseResource(database_url=dbt_database_env),
+                "emailit": EmailitResource(
+                    base_url=emailit.url, api_key=emailit.token, per_page=5, backoff_seconds=0.01
+                ),
+                "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+            },
+            raise_on_error=False,
+        )
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        return result
+
+    result = poll_and_build()
 
     # every event is in the fact table, with its canonical type; the unknown one too
     rows = db.execute(
@@ -116,3 +124,18 @@ def test_every_emailit_event_type_reaches_the_marts(
     assert not unmapped.passed and unmapped.severity == dg.AssetCheckSeverity.WARN
     failed = [name for name, c in checks.items() if not c.passed and name != unmapped.check_name]
     assert failed == []
+
+    # Emailit updates an event in place (email 4's error gets its final details): the next poll
+    # and incremental build show the new version, with no event added
+    error_event = next(e for e in emailit.events if e["type"] == "email.delivery.error")
+    emailit.update(error_event["id"], details="error: 554 5.7.1 relay denied (final)")
+    poll_and_build()
+    (message,) = db.execute(
+        "select error_message from marts.email_logs where email_log_id = %s",
+        (f"el-{3_131_350_000 + 4}",),
+    ).fetchone()
+    assert message == "error: 554 5.7.1 relay denied (final)"
+    (events,) = db.execute(
+        "select count(*) from marts.fct_email_events where provider = 'emailit'"
+    ).fetchone()
+    assert events == sum(len(types) for types, _ in EMAILS.values())

@@ -104,6 +104,24 @@ def test_pinpoint_campaigns_and_journeys_are_attributed(
             "bo@example.com": (JOURNEY_ID, None, None, None, JOURNEY_ID, "AbCdEfGhIj", APP_ID),
         }, table
 
+    # stats per treatment: the two treatments of one campaign activity apart, the journey on its
+    # own row; the campaign name only where our tag gave one
+    stats = set(
+        db.execute(
+            "select app_id, campaign_id, campaign_activity_id, treatment_id, journey_id,"
+            " journey_activity_id, campaign_name, email_logs, sent, delivered, bounced, opened"
+            " from marts.pinpoint_treatment_stats"
+        )
+    )
+    activity = "c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6"
+    assert stats == {
+        (APP_ID, CAMPAIGN_ID, activity, "0", None, None, "weekly_digest", 1, 0, 1, 0, 0),
+        (APP_ID, CAMPAIGN_ID, activity, "1", None, None, None, 1, 0, 1, 0, 0),
+        (APP_ID, None, None, None, JOURNEY_ID, "AbCdEfGhIj", None, 2, 0, 2, 0, 0),
+    }
+    bi = db.execute("select count(*) from bi.pinpoint_treatment_stats").fetchone()
+    assert bi == (3,)
+
     # the record of an unexpected schema version is modelled (nothing lost) and flagged
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     versions = checks["unexpected_pinpoint_event_versions"]

@@ -53,6 +53,18 @@ class EmailitFake(JsonApiServer):
             self.events[:0] = reversed(created)
         return created
 
+    def update(self, event_id: str, seconds_later: int = 60, **data: Any) -> dict[str, Any]:
+        """Change an event in place, as Emailit does: ``data`` merged into its data, and its
+        ``updated_at`` moved ``seconds_later`` after its ``created_at``; its place in the listing
+        (by ``created_at``) does not change."""
+        with self.lock:
+            event = next(e for e in self.events if e["id"] == event_id)
+            created = datetime.strptime(event["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+            changed = created.replace(tzinfo=UTC) + timedelta(seconds=seconds_later)
+            event["data"] = {**event["data"], **data}
+            event["updated_at"] = changed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            return event
+
     def hide(self, *event_ids: str) -> None:
         with self.lock:
             self.hidden.update(event_ids)

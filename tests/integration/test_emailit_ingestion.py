@@ -47,7 +47,10 @@ def run(
     **options: Any,
 ) -> tuple[str, dict[str, Any]]:
     """Materialise the asset; return ("materialized"|"observed", its count metadata).
-    ``options`` are more fields of the resource (``lookback_seconds=0``, say)."""
+    ``options`` are more fields of the resource (``lookback_seconds=0``, say). The pages read
+    for updated events (``revisit_seconds``) are off unless a test asks for them: its hour
+    covers every event of this fake, so each run would read every page."""
+    options.setdefault("revisit_seconds", 0)
     result = dg.materialize(
         [emailit_defs.get_assets_def(KEY)],
         resources={
@@ -114,6 +117,59 @@ def test_incremental_runs_fetch_only_new_events_and_a_rerun_loads_nothing(
     newest = emailit.events[0]
     assert cursor["created_at"].startswith(newest["created_at"][:19])
     assert newest["id"] in cursor["ids_at"]
+
+
+def test_an_event_updated_after_it_was_loaded_is_loaded_again_once(
+    database_url: str, db: psycopg.Connection, emailit: EmailitFake
+) -> None:
+    """Emailit changes an event in place (new updated_at and data, same place in the listing):
+    the next poll replaces its raw row (the old version kept aside) and the one after that
+    changes nothing. Its page lies past the lookback window, within the revisit period."""
+    emailit.add_events(25)
+    run(database_url, emailit, lookback_seconds=0, revisit_seconds=3600)
+    old = emailit.events[-3]  # page 3 of 10 a page, older than the cursor's newest second
+    before = db.execute(
+        "select event_key, loaded_at, load_xid from raw.emailit_events where event_id = %s",
+        (old["id"],),
+    ).fetchone()
+    emailit.update(old["id"], details="deferred then delivered", status="sent")
+
+    kind, second = run(database_url, emailit, lookback_seconds=0, revisit_seconds=3600)
+    assert kind == "materialized"
+    assert (second["records_loaded"], second["records_duplicate"]) == (1, 0)
+    rows = db.execute(
+        "select event_key, details, updated_at, loaded_at, load_xid::text::bigint"
+        " from raw.emailit_events where event_id = %s",
+        (old["id"],),
+    ).fetchall()
+    assert len(rows) == 1 and rows[0][0] == before[0]  # same key: the marts replace the event
+    assert rows[0][1] == "deferred then delivered"
+    assert rows[0][2].isoformat().startswith(old["updated_at"][:19])
+    assert rows[0][3] > before[1] and rows[0][4] > int(str(before[2]))  # the next build sees it
+    (kept,) = db.execute(
+        "select count(*) from raw.emailit_event_versions where event_id = %s", (old["id"],)
+    ).fetchone()
+    assert kept == 1  # the superseded version is not lost
+    assert loaded_ids(db) == server_ids(emailit)
+
+    kind, third = run(database_url, emailit, lookback_seconds=0, revisit_seconds=3600)
+    assert kind == "observed" and third["records_loaded"] == 0
+    assert db.execute("select count(*) from raw.emailit_event_versions").fetchone() == (1,)
+    assert loaded_ids(db) == server_ids(emailit)
+
+    # a new version the parser cannot use is quarantined once with its reason; the old row stays
+    other = emailit.events[-5]
+    recipient = other["data"]["email"]["to"]
+    emailit.update(other["id"], email={"id": 7})  # no recipient any more
+    for _ in range(2):
+        run(database_url, emailit, lookback_seconds=0, revisit_seconds=3600)
+    reasons = db.execute(
+        "select reason from raw.rejected_records where object_key like %s", (f"%{other['id']}@%",)
+    ).fetchall()
+    assert len(reasons) == 1 and "no recipient" in reasons[0][0]
+    assert db.execute(
+        "select recipient from raw.emailit_events where event_id = %s", (other["id"],)
+    ).fetchone() == (recipient,)
 
 
 def test_an_api_listing_oldest_first_is_read_to_the_end_and_nothing_new_is_missed(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from orchestration.ingestion.clients.emailit import EmailitCursor
+from orchestration.ingestion.clients.emailit import EmailitCursor, updated_at
 from orchestration.ingestion.clients.http_json import retry_after_seconds
 
 
@@ -65,3 +65,14 @@ def test_listing_order_is_read_from_the_page_timestamps() -> None:
     assert listing_order([older, {"id": "x"}, newer]) == "oldest_first"
     assert listing_order([older, same]) is None  # one instant: no telling
     assert listing_order([older]) is None
+
+
+def test_the_revisit_period_reaches_further_back_than_the_window() -> None:
+    cursor = EmailitCursor().advanced([event("a", 30)])
+    assert cursor.is_past(event("b", 20))  # no lookback: older than the newest instant
+    assert not cursor.is_past(event("b", 20), timedelta(seconds=10))  # revisited
+    assert cursor.is_past(event("c", 19), timedelta(seconds=10))
+    assert updated_at({"updated_at": "2025-12-01T10:00:31.000000Z"}) == datetime(
+        2025, 12, 1, 10, 0, 31, tzinfo=UTC
+    )
+    assert updated_at({"updated_at": "later"}) is None and updated_at("not an object") is None

@@ -106,6 +106,12 @@ class EmailitResource(_JsonApiResource):
         description="Each run re-reads the events created up to this long before the newest "
         "one loaded, and loads those it had not seen: an event listed late is not skipped.",
     )
+    revisit_seconds: float = Field(
+        default=3600.0,
+        description="Each run also lists the events created up to this long before the newest "
+        "one loaded, and loads again those whose updated_at moved on since they were loaded "
+        "(0: only the lookback). Costs per run about revisit x event rate / per_page requests.",
+    )
 
     env_vars: ClassVar[dict[str, str]] = {
         "base_url": "EMAILIT_BASE_URL",
@@ -121,6 +127,7 @@ class EmailitResource(_JsonApiResource):
             per_page=self.per_page,
             event_type=event_type,
             lookback_seconds=self.lookback_seconds,
+            revisit_seconds=self.revisit_seconds,
         )
 
 

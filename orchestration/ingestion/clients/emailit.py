@@ -42,10 +42,12 @@ from urllib.parse import quote
 from orchestration.ingestion.clients.http_json import ApiError, JsonHttpClient
 from orchestration.ingestion.parsers.common import parse_timestamp
 
-__all__ = ["EVENTS_PATH", "EmailitClient", "EmailitCursor", "EventsPage"]
+__all__ = ["EVENTS_PATH", "EmailitClient", "EmailitCursor", "EventsPage", "updated_at"]
 
 EVENTS_PATH = "/v1/events"
 DEFAULT_LOOKBACK = timedelta(minutes=5)
+# how far back (before the newest event loaded) each run re-reads the listing for updated events
+DEFAULT_REVISIT = timedelta(hours=1)
 # a created_at further ahead of our clock than this is not a time to move the cursor to
 MAX_CLOCK_SKEW = timedelta(days=1)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -68,15 +70,21 @@ class EmailitClient:
         per_page: int = 100,
         event_type: str | None = None,
         lookback_seconds: float = DEFAULT_LOOKBACK.total_seconds(),
+        revisit_seconds: float = DEFAULT_REVISIT.total_seconds(),
     ):
         if per_page < 1:
             raise ValueError("per_page must be at least 1")
         if lookback_seconds < 0:
             raise ValueError("lookback_seconds cannot be negative")
+        if revisit_seconds < 0:
+            raise ValueError("revisit_seconds cannot be negative")
         self.http = http
         self.per_page = per_page
         self.event_type = event_type or None
         self.lookback = timedelta(seconds=lookback_seconds)
+        # events created this long before the newest one loaded are listed again each run, so
+        # that one whose updated_at moved on is loaded again (never less than the lookback)
+        self.revisit = max(self.lookback, timedelta(seconds=revisit_seconds))
 
     def page_key(self, number: int) -> str:
         """The object key a page is loaded under (``emailit:/v1/events?page=3&per_page=100``)."""
@@ -167,10 +175,16 @@ class EmailitCursor:
             return True
         return created >= self.since and event_id not in self._seen_ids
 
-    def is_past(self, event: Any) -> bool:
-        """True for an event older than the window: pages beyond it hold nothing new."""
+    def is_past(self, event: Any, revisit: timedelta = timedelta(0)) -> bool:
+        """True for an event older than the window and than ``revisit`` before the newest event
+        loaded: pages beyond it hold nothing new, and nothing to look at again for updates."""
         created, _ = _position(event)
-        return self.since is not None and created is not None and created < self.since
+        if self.since is None or created is None:
+            return False
+        horizon = self.since
+        if self.created_at is not None:
+            horizon = min(horizon, _minus(self.created_at, revisit))
+        return created < horizon
 
     def advanced(
         self, new_events: Iterable[Any], lookback: timedelta = timedelta(0)
@@ -192,6 +206,16 @@ class EmailitCursor:
         if self.since is not None:
             since = max(since, self.since)
         return EmailitCursor(high, since, frozenset(p for p in seen if p[1] >= since))
+
+
+def updated_at(event: Any) -> datetime | None:
+    """The event's ``updated_at`` in UTC, None when it has none or it cannot be read."""
+    if type(event) is not dict:
+        return None
+    try:
+        return _utc(parse_timestamp(event.get("updated_at")))
+    except (ValueError, OverflowError, TypeError):
+        return None
 
 
 def listing_order(events: Iterable[Any]) -> str | None:
