@@ -110,7 +110,9 @@ class SingleEmails:
         *,
         silent_failure: bool,
     ) -> list[UUID | None]:
-        """Check the requests (template, settings) and commit them to the send queue."""
+        """Check the requests (template, settings) and commit them to the send queue. A
+        request refused here (unknown template, missing setting) never reaches the queue:
+        silently, it gets the ``failed`` email log an immediate send would have."""
         not_before = due_at(defer_send, self.clock())
         try:
             with self.connect() as conn:
@@ -119,6 +121,8 @@ class SingleEmails:
             if not silent_failure:
                 raise
             logger.warning("queueing %s failed: %s", requests[0].template_name, exc)
+            for request in requests:
+                self._record_failed_request([request.recipient], exc, request)
             return [None] * len(requests)
 
     def _send_one(self, request: SendRequest, *, silent_failure: bool) -> RecipientResult:

@@ -80,6 +80,14 @@ def test_campaign_silent_failure_logs_failures_before_the_ledger_row(
     # A dry run writes no log, even a failed one (seed 004); the sender never saw anything.
     assert emailing.send_email(ADA, "nope", dry_run=True, silent_failure=True) is None
     assert built_db.execute("select count(*) from app.email_sends").fetchone()[0] == 2
+
+    # Queued (async_send): refused before the queue, it gets its failed log all the same.
+    assert emailing.send_email(
+        BOB, "nope", campaign_name="queued", async_send=True, silent_failure=True
+    ) is None  # fmt: skip
+    (queued_failure,) = emailing.paginate_email_logs(1, campaign_names=["queued"]).items
+    assert (queued_failure.state, queued_failure.error_type) == ("failed", "not_registered")
+    assert built_db.execute("select count(*) from app.send_queue").fetchone()[0] == 0
     assert sender.calls == 0
 
     # batch_send_email (silent by default): one failed log per distinct recipient.
