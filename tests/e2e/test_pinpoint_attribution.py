@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from dagster_dbt import DbtCliResource
 
+from orchestration.defs.jobs import nightly_data_tests
 from orchestration.defs.resources import LandingResource, WarehouseResource
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 
@@ -22,6 +23,9 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "pinpoint"
 CAMPAIGN_ID = "7f4c2ae1b9d84c0e8f1b2a3c4d5e6f70"
 JOURNEY_ID = "1f2e3d4c5b6a79880f1e2d3c4b5a6978"
 APP_ID = "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6"
+
+
+NIGHTLY_BUILD = nightly_data_tests.config["ops"]["mailtrail_dbt_models"]["config"]
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -65,6 +69,9 @@ def test_pinpoint_campaigns_and_journeys_are_attributed(
             "landing": LandingResource(url=str(tmp_path)),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
         },
+        # as nightly_data_tests builds: the event_version check reads a staging view, so
+        # production builds leave it to the nightly job
+        run_config={"ops": {"mailtrail_dbt_models": {"config": NIGHTLY_BUILD}}},
         raise_on_error=False,
     )
     assert result.success, [e.message for e in result.all_events if e.is_failure]
