@@ -331,5 +331,7 @@ def test_preview_serves_a_template_preview_over_http(database_url: str, tmp_path
         assert "<title>Ada, your digest for 2026-11-30</title>" in page
         assert json.dumps("Trail news")[1:-1] in page
     finally:
+        # Ctrl-C; handled although this test may run in a background job, where SIGINT is
+        # inherited ignored
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0
