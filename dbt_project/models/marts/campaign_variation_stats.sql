@@ -39,13 +39,15 @@ final as (
 
     select
         *,
-        round(cast(delivered as numeric) / nullif(sent, 0), 6) as delivery_rate,
-        round(cast(opened as numeric) / nullif(delivered, 0), 6) as open_rate,
-        round(cast(clicked as numeric) / nullif(delivered, 0), 6) as click_rate,
-        round(cast(clicked as numeric) / nullif(opened, 0), 6) as click_to_open_rate,
-        round(cast(bounced as numeric) / nullif(sent, 0), 6) as bounce_rate,
-        round(cast(complained as numeric) / nullif(delivered, 0), 6) as complaint_rate,
-        round(cast(unsubscribed as numeric) / nullif(delivered, 0), 6) as unsubscribe_rate
+        {{ engagement_rates([
+            'delivery_rate',
+            'open_rate',
+            'click_rate',
+            'click_to_open_rate',
+            'bounce_rate',
+            'complaint_rate',
+            'unsubscribe_rate',
+        ]) }}
     from totals
 
 )
