@@ -106,12 +106,17 @@ def dbt_build(url: str, target: Path, config: DbtBuildConfig) -> dict[str, Any]:
         for r in results
         if r["unique_id"].startswith("model.")
     }
-    tests = sum(r["execution_time"] for r in results if r["unique_id"].startswith("test."))
+    tests = {
+        r["unique_id"].split(".")[2]: round(r["execution_time"], 2)
+        for r in results
+        if r["unique_id"].startswith("test.")
+    }
     return {
         "wall_s": round(wall, 1),
         "models_s": round(sum(models.values()), 1),
-        "tests_s": round(tests, 1),
+        "tests_s": round(sum(tests.values()), 1),
         "models": dict(sorted(models.items(), key=lambda item: -item[1])),
+        "slowest_tests": dict(sorted(tests.items(), key=lambda item: -item[1])[:8]),
     }
 
 

@@ -13,6 +13,7 @@
         'int_email_events__batch',
         'fct_email_events',
         'email_logs',
+        'int_email_events__day_signatures',
         'campaign_daily_stats',
         'link_clicks_daily',
         'event_geo_daily',
@@ -116,21 +117,6 @@
 
 {% macro batch_email_logs_sql() -%}
     select batch.email_log_id from {{ ref('int_email_events__batch') }} as batch
-{%- endmacro %}
-
-{#- the UTC days the daily marts recompute: the batch's days, or, on a windowed build (vars
-    window_start and window_end, `mailtrail build --from --to`), every day of that window -#}
-{% macro batch_days_sql() -%}
-    {%- set window = build_window() -%}
-    {%- if window is none -%}
-    select distinct cast(batch.occurred_at at time zone 'UTC' as date) as date_day
-    from {{ ref('int_email_events__batch') }} as batch
-    {%- else -%}
-    select cast(window_days.date_day as date) as date_day
-    from generate_series(
-        cast('{{ window[0] }}' as date), cast('{{ window[1] }}' as date), interval '1 day'
-    ) as window_days (date_day)
-    {%- endif -%}
 {%- endmacro %}
 
 {#- (start, end) ISO dates of a windowed build, none otherwise; window_end defaults to

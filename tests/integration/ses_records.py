@@ -64,3 +64,14 @@ def bounce(message_id: str, recipients: list[str]) -> dict:
 
 def line(record: dict) -> bytes:
     return json.dumps(record, separators=(",", ":")).encode()
+
+
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+
+
+def engagement(kind: str, message_id: str, recipients: list[str], at: str) -> dict:
+    """An ``Open`` or ``Click`` by a person's browser at ``at``."""
+    details = {"timestamp": at, "ipAddress": "198.51.100.7", "userAgent": BROWSER}
+    if kind == "Click":
+        details |= {"link": "https://shop.example/spring", "linkTags": {}}
+    return {"eventType": kind, "mail": mail(message_id, recipients), kind.lower(): details}

@@ -4,6 +4,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook=["{{ delete_batch_rows('date_day in (' ~ batch_days_sql() ~ ')') }}"],
+        post_hook=["{{ consume_dirty_days() }}"],
     )
 }}
 
@@ -14,27 +15,10 @@
     email log, 'unattributed' when the tag is missing. Dry-run logs (send ledger is_dry_run) are
     left out.
 -#}
-{%- set delivery_evidence = sql_string_list(delivery_evidence_event_types()) -%}
-{#- metric name -> which events count for it (columns of classified_events) -#}
-{%- set metrics = {
-    'sent': "event_type = 'sent'",
-    'delivered': 'is_delivery_evidence',
-    'bounced': "event_type = 'bounced'",
-    'hard_bounced': "event_type = 'bounced' and bounce_type = 'hard'",
-    'soft_bounced': "event_type = 'bounced' and bounce_type = 'soft'",
-    'complained': "event_type = 'complained'",
-    'rejected': "event_type = 'rejected' and not is_send_ledger",
-    'failed': "event_type in ('rendering_failed', 'failed')",
-    'dropped': "event_type = 'rejected' and is_send_ledger",
-    'skipped': "event_type = 'skipped'",
-    'opened': "event_type = 'opened' and not is_machine_open and not is_duplicate",
-    'machine_opened': "event_type = 'opened' and is_machine_open and not is_duplicate",
-    'clicked': "event_type = 'clicked' and not is_bot_click and not is_duplicate",
-    'bot_clicked': "event_type = 'clicked' and is_bot_click and not is_duplicate",
-    'unsubscribed': "event_type = 'unsubscribed'",
-} -%}
+{#- metric name -> which events count for it (macros/daily_marts.sql) -#}
+{%- set metrics = daily_stats_metrics() -%}
 
--- depends_on: {{ ref('int_email_events__batch') }}
+-- depends_on: {{ ref('int_email_events__day_signatures') }}
 
 with
 
@@ -45,7 +29,7 @@ all_events as (
 ),
 
 {% if is_incremental() %}
--- the UTC days the batch's events fall on, before and after: only their rows change
+-- the UTC days queued for this mart: only their rows change (macros/daily_marts.sql)
 batch_days as (
 
     {{ batch_days_sql() }}
@@ -86,14 +70,10 @@ dry_run_email_logs as (
 
 ),
 
-classified_events as (
+-- dry-run email logs are left out
+counted_events as (
 
-    select
-        *,
-        -- delivered = evidence of delivery: a delivery, open, click, complaint or unsubscribe
-        event_type in ({{ delivery_evidence }}) as is_delivery_evidence,
-        -- rejected: the provider refused the message; dropped: our dispatch dropped it (ledger)
-        provider = 'mailtrail' as is_send_ledger
+    select *
     from events
     where not exists (
         select 1 as found from dry_run_email_logs
@@ -112,7 +92,7 @@ email_log_first_events as (
         min(occurred_at) filter (where {{ condition }}) as first_{{ metric }}_at
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
-    from classified_events
+    from counted_events
     group by email_log_id
 
 ),

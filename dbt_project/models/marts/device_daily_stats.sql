@@ -4,6 +4,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook=["{{ delete_batch_rows('date_day in (' ~ batch_days_sql() ~ ')') }}"],
+        post_hook=["{{ consume_dirty_days() }}"],
     )
 }}
 
@@ -15,7 +16,7 @@
     by UTC day: the days of the batch's events, before and after (as event_geo_daily).
 -#}
 
--- depends_on: {{ ref('int_email_events__batch') }}
+-- depends_on: {{ ref('int_email_events__day_signatures') }}
 
 with
 

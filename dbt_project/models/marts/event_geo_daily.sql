@@ -4,6 +4,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook=["{{ delete_batch_rows('date_day in (' ~ batch_days_sql() ~ ')') }}"],
+        post_hook=["{{ consume_dirty_days() }}"],
     )
 }}
 
@@ -14,7 +15,7 @@
     logs within the row (not additive over days).
 -#}
 
--- depends_on: {{ ref('int_email_events__batch') }}
+-- depends_on: {{ ref('int_email_events__day_signatures') }}
 
 with
 
@@ -25,7 +26,7 @@ events as (
 ),
 
 {% if is_incremental() %}
--- the UTC days the batch's events fall on, before and after: only their rows change
+-- the UTC days queued for this mart: only their rows change (macros/daily_marts.sql)
 batch_days as (
 
     {{ batch_days_sql() }}

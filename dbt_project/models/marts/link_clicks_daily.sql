@@ -4,6 +4,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook=["{{ delete_batch_rows('date_day in (' ~ batch_days_sql() ~ ')') }}"],
+        post_hook=["{{ consume_dirty_days() }}"],
     )
 }}
 
@@ -13,7 +14,7 @@
     days); bot_clicks: click events flagged as scanners / bots. Clicks without a link are left out.
 -#}
 
--- depends_on: {{ ref('int_email_events__batch') }}
+-- depends_on: {{ ref('int_email_events__day_signatures') }}
 
 with
 
@@ -30,7 +31,7 @@ email_logs as (
 ),
 
 {% if is_incremental() %}
--- the UTC days the batch's events fall on, before and after: only their rows change
+-- the UTC days queued for this mart: only their rows change (macros/daily_marts.sql)
 batch_days as (
 
     {{ batch_days_sql() }}
