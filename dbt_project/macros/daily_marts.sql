@@ -112,3 +112,20 @@
     {{ queue_dirty_days('select date_day from ' ~ this) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- true for a timestamp on one of the days a daily mart recomputes. The range between the first
+    and the last of those days comes first, so PostgreSQL reads it from the index on the
+    timestamp column; a join with the days was planned as a scan of the whole table. -#}
+{% macro on_batch_days(column) -%}
+    (
+        {{ column }} >= (
+            select cast(min(days.date_day) as timestamp) at time zone 'UTC'
+            from ({{ batch_days_sql() }}) as days
+        )
+        and {{ column }} < (
+            select cast(max(days.date_day) + 1 as timestamp) at time zone 'UTC'
+            from ({{ batch_days_sql() }}) as days
+        )
+        and cast({{ column }} at time zone 'UTC' as date) = any(array({{ batch_days_sql() }}))
+    )
+{%- endmacro %}

@@ -107,7 +107,7 @@ def test_a_window_ending_before_it_starts_is_refused_in_one_line() -> None:
         "--exclude",
         "tag:whole_history",
         "--vars",
-        '{"data_test_days": 3, "window_start": "2026-11-03", "window_end": "2026-11-03"}',
+        '{"data_tests_on": "batch", "window_start": "2026-11-03", "window_end": "2026-11-03"}',
     ]
 
 

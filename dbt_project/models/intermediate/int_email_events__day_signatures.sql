@@ -39,7 +39,13 @@ events as (
 
 email_logs as (
 
-    select email_log_id, campaign_name from {{ ref('email_logs') }}
+    select
+        email_log_id,
+        campaign_name
+    from {{ ref('email_logs') }}
+    {% if is_incremental() %}
+    where email_log_id = any(array({{ batch_email_logs_sql() }}))
+    {% endif %}
 
 ),
 

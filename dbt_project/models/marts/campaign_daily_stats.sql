@@ -22,7 +22,8 @@
 
 with
 
-all_events as (
+-- not materialized: each use below reads its rows by index (occurred_at, email_log_id)
+all_events as not materialized (
 
     select * from {{ ref('fct_email_events') }}
 
@@ -41,10 +42,7 @@ day_email_logs as (
 
     select distinct events.email_log_id
     from all_events as events
-    inner join batch_days
-        on
-            events.occurred_at >= cast(batch_days.date_day as timestamp) at time zone 'UTC'
-            and events.occurred_at < cast(batch_days.date_day + 1 as timestamp) at time zone 'UTC'
+    where {{ on_batch_days('events.occurred_at') }}
 
 ),
 
@@ -52,7 +50,7 @@ events as (
 
     select all_events.*
     from all_events
-    where all_events.email_log_id in (select day_email_logs.email_log_id from day_email_logs)
+    where all_events.email_log_id = any(array(select day_email_logs.email_log_id from day_email_logs))
 
 ),
 {% else %}

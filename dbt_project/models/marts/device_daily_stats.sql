@@ -24,11 +24,7 @@ events as (
 
     select * from {{ ref('fct_email_events') }}
     {% if is_incremental() %}
-    where occurred_at >= (
-        select cast(min(batch_days.date_day) as timestamp) at time zone 'UTC'
-        from ({{ batch_days_sql() }}) as batch_days
-    )
-    and cast(occurred_at at time zone 'UTC' as date) in ({{ batch_days_sql() }})
+    where {{ on_batch_days('occurred_at') }}
     {% endif %}
 
 ),

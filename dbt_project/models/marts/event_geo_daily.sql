@@ -26,21 +26,12 @@ events as (
 ),
 
 {% if is_incremental() %}
--- the UTC days queued for this mart: only their rows change (macros/daily_marts.sql)
-batch_days as (
-
-    {{ batch_days_sql() }}
-
-),
-
+-- the events of the UTC days queued for this mart: only their rows change
 day_events as (
 
     select events.*
     from events
-    inner join batch_days
-        on
-            events.occurred_at >= cast(batch_days.date_day as timestamp) at time zone 'UTC'
-            and events.occurred_at < cast(batch_days.date_day + 1 as timestamp) at time zone 'UTC'
+    where {{ on_batch_days('events.occurred_at') }}
 
 ),
 {% endif %}

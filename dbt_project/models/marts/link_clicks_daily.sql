@@ -18,7 +18,8 @@
 
 with
 
-events as (
+-- not materialized: each use below reads its rows by index (occurred_at, email_log_id)
+events as not materialized (
 
     select * from {{ ref('fct_email_events') }}
 
@@ -44,11 +45,9 @@ click_email_logs as (
 
     select distinct events.email_log_id
     from events
-    inner join batch_days
-        on
-            events.occurred_at >= cast(batch_days.date_day as timestamp) at time zone 'UTC'
-            and events.occurred_at < cast(batch_days.date_day + 1 as timestamp) at time zone 'UTC'
-    where events.event_type = 'clicked'
+    where
+        events.event_type = 'clicked'
+        and {{ on_batch_days('events.occurred_at') }}
 
 ),
 {% endif %}
@@ -71,7 +70,7 @@ clicks as (
         events.event_type = 'clicked'
         and events.link_url is not null
     {% if is_incremental() %}
-        and events.email_log_id in (select click_email_logs.email_log_id from click_email_logs)
+        and events.email_log_id = any(array(select click_email_logs.email_log_id from click_email_logs))
     {% endif %}
 
 ),

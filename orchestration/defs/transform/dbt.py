@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stdout
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import pydantic
@@ -119,16 +119,17 @@ class DbtBuildConfig(dg.Config):
     a repaired day). Such a build does not advance the watermark: what was loaded since the last
     build is taken again, whole, by the next one.
 
-    ``data_test_days``: the data tests on ``fct_email_events`` and ``email_logs`` read only
-    their last days, so they cost about the batch's share, and the tests on views (tag
-    ``whole_history``: staging, intermediate, bi), which compute the view over every event, are
-    left to ``nightly_data_tests``, which sets 0 to test every row."""
+    ``data_tests_on``: with ``batch`` the data tests on ``fct_email_events`` and ``email_logs``
+    read only the rows of this build's batch, so they cost the batch's share (earlier rows were
+    tested by earlier builds), and the tests on views (tag ``whole_history``: staging,
+    intermediate, bi), which compute the view over every event, are left to
+    ``nightly_data_tests``, which sets ``all`` to test every row."""
 
     full_refresh: bool = False
     # a build with nothing loaded since the last successful one runs no dbt at all
     skip_when_nothing_new: bool = True
-    # data tests on the big tables read this many recent days (0: every row, as the nightly job)
-    data_test_days: int = pydantic.Field(default=3, ge=0)
+    # data tests on the big tables read the batch's rows ("all": every row, as the nightly job)
+    data_tests_on: Literal["batch", "all"] = "batch"
     window_start: str | None = None  # YYYY-MM-DD (Dagster config has no date type)
     window_end: str | None = None
 
@@ -158,9 +159,9 @@ class DbtBuildConfig(dg.Config):
         args: list[str] = []
         if self.full_refresh:
             args.append("--full-refresh")
-        if self.data_test_days:
+        if self.data_tests_on == "batch":
             args += ["--exclude", f"tag:{WHOLE_HISTORY_TESTS}"]
-        variables: dict[str, object] = {"data_test_days": self.data_test_days}
+        variables: dict[str, object] = {"data_tests_on": self.data_tests_on}
         window = self.window()
         if window is not None:
             variables["window_start"] = window[0].isoformat()

@@ -1,5 +1,5 @@
-"""Data tests on the big tables read only recent rows in production builds (their `where` on
-`__data_test_since__`, var data_test_days); the nightly job tests every row."""
+"""Data tests on the big tables read only the rows of the build's batch in production builds
+(their `where` on `__batch_event_ids__`, var data_tests_on); the nightly job tests every row."""
 
 from __future__ import annotations
 
@@ -20,23 +20,28 @@ from tests.conftest import run_dbt
 VALUES = {"boolean": "false", "integer": "0", "bigint": "0", "timestamp with time zone": "now()"}
 
 
-def insert_bad_event(conn: psycopg.Connection, occurred_at: str) -> None:
-    """A fct_email_events row from an unknown provider, whose email log does not exist."""
+def insert_bad_event(conn: psycopg.Connection, *, in_batch: bool) -> None:
+    """A fct_email_events row from an unknown provider, whose email log does not exist; in the
+    build's batch (int_email_events__batch) or written by an earlier build."""
     columns = conn.execute(
         "select column_name, data_type from information_schema.columns"
         " where table_schema = 'marts' and table_name = 'fct_email_events'"
-        " and is_nullable = 'NO' and column_name not in ('provider', 'occurred_at')"
+        " and is_nullable = 'NO' and column_name not in ('provider', 'event_id')"
     ).fetchall()
     names = ", ".join(name for name, _ in columns)
     values = ", ".join(VALUES.get(kind, "'x'") for _, kind in columns)
     conn.execute(
-        f"insert into marts.fct_email_events ({names}, provider, occurred_at)"
-        f" values ({values}, 'bogus', %s)",
-        (occurred_at,),
+        f"insert into marts.fct_email_events ({names}, provider, event_id)"
+        f" values ({values}, 'bogus', 'bad-event')"
     )
+    if in_batch:
+        conn.execute(
+            "insert into intermediate.int_email_events__batch (event_id, email_log_id)"
+            " values ('bad-event', 'x')"
+        )
 
 
-def run_data_tests(database_url: str, days: int, target: Path) -> None:
+def run_data_tests(database_url: str, tests_on: str, target: Path) -> None:
     run_dbt(
         database_url,
         "test",
@@ -45,29 +50,28 @@ def run_data_tests(database_url: str, days: int, target: Path) -> None:
         "--exclude-resource-type",
         "unit_test",
         "--vars",
-        f"{{data_test_days: {days}}}",
+        f"{{data_tests_on: {tests_on}}}",
         target_path=target,
     )
 
 
-def test_an_old_bad_row_passes_the_builds_tests_and_fails_the_nightly_ones(
+def test_a_bad_row_of_an_earlier_build_passes_the_builds_tests_and_fails_the_nightly_ones(
     built_database_url: str, tmp_path: Path
 ) -> None:
     with connect(built_database_url, autocommit=True) as conn:
-        insert_bad_event(conn, "2020-01-01 00:00+00")
-    run_data_tests(
-        built_database_url, 3, tmp_path
-    )  # the production build's tests: recent rows only
+        insert_bad_event(conn, in_batch=False)
+    run_data_tests(built_database_url, "batch", tmp_path)  # the production build's tests
     with pytest.raises(AssertionError, match="accepted_values_fct_email_events_provider"):
-        run_data_tests(built_database_url, 0, tmp_path)  # nightly: every row
+        run_data_tests(built_database_url, "all", tmp_path)  # nightly: every row
 
 
-def test_a_recent_bad_row_fails_the_builds_tests(built_database_url: str, tmp_path: Path) -> None:
+def test_a_bad_row_of_the_batch_fails_the_builds_tests(
+    built_database_url: str, tmp_path: Path
+) -> None:
     with connect(built_database_url, autocommit=True) as conn:
-        (now,) = conn.execute("select now()::text").fetchone()
-        insert_bad_event(conn, now)
+        insert_bad_event(conn, in_batch=True)
     with pytest.raises(AssertionError, match="accepted_values_fct_email_events_provider"):
-        run_data_tests(built_database_url, 3, tmp_path)
+        run_data_tests(built_database_url, "batch", tmp_path)
 
 
 def test_the_nightly_job_tests_every_row_every_night() -> None:
@@ -75,7 +79,7 @@ def test_the_nightly_job_tests_every_row_every_night() -> None:
     assert nightly_data_tests.config == {
         "ops": {
             "mailtrail_dbt_models": {
-                "config": {"data_test_days": 0, "skip_when_nothing_new": False}
+                "config": {"data_tests_on": "all", "skip_when_nothing_new": False}
             }
         }
     }

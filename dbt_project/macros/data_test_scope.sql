@@ -1,0 +1,31 @@
+{#
+    Data tests on the big tables test the rows the build wrote: their `where` configs say
+    `event_id = any(__batch_event_ids__)` (fct_email_events) or
+    `email_log_id = any(__batch_email_log_ids__)` (email_logs). With the var data_tests_on set
+    to 'batch' (the production build's dbt step) the placeholders become the keys of this
+    build's batch (int_email_events__batch), so a test costs its share of the batch: rows
+    written by earlier builds were tested by them. With 'all' (the default: `dbt build` by hand,
+    CI, the nightly `nightly_data_tests` job) the condition is dropped and the test reads every
+    row. Overrides dbt's get_where_subquery, which applies a test's `where`.
+#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where and '__batch_' in where -%}
+        {%- if var('data_tests_on', 'all') == 'batch' -%}
+            {%- set batch = graph.nodes.get('model.mailtrail.int_email_events__batch').relation_name -%}
+            {%- set where = where
+                | replace('__batch_event_ids__', 'array(select batch.event_id from ' ~ batch ~ ' as batch)')
+                | replace('__batch_email_log_ids__', 'array(select batch.email_log_id from ' ~ batch ~ ' as batch)') -%}
+        {%- else -%}
+            {%- set where = '' -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) as dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
