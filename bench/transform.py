@@ -10,8 +10,8 @@ loader, then measures on the same warehouse:
 - 1% new: the last 1% of arrivals loaded, then ``dbt build``;
 - the fixed cost of ``mailtrail build`` (Python start, settings, the check) on nothing new;
 
-every dbt build with the dbt step's own flags (DbtBuildConfig: data tests on recent rows of the
-big tables, tests on views left to the nightly job), each with the models' own times (dbt's
+every dbt build with the dbt step's own flags (DbtBuildConfig: data tests on the batch's rows of
+the big tables, tests on views left to the nightly job), each with the models' own times (dbt's
 run_results.json), the time spent in data tests, the database size, and EXPLAIN ANALYZE of the
 slowest model's query in the full refresh and in the 1% build. Prints a summary and writes bench/results/transform_<events>.json. Not a test:
 nothing here asserts on time.
@@ -45,6 +45,7 @@ from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.sources import SES
 from orchestration.warehouse.build_watermarks import (
+    PROJECT_CHANGED,
     changed_since_last_build,
     record_project_checksum,
 )
@@ -89,11 +90,13 @@ def load(url: str, path: Path) -> float:
 
 
 def dbt_build(url: str, target: Path, config: DbtBuildConfig) -> dict[str, Any]:
-    """One build as the dbt step runs it with ``config`` (models, seeds, data tests on recent
-    rows; unit tests run in CI, tests on views in the nightly job), timed, with dbt's per-node
-    times."""
+    """One build as the dbt step runs it with ``config`` (models, data tests on the batch's rows;
+    views and seeds only when the dbt project changed; unit tests run in CI, tests on views in
+    the nightly job), timed, with dbt's per-node times."""
+    with connect(url, autocommit=True) as conn:  # as the dbt step asks before it starts dbt
+        unchanged = PROJECT_CHANGED not in changed_since_last_build(conn, project_checksum())
     command = [str(BIN / "dbt"), "build", "--exclude-resource-type", "unit_test"]
-    command += config.dbt_args()
+    command += config.dbt_args(project_unchanged=unchanged)
     command += ["--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
     command += ["--target-path", str(target), "--log-path", str(target / "logs")]
     started = time.perf_counter()

@@ -117,11 +117,20 @@ def test_incremental_build_equals_full_refresh(
 ) -> None:
     generate_ses_landing(tmp_path, seed=3, days=2, campaigns=1, recipients_per_campaign=30)
     assert run_pipeline(dbt_database_env, tmp_path).success
+    # a view's relation (dbt replaces a view by a new one) and the rows of a seed (reloaded)
+    views_and_seeds = (
+        "select cast(oid as text) from pg_class where relname in ('stg_ses__events', 'bi_email_logs')"
+        " union all select cast(xmin as text) from staging.event_type_map"
+    )
+    first_build = sorted(db.execute(views_and_seeds).fetchall())
     # more data lands, including late events for messages already modelled
     generate_ses_landing(
         tmp_path, seed=4, days=2, campaigns=2, recipients_per_campaign=30, start=date(2026, 11, 17)
     )
     assert run_pipeline(dbt_database_env, tmp_path).success
+    # the dbt project is the one the first build built: its views and seeds were left as they were
+    assert sorted(db.execute(views_and_seeds).fetchall()) == first_build
+    assert len(first_build) > 2
     # nothing new: the build finds it out before dbt starts (no dbt invocation registers its
     # watermark), and materializes nothing
     builds = "select count(*) from app.build_watermarks"

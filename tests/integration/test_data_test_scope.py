@@ -110,3 +110,22 @@ def test_production_builds_leave_every_test_on_a_view_to_the_nightly_job() -> No
     assert ["--exclude", f"tag:{WHOLE_HISTORY_TESTS}"] == DbtBuildConfig().dbt_args()[:2]
     nightly = DbtBuildConfig(**nightly_data_tests.config["ops"]["mailtrail_dbt_models"]["config"])
     assert "--exclude" not in nightly.dbt_args()
+
+
+def test_an_everyday_build_of_an_unchanged_project_leaves_views_and_seeds_alone() -> None:
+    """Views and seeds are files of the dbt project: when the latest successful build built the
+    same project they are current. A full refresh, a windowed build and a build testing every
+    row (the nightly one) build them all."""
+    views_and_seeds = "config.materialized:view resource_type:seed"
+    everyday = DbtBuildConfig().dbt_args(project_unchanged=True)
+    assert everyday[: everyday.index("--vars")] == [
+        "--exclude",
+        f"tag:{WHOLE_HISTORY_TESTS} {views_and_seeds}",
+    ]
+    assert views_and_seeds not in " ".join(DbtBuildConfig().dbt_args(project_unchanged=False))
+    for config in (
+        DbtBuildConfig(full_refresh=True),
+        DbtBuildConfig(window_start="2026-11-03"),
+        DbtBuildConfig(data_tests_on="all"),
+    ):
+        assert views_and_seeds not in " ".join(config.dbt_args(project_unchanged=True)), config

@@ -30,6 +30,7 @@ from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 from orchestration.reporting.recent_days import recent_days_chart_markdown
 from orchestration.settings import export_environment
 from orchestration.warehouse.build_watermarks import (
+    PROJECT_CHANGED,
     changed_since_last_build,
     record_project_checksum,
 )
@@ -154,13 +155,21 @@ class DbtBuildConfig(dg.Config):
         """True for a plain incremental build: not a full refresh, not a window of days."""
         return not self.full_refresh and self.window() is None
 
-    def dbt_args(self) -> list[str]:
-        """The ``dbt build`` flags this configuration stands for."""
+    def dbt_args(self, *, project_unchanged: bool = False) -> list[str]:
+        """The ``dbt build`` flags this configuration stands for. ``project_unchanged``: the
+        latest successful build built this very dbt project, so its views and seeds are current
+        (a view's SQL and a seed's rows are files of the project) and are left out."""
         args: list[str] = []
         if self.full_refresh:
             args.append("--full-refresh")
+        excluded: list[str] = []
         if self.data_tests_on == "batch":
-            args += ["--exclude", f"tag:{WHOLE_HISTORY_TESTS}"]
+            excluded.append(f"tag:{WHOLE_HISTORY_TESTS}")
+            # (a build testing every row, as the nightly one, builds the views it tests)
+            if project_unchanged and self.builds_only_what_is_new():
+                excluded += ["config.materialized:view", "resource_type:seed"]
+        if excluded:  # one value: dagster-dbt reads --exclude as a single argument
+            args += ["--exclude", " ".join(excluded)]
         variables: dict[str, object] = {"data_tests_on": self.data_tests_on}
         window = self.window()
         if window is not None:
@@ -190,15 +199,18 @@ def mailtrail_dbt_models(
     # profiles.yml reads the connection from MAILTRAIL_PG_*; derive them from the warehouse
     # resource so a run always builds into the database its ingestion assets loaded.
     export_environment(warehouse.dbt_env())
-    if config.skip_when_nothing_new and config.builds_only_what_is_new():
+    project_unchanged = False
+    if config.builds_only_what_is_new():
         with warehouse.connect() as conn:
             changed = changed_since_last_build(conn, project_checksum())
-        if not changed:
+        if not changed and config.skip_when_nothing_new:
             context.log.info(
                 "nothing changed since the last successful build: dbt not run, the marts are current"
             )
             return
-        context.log.info(f"changed since the last successful build: {', '.join(changed)}")
+        if changed:
+            context.log.info(f"changed since the last successful build: {', '.join(changed)}")
+        project_unchanged = PROJECT_CHANGED not in changed
     # dbt's partial parse kept from build to build: a build re-parses only what changed
     export_environment(partial_parse_environment())
     # Each invocation's artifacts (manifest, run results, dbt.log: ~9 MB) in a folder of its own
@@ -206,7 +218,8 @@ def mailtrail_dbt_models(
     target = Path(tempfile.mkdtemp(prefix=f"mailtrail-dbt-{context.run.run_id[:8]}-"))
     try:
         # dbt's unit tests check the SQL, not the data: CI runs them (make test), builds do not
-        args = ["build", "--exclude-resource-type", "unit_test", *config.dbt_args()]
+        args = ["build", "--exclude-resource-type", "unit_test"]
+        args += config.dbt_args(project_unchanged=project_unchanged)
         # Row counts of the tables built, and each model's columns with their lineage (sqlglot,
         # from the compiled SQL): shown on the asset's page and its column-level lineage graph.
         invocation = dbt.cli(args, context=context, target_path=target)
