@@ -3,7 +3,8 @@
 On a shared machine wall time says how busy the neighbours were as much as how costly the work
 is; CPU seconds do not. A load that takes more CPU than another is slower wherever the cores are
 busy, and can only be faster where a core is idle for it to use. So the loader benchmark reports
-both sides' CPU per record next to the rates: client (this process, its threads included) and
+both sides' CPU per record next to the rates: client (this process, its threads and the
+children it waited for included) and
 server (every process of the PostgreSQL server, when it runs on this machine and ``/proc`` shows
 it: the embedded one always does; ``None`` otherwise).
 """
@@ -37,7 +38,8 @@ class CpuMeter:
 
     def read(self) -> CpuUsage:
         times = os.times()
-        return CpuUsage(times.user + times.system, self._server())
+        own = times.user + times.system + times.children_user + times.children_system
+        return CpuUsage(own, self._server())
 
     def since(self, start: CpuUsage) -> CpuUsage:
         now = self.read()

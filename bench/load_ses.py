@@ -221,17 +221,25 @@ def main() -> None:
         if not args.no_competitors:
             with connect(url, autocommit=True) as conn:
                 settle(conn)
-            dlt_s = load_with_dlt(url, files, tmp_path / "dlt")
-            with connect(url, autocommit=True) as conn:
+                meter = CpuMeter(conn)
+                cpu = meter.read()
+                dlt_s = load_with_dlt(url, files, tmp_path / "dlt")
+                dlt_ms = cpu_ms_per_1000([meter.since(cpu)], args.records)
                 settle(conn)
-            pandas_s = load_with_pandas(url, files)
+                cpu = meter.read()
+                pandas_s = load_with_pandas(url, files)
+                pandas_ms = cpu_ms_per_1000([meter.since(cpu)], args.records)
             # run once each: compared with the loader's slowest round (see the docstring)
             slowest_loader = max(loader_s)
             result |= {
                 "dlt_records_per_s": round(args.records / dlt_s),
                 "loader_vs_dlt": round(dlt_s / slowest_loader, 1),
+                "dlt_cpu_ms_per_1000_client": dlt_ms["client"],
+                "dlt_cpu_ms_per_1000_server": dlt_ms["server"],
                 "pandas_to_sql_records_per_s": round(args.records / pandas_s),
                 "loader_vs_pandas_to_sql": round(pandas_s / slowest_loader, 1),
+                "pandas_cpu_ms_per_1000_client": pandas_ms["client"],
+                "pandas_cpu_ms_per_1000_server": pandas_ms["server"],
             }
         for path in files:
             path.unlink()
