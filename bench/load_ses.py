@@ -14,7 +14,7 @@ alone (no database). The competitors run once (minutes each), so they are compar
 loader's *slowest* round, not its best: the noise of a shared machine never favours the loader.
 Finally the loader's peak memory at two input sizes, each in a fresh process.
 
-Next to each rate, the CPU seconds per 1,000 records of both sides (this process, and the
+Next to each rate, the CPU milliseconds per 1,000 records of both sides (this process, and the
 PostgreSQL server when /proc shows it: bench/cpu.py), and the load average: where the cores are
 busy, the rate ratio follows the CPU ratio; only an idle core lets the loader's second stream
 pay. Prints records/s and ratios, writes bench/results/load_ses.json. Not a test: nothing here
