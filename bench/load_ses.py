@@ -10,9 +10,15 @@ so a noisy neighbour on a shared machine hurts both sides alike):
 
 then once each, for reference: a dlt pipeline on the same files (defaults,
 ``max_table_nesting=0``), pandas ``to_sql`` of the same records, and the loader's Python side
-alone (no database). Finally the loader's peak memory at two input sizes, each in a fresh
-process. Prints records/s and ratios, writes bench/results/load_ses.json. Not a test: nothing
-here asserts on time.
+alone (no database). The competitors run once (minutes each), so they are compared with the
+loader's *slowest* round, not its best: the noise of a shared machine never favours the loader.
+Finally the loader's peak memory at two input sizes, each in a fresh process.
+
+Next to each rate, the CPU milliseconds per 1,000 records of both sides (this process, and the
+PostgreSQL server when /proc shows it: bench/cpu.py), and the load average: where the cores are
+busy, the rate ratio follows the CPU ratio; only an idle core lets the loader's second stream
+pay. Prints records/s and ratios, writes bench/results/load_ses.json. Not a test: nothing here
+asserts on time.
 
     make bench                                   # 200k records, memory at 100k and 1M
     .venv/bin/python -m bench.load_ses --records 1000000 --memory-sizes ''
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,6 +38,7 @@ from pathlib import Path
 import psycopg
 
 from bench.competitors import load_with_dlt, load_with_pandas
+from bench.cpu import CpuMeter, CpuUsage
 from bench.databases import bench_database
 from bench.landing import reset_raw, write_objects
 from orchestration.ingestion.landing import list_paths
@@ -54,24 +62,28 @@ def settle(conn: psycopg.Connection) -> None:
         print("(not a superuser: no checkpoint between measurements, figures are noisier)")
 
 
-def copy_baseline(conn: psycopg.Connection, files: list[Path]) -> float:
-    """One COPY stream of every line into a bare jsonb column; seconds taken."""
+def copy_baseline(conn: psycopg.Connection, files: list[Path]) -> tuple[float, CpuUsage]:
+    """One COPY stream of every line into a bare jsonb column; seconds and CPU taken."""
     conn.execute("drop table if exists bench_baseline")
     conn.execute("create table bench_baseline (payload jsonb)")
     settle(conn)
+    meter = CpuMeter(conn)
+    cpu = meter.read()
     started = time.perf_counter()
     with conn.cursor() as cur, cur.copy("copy bench_baseline (payload) from stdin") as copy:
         for path in files:
             with path.open("rb") as handle:
                 while block := handle.read(1 << 20):
                     copy.write(block.replace(b"\\", b"\\\\"))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, meter.since(cpu)
 
 
-def run_loader(url: str, landing: Path, streams: int) -> tuple[float, dict[str, int]]:
+def run_loader(url: str, landing: Path, streams: int) -> tuple[float, CpuUsage, dict[str, int]]:
     with connect(url, autocommit=True) as conn:
         reset_raw(conn)
         settle(conn)
+        meter = CpuMeter(conn)
+        cpu = meter.read()
         started = time.perf_counter()
         counts = ingest_objects(
             conn,
@@ -81,7 +93,26 @@ def run_loader(url: str, landing: Path, streams: int) -> tuple[float, dict[str, 
             connect=lambda: connect(url, autocommit=True),
         )
         elapsed = time.perf_counter() - started
-    return elapsed, {"loaded": counts.loaded, "rows": counts.rows_loaded, "read": counts.read}
+        time.sleep(0.5)  # the streams' backends have exited: let the server reap their CPU time
+        used = meter.since(cpu)
+    return elapsed, used, {"loaded": counts.loaded, "rows": counts.rows_loaded, "read": counts.read}
+
+
+def cpu_ms_per_1000(used: list[CpuUsage], records: int) -> dict[str, float | None]:
+    """Median client and server CPU milliseconds per 1,000 records over the rounds."""
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[len(ordered) // 2]
+
+    client = median([u.client_s for u in used]) * 1e6 / records
+    servers = [u.server_s for u in used if u.server_s is not None]
+    server = median(servers) * 1e6 / records if len(servers) == len(used) else None
+    return {
+        "client": round(client, 1),
+        "server": round(server, 1) if server is not None else None,
+        "total": round(client + server, 1) if server is not None else None,
+    }
 
 
 def parse_only(files: list[Path]) -> float:
@@ -99,15 +130,16 @@ def peak_memory(url: str, records: int, objects: int, tmp: Path, streams: int) -
     write_objects(landing, records, objects)
     with connect(url, autocommit=True) as conn:
         reset_raw(conn)
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "bench.load_once", url, str(landing), str(streams)],
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
+    )
     for path in landing.rglob("*.json"):
         path.unlink()
-    return json.loads(out)
+    if done.returncode != 0:
+        raise RuntimeError(f"load of {records} records failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout)
 
 
 def main() -> None:
@@ -135,32 +167,53 @@ def main() -> None:
 
         baseline_s: list[float] = []
         loader_s: list[float] = []
+        baseline_cpu: list[CpuUsage] = []
+        loader_cpu: list[CpuUsage] = []
+        load_before = os.getloadavg()[0]
         with connect(url, autocommit=True) as conn:
             migrate(conn)
         for round_ in range(args.rounds):
             with connect(url, autocommit=True) as conn:
-                baseline_s.append(copy_baseline(conn, files))
+                elapsed, used = copy_baseline(conn, files)
+                baseline_s.append(elapsed)
+                baseline_cpu.append(used)
                 conn.execute("drop table bench_baseline")
-            elapsed, counts = run_loader(url, landing, args.streams)
+            elapsed, used, counts = run_loader(url, landing, args.streams)
             loader_s.append(elapsed)
+            loader_cpu.append(used)
             print(
                 f"round {round_ + 1}: baseline {args.records / baseline_s[-1]:,.0f}/s,"
                 f" loader {args.records / elapsed:,.0f}/s"
             )
         assert counts["loaded"] == args.records, counts
         best_baseline, best_loader = min(baseline_s), min(loader_s)
-        single_s, _ = run_loader(url, landing, 1)
+        single_s, single_cpu, _ = run_loader(url, landing, 1)
+        baseline_ms = cpu_ms_per_1000(baseline_cpu, args.records)
+        loader_ms = cpu_ms_per_1000(loader_cpu, args.records)
         result: dict[str, object] = {
             "records": args.records,
             "objects": len(files),
             "bytes_per_record": round(size / args.records),
             "loader_streams": args.streams,
             "rounds": args.rounds,
+            "load_average_1min_at_start": round(load_before, 2),
             "baseline_copy_records_per_s": round(args.records / best_baseline),
             "loader_records_per_s": round(args.records / best_loader),
             "loader_vs_baseline": round(best_baseline / best_loader, 3),
             "loader_one_stream_records_per_s": round(args.records / single_s),
             "loader_one_stream_vs_baseline": round(best_baseline / single_s, 3),
+            "baseline_cpu_ms_per_1000_client": baseline_ms["client"],
+            "baseline_cpu_ms_per_1000_server": baseline_ms["server"],
+            "loader_cpu_ms_per_1000_client": loader_ms["client"],
+            "loader_cpu_ms_per_1000_server": loader_ms["server"],
+            "loader_one_stream_cpu_ms_per_1000": cpu_ms_per_1000([single_cpu], args.records)[
+                "total"
+            ],
+            "loader_vs_baseline_cpu": (
+                round(baseline_ms["total"] / loader_ms["total"], 3)
+                if baseline_ms["total"] and loader_ms["total"]
+                else None
+            ),
             "parse_only_records_per_s": round(args.records / parse_only(files)),
             "rows_loaded": counts["rows"],
             "records_loaded": counts["loaded"],
@@ -168,15 +221,25 @@ def main() -> None:
         if not args.no_competitors:
             with connect(url, autocommit=True) as conn:
                 settle(conn)
-            dlt_s = load_with_dlt(url, files, tmp_path / "dlt")
-            with connect(url, autocommit=True) as conn:
+                meter = CpuMeter(conn)
+                cpu = meter.read()
+                dlt_s = load_with_dlt(url, files, tmp_path / "dlt")
+                dlt_ms = cpu_ms_per_1000([meter.since(cpu)], args.records)
                 settle(conn)
-            pandas_s = load_with_pandas(url, files)
+                cpu = meter.read()
+                pandas_s = load_with_pandas(url, files)
+                pandas_ms = cpu_ms_per_1000([meter.since(cpu)], args.records)
+            # run once each: compared with the loader's slowest round (see the docstring)
+            slowest_loader = max(loader_s)
             result |= {
                 "dlt_records_per_s": round(args.records / dlt_s),
-                "loader_vs_dlt": round(dlt_s / best_loader, 1),
+                "loader_vs_dlt": round(dlt_s / slowest_loader, 1),
+                "dlt_cpu_ms_per_1000_client": dlt_ms["client"],
+                "dlt_cpu_ms_per_1000_server": dlt_ms["server"],
                 "pandas_to_sql_records_per_s": round(args.records / pandas_s),
-                "loader_vs_pandas_to_sql": round(pandas_s / best_loader, 1),
+                "loader_vs_pandas_to_sql": round(pandas_s / slowest_loader, 1),
+                "pandas_cpu_ms_per_1000_client": pandas_ms["client"],
+                "pandas_cpu_ms_per_1000_server": pandas_ms["server"],
             }
         for path in files:
             path.unlink()
@@ -186,6 +249,7 @@ def main() -> None:
             figures = peak_memory(url, records, objects, tmp_path, args.streams)
             result[f"peak_rss_mb_at_{records}"] = figures["peak_rss_mb"]
             result[f"loader_records_per_s_at_{records}"] = figures["records_per_s"]
+    result["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     for key, value in result.items():
         print(f"{key:>36}: {value}")
     RESULTS.mkdir(exist_ok=True)

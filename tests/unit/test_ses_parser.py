@@ -422,3 +422,14 @@ def test_common_helpers() -> None:
     # parts cannot slide into each other
     assert event_key("a|b", "c") != event_key("a", "b|c")
     assert event_key("a", None) == event_key("a", "")
+
+
+def test_a_nul_inside_an_sns_message_is_rejected_though_the_envelope_escapes_it() -> None:
+    """The loader's own check sees the envelope's text, where the Message's ``\\u0000`` is
+    ``\\\\u0000`` (an escaped backslash): the parser must find it in the Message itself."""
+    inner, _ = fixture("event_open.json")
+    inner["open"]["userAgent"] = "bad\x00agent"
+    envelope = sns(orjson.dumps(inner).decode())
+    assert b"\\\\u0000" in orjson.dumps(envelope)
+    with pytest.raises(RecordError, match="u0000"):
+        parse(envelope)
