@@ -46,6 +46,7 @@ from orchestration.campaigns.entities import EmailRecipient, EmailShoot, EmailSh
 from orchestration.campaigns.errors import EmailingError, TemplateSettingsMissingKeyError
 from orchestration.campaigns.ledger import mark_in_flight_unknown
 from orchestration.campaigns.page_sending import send_pages
+from orchestration.campaigns.pool import connect_dispatcher
 from orchestration.campaigns.sending import run_recipients
 from orchestration.campaigns.shoots import get_shoot, set_shoot_error
 from orchestration.campaigns.suppression import require_suppression_list
@@ -79,9 +80,7 @@ def _lease(ctx: SendContext) -> Iterator[psycopg.Connection]:
     """A dispatcher's own connection: it holds the claim lock of the shoot being sent. Nothing is
     claimed before dbt has built the suppression list (``MartMissingError``), so a warehouse that
     is not ready leaves its shoots as they are."""
-    with psycopg.connect(
-        ctx.database_url, autocommit=True, application_name="mailtrail-dispatch"
-    ) as lease:
+    with connect_dispatcher(ctx.database_url) as lease:
         require_suppression_list(lease)
         yield lease
 

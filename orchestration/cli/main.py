@@ -174,8 +174,9 @@ def _run(args: argparse.Namespace) -> int:
         print(runtime.database_url)
         return 0
     if args.command == "dev":
-        # dagster-dbt's prepare_if_dev() runs `dbt` from PATH in the code server: put this
-        # environment's bin first, as an activated venv would (`make dev` does not activate it).
+        # dagster-dbt's prepare_if_dev() runs `dbt` from PATH in the code server when the project
+        # changed since its last parse (defs/transform/project.py): put this environment's bin
+        # first, as an activated venv would (`make dev` does not activate it).
         prepend_path(os.path.dirname(sys.executable))
         from orchestration.cli.dev import run_dev
 

@@ -4,12 +4,19 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook=["{{ delete_batch_rows('recipient = any(array(' ~ batch_recipients_sql() ~ '))') }}"],
+        indexes=[
+            {'columns': ['recipient']},
+            {'columns': ['lower(recipient)']},
+        ],
     )
 }}
 
 {#-
     Recipients campaign dispatch must skip: one row per recipient and reason
     (hard_bounce, complaint, unsubscribe), from every provider's events.
+    Indexed on recipient (the batch's pre-hook delete) and on lower(recipient): every page of a
+    campaign dispatch looks its 2,000 addresses up there (orchestration/campaigns/suppression.py);
+    without the index each page read the whole list, whose size grows with the audiences sent.
 -#}
 
 -- depends_on: {{ ref('int_email_events__batch') }}

@@ -27,6 +27,7 @@ from orchestration.dbt_project_files import partial_parse_environment, project_c
 from orchestration.defs.catalog import DATA_OWNER, TRANSFORM_GROUP, markdown_safe
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
+from orchestration.defs.transform.selection import every_node_without_dbt_selector
 from orchestration.reporting.recent_days import recent_days_chart_markdown
 from orchestration.settings import export_environment
 from orchestration.warehouse.build_watermarks import (
@@ -185,12 +186,7 @@ def _config_date(field: str, text: str) -> date:
         raise ValueError(f"dbt build config: {field} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    dagster_dbt_translator=translator,
-    name="mailtrail_dbt_models",
-)
-def mailtrail_dbt_models(
+def build_mailtrail_dbt_models(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
     warehouse: WarehouseResource,
@@ -232,6 +228,15 @@ def mailtrail_dbt_models(
                 record_project_checksum(conn, invocation_id, project_checksum())
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+# every node of the project, selected without loading dbt's selection engine (selection.py)
+with every_node_without_dbt_selector():
+    mailtrail_dbt_models = dbt_assets(
+        manifest=dbt_project.manifest_path,
+        dagster_dbt_translator=translator,
+        name="mailtrail_dbt_models",
+    )(build_mailtrail_dbt_models)
 
 
 def whole_history_check_keys() -> list[dg.AssetCheckKey]:

@@ -24,6 +24,7 @@ from orchestration.campaigns import (
 from orchestration.campaigns.dispatch import list_due_shoots
 from orchestration.campaigns.errors import MartMissingError
 from orchestration.campaigns.frequency import message_count
+from orchestration.campaigns.suppression import suppression_reasons
 from tests.integration.campaigns.helpers import RecordingSender, add_contacts, ledger
 
 pytestmark = pytest.mark.integration
@@ -102,6 +103,32 @@ def test_campaign_suppressed_recipients_are_dropped_with_the_reason(
     assert rows["not-an-address"] == ("dropped", "invalid_address")
     assert set(sender.addresses()) == {addresses[3], addresses[4]}
     assert (outcome.shoot.dropped_count, outcome.shoot.sent_count) == (4, 2)
+
+
+def test_suppression_lookup_is_indexed_and_right_once_the_statement_is_prepared(
+    built_db: psycopg.Connection,
+) -> None:
+    """Each page of a dispatch looks its addresses up in the mart: dbt gives it an index on
+    lower(recipient), and the answer stays the same when psycopg prepares the statement (from
+    its fifth run on a connection), whose generic plan no longer sees the page's addresses."""
+    indexes = [
+        row[0]
+        for row in built_db.execute(
+            "select indexdef from pg_indexes where schemaname = 'marts'"
+            " and tablename = 'suppression_list'"
+        )
+    ]
+    assert any("lower(recipient)" in definition for definition in indexes), indexes
+    built_db.execute(
+        "insert into marts.suppression_list select 'user' || i || '@EXAMPLE.com', 'hard_bounce',"
+        " now(), now(), 'ses' from generate_series(0, 2999, 3) i"
+    )
+    built_db.execute("insert into app.suppressions values ('user1@example.com', 'manual')")
+    page = [f"user{i}@example.com" for i in range(2000)]
+    expected = {address: "suppressed:hard_bounce (ses)" for address in page[::3]}
+    expected["user1@example.com"] = "suppressed:manual (app)"
+    for _ in range(8):
+        assert suppression_reasons(built_db, page) == expected
 
 
 def test_campaign_app_suppressions_drop_recipients_the_mart_does_not_list(
