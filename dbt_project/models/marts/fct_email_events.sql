@@ -4,6 +4,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook=["{{ delete_batch_rows('event_id = any(array(' ~ batch_event_ids_sql() ~ '))') }}"],
+        post_hook=["{{ suppressing_recipients_index() }}"],
         indexes=[
             {'columns': ['event_id'], 'unique': True},
             {'columns': ['email_log_id']},

@@ -27,8 +27,11 @@ events as (
 
     select * from {{ ref('fct_email_events') }}
     {% if is_incremental() %}
-    -- the recipients of the batch's events (index on recipient)
-    where recipient = any(array({{ batch_recipients_sql() }}))
+    -- the suppressing events of the batch's recipients (the partial index on recipient of
+    -- fct_email_events' post-hook: macros/suppression.sql)
+    where
+        recipient = any(array({{ batch_recipients_sql() }}))
+        and {{ suppressing_event_condition() }}
     {% endif %}
 
 ),
@@ -48,10 +51,7 @@ suppressing_events as (
     from events
     where
         recipient is not null
-        and (
-            (event_type = 'bounced' and bounce_type = 'hard')
-            or event_type in ('complained', 'unsubscribed')
-        )
+        and {{ suppressing_event_condition() }}
 
 ),
 
