@@ -29,3 +29,10 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- the same scope for a singular test: `{{ batch_rows_only('event_id') }}` after its `from` -#}
+{% macro batch_rows_only(key) -%}
+    {%- if var('data_tests_on', 'all') == 'batch' -%}
+    where {{ key }} = any(array(select batch.{{ key }} from {{ ref('int_email_events__batch') }} as batch))
+    {%- endif -%}
+{%- endmacro %}

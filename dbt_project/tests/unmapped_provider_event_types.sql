@@ -7,11 +7,15 @@
 
 {{ config(severity='warn', meta={'dagster': {'ref': {'name': 'fct_email_events'}}}) }}
 
+-- a production build reads the batch's events only (macros/data_test_scope.sql):
+-- depends_on: {{ ref('int_email_events__batch') }}
+
 with
 
 fct_email_events as (
 
     select * from {{ ref('fct_email_events') }}
+    {{ batch_rows_only('event_id') }}
 
 ),
 

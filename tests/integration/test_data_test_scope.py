@@ -129,3 +129,26 @@ def test_an_everyday_build_of_an_unchanged_project_leaves_views_and_seeds_alone(
         DbtBuildConfig(data_tests_on="all"),
     ):
         assert views_and_seeds not in " ".join(config.dbt_args(project_unchanged=True)), config
+
+
+def test_unmapped_event_types_are_reported_for_the_batch_in_builds(
+    built_database_url: str, tmp_path: Path
+) -> None:
+    """The singular warning test reads the batch's events in a production build, every event
+    in the nightly one: an unknown type of an earlier build is reported there."""
+    with connect(built_database_url, autocommit=True) as conn:
+        insert_bad_event(conn, in_batch=False)
+        conn.execute("update marts.fct_email_events set event_type = 'unknown'")
+    for tests_on, status in (("batch", "pass"), ("all", "warn")):
+        run_dbt(
+            built_database_url,
+            "test",
+            "--select",
+            "unmapped_provider_event_types",
+            "--vars",
+            f"{{data_tests_on: {tests_on}}}",
+            target_path=tmp_path,
+        )
+        results = json.loads((tmp_path / "run_results.json").read_text())["results"]
+        tests = [r["status"] for r in results if r["unique_id"].startswith("test.")]
+        assert tests == [status], tests_on
