@@ -42,6 +42,21 @@
     }) }}
 {%- endmacro %}
 
+{#- per email log of `events` (a CTE of fct_email_events' columns): its attribution and the time
+    of its first event of each metric of campaign_daily_stats -#}
+{% macro email_log_first_events(events) -%}
+    select
+        email_log_id,
+        coalesce(max(campaign_name), 'unattributed') as campaign_name,
+        coalesce(max(app_name), 'unattributed') as app_name,
+        {%- for metric, condition in daily_stats_metrics().items() %}
+        min(occurred_at) filter (where {{ condition }}) as first_{{ metric }}_at
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ events }}
+    group by email_log_id
+{%- endmacro %}
+
 {#- the UTC days a daily mart recomputes: its queued days, and on a windowed build (vars
     window_start and window_end, `mailtrail build --from --to`) every day of that window too -#}
 {% macro batch_days_sql() -%}

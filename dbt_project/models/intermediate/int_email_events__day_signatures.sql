@@ -59,16 +59,7 @@ dry_run_email_logs as (
 -- campaign_daily_stats' view of each email log: its attribution and first event per metric
 email_log_firsts as (
 
-    select
-        email_log_id,
-        coalesce(max(campaign_name), 'unattributed') as campaign_name,
-        coalesce(max(app_name), 'unattributed') as app_name,
-        {%- for metric, condition in metrics.items() %}
-        min(occurred_at) filter (where {{ condition }}) as first_{{ metric }}_at
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
-    from events
-    group by email_log_id
+    {{ email_log_first_events('events') }}
 
 ),
 

@@ -82,16 +82,7 @@ counted_events as (
 
 email_log_first_events as (
 
-    select
-        email_log_id,
-        coalesce(max(campaign_name), 'unattributed') as campaign_name,
-        coalesce(max(app_name), 'unattributed') as app_name,
-        {%- for metric, condition in metrics.items() %}
-        min(occurred_at) filter (where {{ condition }}) as first_{{ metric }}_at
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
-    from counted_events
-    group by email_log_id
+    {{ email_log_first_events('counted_events') }}
 
 ),
 
