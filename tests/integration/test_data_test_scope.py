@@ -123,6 +123,8 @@ def test_an_everyday_build_of_an_unchanged_project_leaves_views_and_seeds_alone(
         f"tag:{WHOLE_HISTORY_TESTS} {views_and_seeds}",
     ]
     assert views_and_seeds not in " ".join(DbtBuildConfig().dbt_args(project_unchanged=False))
+    # a full refresh rewrote every row: it tests them all
+    assert '"data_tests_on": "all"' in DbtBuildConfig(full_refresh=True).dbt_args()[-1]
     for config in (
         DbtBuildConfig(full_refresh=True),
         DbtBuildConfig(window_start="2026-11-03"),

@@ -171,7 +171,9 @@ class DbtBuildConfig(dg.Config):
                 excluded += ["config.materialized:view", "resource_type:seed"]
         if excluded:  # one value: dagster-dbt reads --exclude as a single argument
             args += ["--exclude", " ".join(excluded)]
-        variables: dict[str, object] = {"data_tests_on": self.data_tests_on}
+        # a full refresh rewrote every row: its tests read them all (its batch is empty)
+        tests_on = "all" if self.full_refresh else self.data_tests_on
+        variables: dict[str, object] = {"data_tests_on": tests_on}
         window = self.window()
         if window is not None:
             variables["window_start"] = window[0].isoformat()
