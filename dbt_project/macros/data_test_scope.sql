@@ -11,7 +11,7 @@
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- if where and '__batch_' in where -%}
-        {%- if var('data_tests_on', 'all') == 'batch' -%}
+        {%- if data_tests_read_the_batch() -%}
             {%- set batch = graph.nodes.get('model.mailtrail.int_email_events__batch').relation_name -%}
             {%- set where = where
                 | replace('__batch_event_ids__', 'array(select batch.event_id from ' ~ batch ~ ' as batch)')
@@ -32,7 +32,13 @@
 
 {#- the same scope for a singular test: `{{ batch_rows_only('event_id') }}` after its `from` -#}
 {% macro batch_rows_only(key) -%}
-    {%- if var('data_tests_on', 'all') == 'batch' -%}
+    {%- if data_tests_read_the_batch() -%}
     where {{ key }} = any(array(select batch.{{ key }} from {{ ref('int_email_events__batch') }} as batch))
     {%- endif -%}
+{%- endmacro %}
+
+{#- true when the tests read the batch's rows: data_tests_on is 'batch' and a build succeeded
+    before this one (on a first build every row is new, and the batch is empty) -#}
+{% macro data_tests_read_the_batch() -%}
+    {{ return(var('data_tests_on', 'all') == 'batch' and last_build_snapshot_value() is not none) }}
 {%- endmacro %}
