@@ -19,7 +19,7 @@ from orchestration.defs.ingestion import (
     ses_sqs,
     tracker,
 )
-from orchestration.defs.transform import dbt
+from orchestration.defs.transform import daily, dbt
 from orchestration.settings import load_settings
 
 # Dagster copies every sensor through the beta `owners` parameter and warns each time (16 lines
@@ -39,6 +39,7 @@ defs = dg.Definitions.merge(
     freshness.defs,
     enrichment.defs,
     dbt.defs,
+    daily.defs,
     jobs.defs,
     campaigns.defs,
     # Steps run in their run's process unless MAILTRAIL_EXECUTOR says otherwise (defs/execution).

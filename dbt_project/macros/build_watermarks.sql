@@ -7,19 +7,18 @@
     batch is simply taken again by the next one.
 #}
 
-{#- the models that consume the batch: a watermark means all of them processed it -#}
+{#- the models that consume the batch: a watermark means all of them processed it. The daily
+    marts are not among them: they read the days queued by int_email_events__day_signatures
+    (macros/daily_marts.sql), which stay queued until a daily mart's own build takes them, and
+    they build in a dbt invocation of their own (Dagster's daily-partitioned assets). -#}
 {% macro batch_consumers() -%}
     {{ return([
         'int_email_events__batch',
         'fct_email_events',
         'email_logs',
         'int_email_events__day_signatures',
-        'campaign_daily_stats',
-        'link_clicks_daily',
-        'event_geo_daily',
         'shoot_stats',
         'suppression_list',
-        'device_daily_stats',
         'account_campaign_stats',
     ]) }}
 {%- endmacro %}

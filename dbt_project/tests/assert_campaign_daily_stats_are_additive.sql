@@ -3,7 +3,7 @@
 -- email_logs). Returns the campaigns where they differ. In Dagster it is a check on
 -- campaign_daily_stats.
 
-{{ config(meta={'dagster': {'ref': {'name': 'campaign_daily_stats'}}}) }}
+{{ config(tags=['daily_partitioned'], meta={'dagster': {'ref': {'name': 'campaign_daily_stats'}}}) }}
 
 with
 

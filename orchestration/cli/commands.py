@@ -15,6 +15,11 @@ import dagster as dg
 from orchestration.cli.bootstrap import Runtime
 from orchestration.cli.runs import RunOutcome, run_job
 from orchestration.dbt_project_files import project_checksum
+from orchestration.defs.transform.partitions import (
+    REPROCESS_JOB,
+    partition_range_tags,
+    queued_days_request,
+)
 from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.sources import source
 from orchestration.settings import ConfigError
@@ -63,44 +68,79 @@ def backfill(runtime: Runtime, provider: str, paths: Sequence[str]) -> RunOutcom
     )
 
 
-def build(
-    runtime: Runtime,
-    *,
-    full_refresh: bool = False,
-    window_start: date | None = None,
-    window_end: date | None = None,
-) -> RunOutcome | None:
-    """``dbt build`` of every model through the ``build_marts`` job; ``full_refresh`` rebuilds
-    the incremental marts from raw, a window (UTC days, inclusive) reprocesses those days of the
-    daily marts (the dbt step's config, docs/incremental-builds.md). None, and no run, when
-    nothing changed since the last successful build (no row written, same dbt project)."""
-    config: dict[str, object] = {}
-    if not full_refresh and window_start is None:
+def build(runtime: Runtime, *, full_refresh: bool = False) -> list[RunOutcome]:
+    """``dbt build`` of every model through the ``build_marts`` job (``full_refresh``: the
+    incremental marts rebuilt from raw), then the days it queued of the daily marts (the run
+    ``daily_marts_sensor`` launches). No ``build_marts`` run when nothing changed since the last
+    successful build (no row written, same dbt project); nothing at all when no day is queued
+    either."""
+    runs: list[RunOutcome] = []
+    changed = full_refresh
+    if not full_refresh:
         with connect(runtime.database_url) as conn:
-            if not changed_since_last_build(conn, project_checksum()):
-                return None
-    if full_refresh:
-        config["full_refresh"] = True
-    if window_start is not None:
-        config["window_start"] = window_start.isoformat()
-        config["window_end"] = (window_end or window_start).isoformat()
-    run_config = {"ops": {"mailtrail_dbt_models": {"config": config}}} if config else None
-    return run_job(
-        "build_marts", command="build", logs_dir=runtime.settings.logs_dir, run_config=run_config
-    )
+            changed = bool(changed_since_last_build(conn, project_checksum()))
+    if changed:
+        run_config = (
+            {"ops": {"mailtrail_dbt_models": {"config": {"full_refresh": True}}}}
+            if full_refresh
+            else None
+        )
+        runs.append(
+            run_job(
+                "build_marts",
+                command="build",
+                logs_dir=runtime.settings.logs_dir,
+                run_config=run_config,
+            )
+        )
+    return with_queued_days(runtime, runs, command="build")
 
 
-def ensure_marts(runtime: Runtime) -> RunOutcome | None:
+def with_queued_days(runtime: Runtime, runs: list[RunOutcome], command: str) -> list[RunOutcome]:
+    """``runs``, then the run recomputing the days they queued, if they all succeeded."""
+    if not all(run.success for run in runs):
+        return runs
+    with connect(runtime.database_url, autocommit=True) as conn:
+        request = queued_days_request(conn)
+    if request is None:
+        return runs
+    return [
+        *runs,
+        run_job(
+            REPROCESS_JOB,
+            command=command,
+            logs_dir=runtime.settings.logs_dir,
+            run_config=request.run_config,
+            tags=request.tags,
+        ),
+    ]
+
+
+def reprocess_days(runtime: Runtime, first: date, last: date) -> RunOutcome:
+    """Recompute the days ``first`` to ``last`` (UTC, inclusive) of the daily marts: one run of
+    ``reprocess_days`` over those partitions, as a single-run backfill from the UI launches. A
+    range no partition holds is a ConfigError, before any run."""
+    try:
+        tags = partition_range_tags(first, last)
+    except ValueError as exc:
+        raise ConfigError(f"build --from/--to: {exc}") from None
+    return run_job(REPROCESS_JOB, command="build", logs_dir=runtime.settings.logs_dir, tags=tags)
+
+
+def ensure_marts(runtime: Runtime) -> None:
     """Build the marts once on a fresh warehouse (dispatch reads ``marts.suppression_list``)."""
     with connect(runtime.database_url) as conn:
         (exists,) = conn.execute(
             "select to_regclass('marts.suppression_list') is not null"
         ).fetchone()
-    return None if exists else build(runtime)
+    if not exists:
+        build(runtime)
 
 
-def ingest_and_build(runtime: Runtime, command: str) -> RunOutcome:
-    return run_job("ingest_and_build", command=command, logs_dir=runtime.settings.logs_dir)
+def ingest_and_build(runtime: Runtime, command: str) -> list[RunOutcome]:
+    """``ingest_and_build``, then the days it queued of the daily marts."""
+    built = run_job("ingest_and_build", command=command, logs_dir=runtime.settings.logs_dir)
+    return with_queued_days(runtime, [built], command=command)
 
 
 def plan(

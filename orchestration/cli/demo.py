@@ -89,7 +89,7 @@ def demo(runtime: Runtime) -> bool:
         runs.extend(
             commands.dispatch(runtime, now=moment, campaign_name=DEMO_CAMPAIGN, command="demo")
         )
-        runs.append(commands.ingest_and_build(runtime, command="demo"))
+        runs.extend(commands.ingest_and_build(runtime, command="demo"))
     for run in runs:
         print(run.line())
     if not all(run.success for run in runs):

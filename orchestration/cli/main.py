@@ -197,17 +197,18 @@ def _run(args: argparse.Namespace) -> int:
         print(tables.load_counts(loaded.metadata))
         return _load_exit_code(loaded.success, loaded.metadata)
     if args.command == "build":
-        built = commands.build(
-            runtime,
-            full_refresh=args.full_refresh,
-            window_start=args.window_start or args.window_end,
-            window_end=args.window_end or args.window_start,
-        )
-        if built is None:
+        first = args.window_start or args.window_end
+        if first is not None:
+            reprocessed = commands.reprocess_days(runtime, first, args.window_end or first)
+            print(reprocessed.line())
+            return 0 if reprocessed.success else 1
+        built = commands.build(runtime, full_refresh=args.full_refresh)
+        if not built:
             print(NOTHING_TO_BUILD)
             return 0
-        print(built.line())
-        return 0 if built.success else 1
+        for run in built:
+            print(run.line())
+        return 0 if all(run.success for run in built) else 1
     if args.command == "demo":
         from orchestration.cli.demo import demo
 

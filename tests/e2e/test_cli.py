@@ -151,6 +151,28 @@ def test_demo_runs_the_campaign_loop_and_prints_the_stats(
     assert idle.returncode == 0 and idle.stdout.strip() == NOTHING_TO_BUILD
     assert db.execute(builds).fetchone() == (runs_after_build,)
 
+    # `mailtrail build --from --to` is one run of the daily marts' partitions of those days
+    (day,) = db.execute("select max(date_day) from marts.campaign_daily_stats").fetchone()
+    reprocessed = mailtrail(tmp_path / "home", database_url, "build", "--from", str(day))
+    assert reprocessed.returncode == 0, reprocessed.stdout[-2000:] + reprocessed.stderr[-2000:]
+    tags = dict(
+        db.execute(
+            "select t.key, t.value from runs r join run_tags t on t.run_id = r.run_id"
+            " where r.pipeline_name = 'reprocess_days' and r.status = 'SUCCESS'"
+            " and t.key like 'dagster/asset_partition_range_%'"
+        ).fetchall()
+    )
+    assert tags == {
+        "dagster/asset_partition_range_start": str(day),
+        "dagster/asset_partition_range_end": str(day),
+    }
+    too_early = mailtrail(tmp_path / "home", database_url, "build", "--from", "2019-06-01")
+    assert too_early.returncode == 2
+    assert too_early.stderr.strip().splitlines() == [
+        "mailtrail: build --from/--to: 2019-06-01 is before 2020-01-01, the first daily"
+        " partition (a full refresh rebuilds every day)"
+    ]
+
 
 def test_plan_then_dispatch_sends_each_contact_and_queued_email_once_through_the_sender(
     database_url: str, db: psycopg.Connection, tmp_path: Path

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from dagster_dbt import asset_utils, dbt_assets
 
-from orchestration.defs.transform.dbt import build_mailtrail_dbt_models, translator
+from orchestration.defs.transform.daily import mailtrail_daily_marts
+from orchestration.defs.transform.dbt import (
+    DAILY_PARTITIONED,
+    build_mailtrail_dbt_models,
+    mailtrail_dbt_models,
+    translator,
+)
 from orchestration.defs.transform.project import dbt_project
 from orchestration.defs.transform.selection import every_node_without_dbt_selector
 
@@ -40,6 +46,30 @@ def test_every_node_gives_the_assets_checks_and_deps_dbt_selection_gives() -> No
         shortcut = _assets()
     assert _shape(shortcut) == _shape(_assets())
     assert len(shortcut.keys) >= 30 and len(shortcut.check_keys) >= 100
+
+
+def test_a_tag_and_everything_but_a_tag_give_what_dbt_selection_gives() -> None:
+    tag = f"tag:{DAILY_PARTITIONED}"
+    with every_node_without_dbt_selector():
+        daily = _assets(select=tag)
+        others = _assets(exclude=tag)
+    assert _shape(daily) == _shape(_assets(select=tag))
+    assert _shape(others) == _shape(_assets(exclude=tag))
+    assert daily.keys and daily.check_keys and others.keys
+
+
+def test_the_two_dbt_asset_sets_split_the_project_and_the_daily_one_is_downstream() -> None:
+    """Every dbt node is in exactly one of the code location's two sets, and nothing of the main
+    set reads the daily marts' set: the everyday job runs each as one step, one dbt invocation
+    (a dependency back would split a step around the other)."""
+    every = _assets()
+    assert mailtrail_dbt_models.keys | mailtrail_daily_marts.keys == every.keys
+    assert not mailtrail_dbt_models.keys & mailtrail_daily_marts.keys
+    checks = mailtrail_dbt_models.check_keys | mailtrail_daily_marts.check_keys
+    assert checks == every.check_keys
+    assert not mailtrail_dbt_models.check_keys & mailtrail_daily_marts.check_keys
+    for spec in mailtrail_dbt_models.specs:
+        assert not {dep.asset_key for dep in spec.deps} & mailtrail_daily_marts.keys, spec.key
 
 
 def test_other_selections_still_go_to_dbt_and_the_patch_is_undone() -> None:

@@ -6,14 +6,13 @@ import shutil
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stdout
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
-import pydantic
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -28,7 +27,6 @@ from orchestration.defs.catalog import DATA_OWNER, TRANSFORM_GROUP, markdown_saf
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 from orchestration.defs.transform.selection import every_node_without_dbt_selector
-from orchestration.reporting.recent_days import recent_days_chart_markdown
 from orchestration.settings import export_environment
 from orchestration.warehouse.build_watermarks import (
     PROJECT_CHANGED,
@@ -111,15 +109,17 @@ translator = MailtrailDbtTranslator(
 WHOLE_HISTORY_TESTS = "whole_history"
 
 
+# dbt_project.yml tags the daily marts and what reads them: Dagster's daily-partitioned assets
+# (defs/transform/daily.py), built by a dbt invocation of their own
+DAILY_PARTITIONED = "daily_partitioned"
+
+
 class DbtBuildConfig(dg.Config):
-    """Run configuration of the dbt step: ``full_refresh`` rebuilds every incremental mart from
+    """Run configuration of a dbt step: ``full_refresh`` rebuilds every incremental mart from
     raw (after a change to the event type map, the flag rules or a mart's logic); otherwise a
     build takes what was loaded since the last successful build (docs/incremental-builds.md).
-
-    ``window_start``/``window_end`` (UTC days, inclusive; the end defaults to the start)
-    reprocess those days of the daily marts from ``fct_email_events`` (a backfill after a fix or
-    a repaired day). Such a build does not advance the watermark: what was loaded since the last
-    build is taken again, whole, by the next one.
+    The daily marts' step follows the ``full_refresh`` of the run's main dbt step, so a full
+    refresh is one flag. Reprocessing days of the daily marts is a run of their partitions.
 
     ``data_tests_on``: with ``batch`` the data tests on ``fct_email_events`` and ``email_logs``
     read only the rows of this build's batch, so they cost the batch's share (earlier rows were
@@ -132,60 +132,65 @@ class DbtBuildConfig(dg.Config):
     skip_when_nothing_new: bool = True
     # data tests on the big tables read the batch's rows ("all": every row, as the nightly job)
     data_tests_on: Literal["batch", "all"] = "batch"
-    window_start: str | None = None  # YYYY-MM-DD (Dagster config has no date type)
-    window_end: str | None = None
 
-    @pydantic.model_validator(mode="after")
-    def _window_in_order(self) -> "DbtBuildConfig":
-        self.window()  # fails the run's config, before any step, with one line
-        return self
-
-    def window(self) -> tuple[date, date] | None:
-        """The window's first and last UTC days, None when the build is not windowed."""
-        if self.window_start is None:
-            if self.window_end is not None:
-                raise ValueError("dbt build config: window_end needs window_start")
-            return None
-        first = _config_date("window_start", self.window_start)
-        last = _config_date("window_end", self.window_end) if self.window_end else first
-        if first > last:
-            raise ValueError(f"dbt build config: window_start {first} is after window_end {last}")
-        return first, last
-
-    def builds_only_what_is_new(self) -> bool:
-        """True for a plain incremental build: not a full refresh, not a window of days."""
-        return not self.full_refresh and self.window() is None
-
-    def dbt_args(self, *, project_unchanged: bool = False) -> list[str]:
+    def dbt_args(
+        self,
+        *,
+        project_unchanged: bool = False,
+        window: tuple[date, date] | None = None,
+        excluded: Sequence[str] = (),
+    ) -> list[str]:
         """The ``dbt build`` flags this configuration stands for. ``project_unchanged``: the
         latest successful build built this very dbt project, so its views and seeds are current
-        (a view's SQL and a seed's rows are files of the project) and are left out."""
+        (a view's SQL and a seed's rows are files of the project) and are left out. ``window``
+        (first and last UTC day): the daily marts recompute those days too. ``excluded``: dbt
+        selectors left out besides (dbt would otherwise add the tests of the selected models
+        that also read a model of another step)."""
         args: list[str] = []
         if self.full_refresh:
             args.append("--full-refresh")
-        excluded: list[str] = []
+        excluded = list(excluded)
         if self.data_tests_on == "batch":
             excluded.append(f"tag:{WHOLE_HISTORY_TESTS}")
             # (a build testing every row, as the nightly one, builds the views it tests)
-            if project_unchanged and self.builds_only_what_is_new():
+            if project_unchanged and not self.full_refresh:
                 excluded += ["config.materialized:view", "resource_type:seed"]
         if excluded:  # one value: dagster-dbt reads --exclude as a single argument
             args += ["--exclude", " ".join(excluded)]
         # a full refresh rewrote every row: its tests read them all (its batch is empty)
         tests_on = "all" if self.full_refresh else self.data_tests_on
         variables: dict[str, object] = {"data_tests_on": tests_on}
-        window = self.window()
         if window is not None:
             variables["window_start"] = window[0].isoformat()
             variables["window_end"] = window[1].isoformat()
         return [*args, "--vars", json.dumps(variables)]
 
 
-def _config_date(field: str, text: str) -> date:
+def run_dbt_build(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    args: Sequence[str],
+    on_success: Callable[[str], None] | None = None,
+) -> Iterator[Any]:
+    """``dbt build`` of the step's selection with ``args``: its events (row counts and column
+    lineage on each table), then ``on_success(invocation_id)`` if every node passed."""
+    # dbt's partial parse kept from build to build: a build re-parses only what changed
+    export_environment(partial_parse_environment())
+    # Each invocation's artifacts (manifest, run results, dbt.log: ~9 MB) in a folder of its own
+    # outside the repository, removed when the run is done: what matters is in the run's logs.
+    target = Path(tempfile.mkdtemp(prefix=f"mailtrail-dbt-{context.run.run_id[:8]}-"))
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"dbt build config: {field} {text!r} is not a date (YYYY-MM-DD)") from None
+        # dbt's unit tests check the SQL, not the data: CI runs them (make test), builds do not
+        command = ["build", "--exclude-resource-type", "unit_test", *args]
+        # Row counts of the tables built, and each model's columns with their lineage (sqlglot,
+        # from the compiled SQL): shown on the asset's page and its column-level lineage graph.
+        invocation = dbt.cli(command, context=context, target_path=target)
+        with dbt_echo_kept_off_the_terminal(context):
+            yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+        if invocation.is_successful() and on_success is not None:
+            on_success(invocation.get_artifact("run_results.json")["metadata"]["invocation_id"])
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
 
 
 def build_mailtrail_dbt_models(
@@ -198,7 +203,7 @@ def build_mailtrail_dbt_models(
     # resource so a run always builds into the database its ingestion assets loaded.
     export_environment(warehouse.dbt_env())
     project_unchanged = False
-    if config.builds_only_what_is_new():
+    if not config.full_refresh:
         with warehouse.connect() as conn:
             changed = changed_since_last_build(conn, project_checksum())
         if not changed and config.skip_when_nothing_new:
@@ -209,27 +214,17 @@ def build_mailtrail_dbt_models(
         if changed:
             context.log.info(f"changed since the last successful build: {', '.join(changed)}")
         project_unchanged = PROJECT_CHANGED not in changed
-    # dbt's partial parse kept from build to build: a build re-parses only what changed
-    export_environment(partial_parse_environment())
-    # Each invocation's artifacts (manifest, run results, dbt.log: ~9 MB) in a folder of its own
-    # outside the repository, removed when the run is done: what matters is in the run's logs.
-    target = Path(tempfile.mkdtemp(prefix=f"mailtrail-dbt-{context.run.run_id[:8]}-"))
-    try:
-        # dbt's unit tests check the SQL, not the data: CI runs them (make test), builds do not
-        args = ["build", "--exclude-resource-type", "unit_test"]
-        args += config.dbt_args(project_unchanged=project_unchanged)
-        # Row counts of the tables built, and each model's columns with their lineage (sqlglot,
-        # from the compiled SQL): shown on the asset's page and its column-level lineage graph.
-        invocation = dbt.cli(args, context=context, target_path=target)
-        with dbt_echo_kept_off_the_terminal(context):
-            for event in invocation.stream().fetch_row_counts().fetch_column_metadata():
-                yield with_daily_chart(context, warehouse, event)
-        if invocation.is_successful() and context.selected_asset_keys == context.assets_def.keys:
-            invocation_id = invocation.get_artifact("run_results.json")["metadata"]["invocation_id"]
+
+    def record_project(invocation_id: str) -> None:
+        if context.selected_asset_keys == context.assets_def.keys:  # the project built whole
             with warehouse.connect() as conn:
                 record_project_checksum(conn, invocation_id, project_checksum())
-    finally:
-        shutil.rmtree(target, ignore_errors=True)
+
+    # the daily marts' tests that also read a model of this step are theirs (daily.py)
+    args = config.dbt_args(
+        project_unchanged=project_unchanged, excluded=[f"tag:{DAILY_PARTITIONED}"]
+    )
+    yield from run_dbt_build(context, dbt, args, on_success=record_project)
 
 
 # every node of the project, selected without loading dbt's selection engine (selection.py)
@@ -238,6 +233,7 @@ with every_node_without_dbt_selector():
         manifest=dbt_project.manifest_path,
         dagster_dbt_translator=translator,
         name="mailtrail_dbt_models",
+        exclude=f"tag:{DAILY_PARTITIONED}",
     )(build_mailtrail_dbt_models)
 
 
@@ -255,26 +251,6 @@ def whole_history_check_keys() -> list[dg.AssetCheckKey]:
 
 
 DBT_LINES_KEPT = 100
-DAILY_STATS = dg.AssetKey(["marts", "campaign_daily_stats"])
-
-
-def with_daily_chart(context: dg.AssetExecutionContext, warehouse: WarehouseResource, event: Any):
-    """``marts/campaign_daily_stats``'s materialization with a chart of the last 30 days (sends,
-    deliveries, human opens, clicks, bounces) on the asset's page; every other event as it is.
-    A chart that cannot be drawn is logged, never a failed build."""
-    if not isinstance(event, dg.Output) or (
-        context.asset_key_for_output(event.output_name) != DAILY_STATS
-    ):
-        return event
-    try:
-        with warehouse.connect() as conn:
-            chart = recent_days_chart_markdown(conn)
-    except Exception as exc:  # a chart is a nicety: the build's outcome stands without it
-        context.log.warning(f"campaign_daily_stats chart not drawn: {type(exc).__name__}: {exc}")
-        return event
-    if chart is None:
-        return event
-    return event.with_metadata({**event.metadata, "last_30_days": dg.MetadataValue.md(chart)})
 
 
 @contextmanager

@@ -1,0 +1,61 @@
+"""The daily partitions of the daily marts, the run tags of a range of them, and the run that
+recomputes the queued days: light enough for the CLI, which launches `reprocess_days` without
+loading the dbt assets."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import psycopg
+
+REPROCESS_JOB = "reprocess_days"
+DAILY_MARTS_STEP = "mailtrail_daily_marts"
+
+# The first day a partition can reprocess; days before it are rebuilt by a full refresh.
+DAILY_PARTITIONS_START = date(2020, 1, 1)
+# end_offset=1: today's partition exists (today's events are in the marts before the day ends)
+DAILY_MART_PARTITIONS = dg.DailyPartitionsDefinition(
+    start_date=DAILY_PARTITIONS_START.isoformat(), timezone="UTC", end_offset=1
+)
+# Dagster's tags of a run over a range of partitions (what a single-run backfill launches)
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def partition_range_tags(first: date, last: date, *, today: date | None = None) -> dict[str, str]:
+    """The tags of one run over the days ``first`` to ``last`` (inclusive); a ValueError in one
+    line for days no partition holds."""
+    today = today or datetime.now(UTC).date()
+    if first > last:
+        raise ValueError(f"the first day {first} is after the last {last}")
+    if first < DAILY_PARTITIONS_START:
+        raise ValueError(
+            f"{first} is before {DAILY_PARTITIONS_START}, the first daily partition"
+            " (a full refresh rebuilds every day)"
+        )
+    if last > today:
+        raise ValueError(f"{last} is after today ({today} UTC): no partition yet")
+    return {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
+
+
+def last_day(window_end: datetime) -> date:
+    """The last UTC day of a partition time window (its end is the next day's midnight)."""
+    return (window_end - timedelta(days=1)).date()
+
+
+def queued_days_request(conn: psycopg.Connection) -> dg.RunRequest | None:
+    """The ``reprocess_days`` run recomputing the days the main builds queued, over their
+    range's partitions (what ``daily_marts_sensor`` launches); None when no day is queued."""
+    first, last = conn.execute(
+        "select min(date_day), max(date_day) from app.daily_mart_dirty_days"
+    ).fetchone()
+    if first is None:
+        return None
+    # the partitions recorded: the queued range, within the days partitions exist for (a day
+    # outside them, an event timestamped in the future say, is recomputed all the same)
+    today = datetime.now(UTC).date()
+    last = min(max(last, DAILY_PARTITIONS_START), today)
+    first = min(max(first, DAILY_PARTITIONS_START), last)
+    return dg.RunRequest(
+        run_config={"ops": {DAILY_MARTS_STEP: {"config": {"queued_days_only": True}}}},
+        tags=partition_range_tags(first, last, today=today),
+    )
