@@ -114,8 +114,8 @@ def test_production_builds_leave_every_test_on_a_view_to_the_nightly_job() -> No
 
 def test_an_everyday_build_of_an_unchanged_project_leaves_views_and_seeds_alone() -> None:
     """Views and seeds are files of the dbt project: when the latest successful build built the
-    same project they are current. A full refresh, a windowed build and a build testing every
-    row (the nightly one) build them all."""
+    same project they are current. A full refresh and a build testing every row (the nightly
+    one) build them all."""
     views_and_seeds = "config.materialized:view resource_type:seed"
     everyday = DbtBuildConfig().dbt_args(project_unchanged=True)
     assert everyday[: everyday.index("--vars")] == [
@@ -127,7 +127,6 @@ def test_an_everyday_build_of_an_unchanged_project_leaves_views_and_seeds_alone(
     assert '"data_tests_on": "all"' in DbtBuildConfig(full_refresh=True).dbt_args()[-1]
     for config in (
         DbtBuildConfig(full_refresh=True),
-        DbtBuildConfig(window_start="2026-11-03"),
         DbtBuildConfig(data_tests_on="all"),
     ):
         assert views_and_seeds not in " ".join(config.dbt_args(project_unchanged=True)), config
