@@ -57,10 +57,14 @@
     group by email_log_id
 {%- endmacro %}
 
-{#- the UTC days a daily mart recomputes: its queued days, and on a windowed build (vars
-    window_start and window_end, `mailtrail build --from --to`) every day of that window too -#}
-{% macro batch_days_sql() -%}
+{#- first pre-hook of a daily mart: the UTC days it recomputes, kept in a temporary table for
+    its transaction - its queued days, and on a run of partitions (vars window_start and
+    window_end, `mailtrail build --from --to`) every day of that window too. Read once, so the
+    days it recomputes are the days it removes from the queue: a day queued meanwhile by a build
+    running at the same time stays queued for the next run. -#}
+{% macro stash_batch_days() -%}
     {%- set window = build_window() -%}
+    create temporary table daily_mart_days on commit drop as
     select dirty_days.date_day
     from app.daily_mart_dirty_days as dirty_days
     where dirty_days.mart = '{{ this.identifier }}'
@@ -73,9 +77,16 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- post-hook of a daily mart: its queued days are done (same transaction as its rows) -#}
+{#- the UTC days a daily mart recomputes (stash_batch_days) -#}
+{% macro batch_days_sql() -%}
+    select daily_mart_days.date_day from daily_mart_days
+{%- endmacro %}
+
+{#- post-hook of a daily mart: the days it recomputed are done (same transaction as its rows) -#}
 {% macro consume_dirty_days() -%}
-    delete from app.daily_mart_dirty_days where mart = '{{ this.identifier }}'
+    delete from app.daily_mart_dirty_days as dirty_days
+    where dirty_days.mart = '{{ this.identifier }}'
+        and dirty_days.date_day in ({{ batch_days_sql() }})
 {%- endmacro %}
 
 {#- queue the days of `days_sql` (a query of date_day) for every daily mart -#}

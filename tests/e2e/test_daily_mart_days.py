@@ -92,3 +92,32 @@ def test_a_late_click_recomputes_its_own_day_only(
         "select sum(clicks), sum(unique_clicks) from marts.link_clicks_daily where date_day = %s",
         (CLICK_DAY,),
     ).fetchone() == (1, 1)
+
+
+def test_a_day_queued_while_a_mart_recomputes_its_days_stays_queued(
+    built_db: psycopg.Connection, built_database_url: str, dbt_target: Path
+) -> None:
+    """A daily mart removes from the queue the days it read, not every day queued by then: a
+    build running at the same time may queue a day after the mart read its days (here, in the
+    mart's own transaction, by a trigger on its insert), and that day waits for the next run."""
+    built_db.execute(
+        "insert into app.daily_mart_dirty_days (mart, date_day)"
+        " values ('campaign_daily_stats', %s)",
+        (SENT_DAY,),
+    )
+    built_db.execute(
+        """
+        create function public.queue_a_late_day() returns trigger language plpgsql as $$
+        begin
+            insert into app.daily_mart_dirty_days (mart, date_day)
+            values ('campaign_daily_stats', date '2026-11-25') on conflict do nothing;
+            return null;
+        end $$;
+        create trigger queue_a_late_day after insert on marts.campaign_daily_stats
+        for each statement execute function public.queue_a_late_day();
+        """
+    )
+    run_dbt(built_database_url, "run", "--select", "campaign_daily_stats", target_path=dbt_target)
+    assert set(built_db.execute("select mart, date_day from app.daily_mart_dirty_days")) == {
+        ("campaign_daily_stats", date(2026, 11, 25))
+    }

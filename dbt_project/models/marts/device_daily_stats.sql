@@ -3,7 +3,10 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook=["{{ delete_batch_rows('date_day in (' ~ batch_days_sql() ~ ')') }}"],
+        pre_hook=[
+            "{{ stash_batch_days() }}",
+            "{{ delete_batch_rows('date_day in (' ~ batch_days_sql() ~ ')') }}",
+        ],
         post_hook=["{{ consume_dirty_days() }}"],
     )
 }}
