@@ -309,14 +309,14 @@ def test_campaign_daily_stats_materialization_carries_a_chart_of_its_last_days(
     dbt_database_env: str, tmp_path: Path
 ) -> None:
     generate_ses_landing(tmp_path, seed=5, days=2, campaigns=1, recipients_per_campaign=20)
-    result = run_pipeline(dbt_database_env, tmp_path)
-    assert result.success
-    (event,) = [
-        e
-        for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey(["marts", "campaign_daily_stats"])
-    ]
-    chart = event.materialization.metadata["last_30_days"]
+    instance = dg.DagsterInstance.ephemeral()
+    assert run_pipeline(dbt_database_env, tmp_path, instance=instance).success
+    # built by the run of the days the build queued
+    event = instance.get_latest_materialization_event(
+        dg.AssetKey(["marts", "campaign_daily_stats"])
+    )
+    assert event is not None and event.asset_materialization is not None
+    chart = event.asset_materialization.metadata["last_30_days"]
     assert isinstance(chart, dg.MarkdownMetadataValue)
     png = base64.b64decode(chart.md_str.split("data:image/png;base64,", 1)[1].rstrip(")"))
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000  # a drawn chart
