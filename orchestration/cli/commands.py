@@ -93,27 +93,34 @@ def build(runtime: Runtime, *, full_refresh: bool = False) -> list[RunOutcome]:
                 run_config=run_config,
             )
         )
-    return with_queued_days(runtime, runs, command="build")
+    return with_queued_days(runtime, runs, command="build", full_refresh=full_refresh)
 
 
-def with_queued_days(runtime: Runtime, runs: list[RunOutcome], command: str) -> list[RunOutcome]:
-    """``runs``, then the run recomputing the days they queued, if they all succeeded."""
+def with_queued_days(
+    runtime: Runtime, runs: list[RunOutcome], command: str, *, full_refresh: bool = False
+) -> list[RunOutcome]:
+    """``runs``, then the run of the daily marts they call for (the days they queued), if they
+    all succeeded; ``full_refresh`` rebuilds the daily marts' tables too."""
     if not all(run.success for run in runs):
         return runs
     with connect(runtime.database_url, autocommit=True) as conn:
-        request = queued_days_request(conn)
+        request = queued_days_request(conn, dg.DagsterInstance.get(), full_refresh=full_refresh)
     if request is None:
         return runs
-    return [
-        *runs,
-        run_job(
-            REPROCESS_JOB,
-            command=command,
-            logs_dir=runtime.settings.logs_dir,
-            run_config=request.run_config,
-            tags=request.tags,
-        ),
-    ]
+    return [*runs, run_request(runtime, REPROCESS_JOB, request, command)]
+
+
+def run_request(
+    runtime: Runtime, job_name: str, request: dg.RunRequest, command: str
+) -> RunOutcome:
+    """The run a sensor's request stands for, executed here."""
+    return run_job(
+        job_name,
+        command=command,
+        logs_dir=runtime.settings.logs_dir,
+        run_config=request.run_config,
+        tags=request.tags,
+    )
 
 
 def reprocess_days(runtime: Runtime, first: date, last: date) -> RunOutcome:
@@ -216,14 +223,5 @@ def drain(runtime: Runtime, *, command: str = "dispatch") -> list[RunOutcome]:
     outcomes = []
     for priority in (EmailPriority.high, EmailPriority.low):
         if due.get(priority):
-            request = drain_run_request(priority)
-            outcomes.append(
-                run_job(
-                    DRAIN_JOB,
-                    command=command,
-                    logs_dir=runtime.settings.logs_dir,
-                    run_config=request.run_config,
-                    tags=request.tags,
-                )
-            )
+            outcomes.append(run_request(runtime, DRAIN_JOB, drain_run_request(priority), command))
     return outcomes

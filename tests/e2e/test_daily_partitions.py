@@ -159,6 +159,43 @@ def test_the_sensor_launches_one_run_of_the_queued_days(database_url: str) -> No
     assert tick() == dg.SkipReason("days are queued: the running reprocess_days run takes them")
 
 
+def test_a_project_the_daily_marts_have_not_built_launches_a_run_with_no_day_queued(
+    database_url: str,
+) -> None:
+    """A changed `bi` view or `campaign_stats` must not wait for data: when the main build built
+    a dbt project that no run of the daily marts has built since, the sensor launches one."""
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"warehouse": WarehouseResource(database_url=database_url)}
+
+    def tick() -> dg.SkipReason | dg.RunRequest:
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            return daily_marts_sensor(context)
+
+    with connect(database_url, autocommit=True) as conn:
+        migrate(conn)
+        conn.execute(
+            "insert into app.build_watermarks (invocation_id, snapshot, succeeded_at,"
+            " project_checksum) values ('main-build', pg_current_snapshot(), now(), 'project-2')"
+        )
+    request = tick()
+    assert isinstance(request, dg.RunRequest)
+    today = str(datetime.now(UTC).date())
+    assert request.tags == {
+        "dagster/asset_partition_range_start": today,
+        "dagster/asset_partition_range_end": today,
+        "mailtrail/dbt_project": "project-2",
+    }
+    # once a run of the daily marts built that project, nothing is left to do
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="reprocess_days",
+            status=dg.DagsterRunStatus.SUCCESS,
+            tags={"mailtrail/dbt_project": "project-2"},
+        )
+    )
+    assert tick() == dg.SkipReason("no day of the daily marts is queued")
+
+
 def test_a_run_of_the_daily_marts_without_partitions_fails_in_one_line(
     dbt_database_env: str,
 ) -> None:

@@ -127,7 +127,7 @@ reprocess_days = dg.define_asset_job(
 )
 def daily_marts_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     with warehouse.connect(autocommit=True) as conn:
-        request = queued_days_request(conn)
+        request = queued_days_request(conn, context.instance)
     if request is None:
         return dg.SkipReason("no day of the daily marts is queued")
     if _in_flight(context.instance):

@@ -118,8 +118,8 @@ class DbtBuildConfig(dg.Config):
     """Run configuration of a dbt step: ``full_refresh`` rebuilds every incremental mart from
     raw (after a change to the event type map, the flag rules or a mart's logic); otherwise a
     build takes what was loaded since the last successful build (docs/incremental-builds.md).
-    The daily marts' step follows the ``full_refresh`` of the run's main dbt step, so a full
-    refresh is one flag. Reprocessing days of the daily marts is a run of their partitions.
+    The daily marts build in runs of their partitions (defs/transform/daily.py), with a
+    ``full_refresh`` of their own; `mailtrail build --full-refresh` sets both.
 
     ``data_tests_on``: with ``batch`` the data tests on ``fct_email_events`` and ``email_logs``
     read only the rows of this build's batch, so they cost the batch's share (earlier rows were

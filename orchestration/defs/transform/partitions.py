@@ -9,6 +9,12 @@ import psycopg
 
 REPROCESS_JOB = "reprocess_days"
 DAILY_MARTS_STEP = "mailtrail_daily_marts"
+# the dbt project checksum a run of the daily marts was launched for (the main build's)
+PROJECT_TAG = "mailtrail/dbt_project"
+LATEST_BUILT_PROJECT = """
+    select project_checksum from app.build_watermarks
+    where succeeded_at is not null order by succeeded_at desc limit 1
+"""
 
 # The first day a partition can reprocess; days before it are rebuilt by a full refresh.
 DAILY_PARTITIONS_START = date(2020, 1, 1)
@@ -42,20 +48,46 @@ def last_day(window_end: datetime) -> date:
     return (window_end - timedelta(days=1)).date()
 
 
-def queued_days_request(conn: psycopg.Connection) -> dg.RunRequest | None:
+def queued_days_request(
+    conn: psycopg.Connection,
+    instance: dg.DagsterInstance | None = None,
+    *,
+    full_refresh: bool = False,
+) -> dg.RunRequest | None:
     """The ``reprocess_days`` run recomputing the days the main builds queued, over their
-    range's partitions (what ``daily_marts_sensor`` launches); None when no day is queued."""
+    range's partitions (what ``daily_marts_sensor`` launches); None when there is nothing to do.
+
+    With no day queued there is still a run (of today's partition) when the main build built a
+    dbt project that no run of the daily marts has built since (``instance``'s runs, tag
+    PROJECT_TAG): a changed `bi` view or `campaign_stats` is rebuilt without waiting for data.
+    ``full_refresh``: dbt rebuilds the daily marts' tables too (`mailtrail build --full-refresh`)."""
     first, last = conn.execute(
         "select min(date_day), max(date_day) from app.daily_mart_dirty_days"
     ).fetchone()
+    built = conn.execute(LATEST_BUILT_PROJECT).fetchone()
+    project = built[0] if built else None
+    today = datetime.now(UTC).date()
     if first is None:
-        return None
+        if instance is None or project is None or project == _daily_project(instance):
+            return None
+        first = last = today
     # the partitions recorded: the queued range, within the days partitions exist for (a day
     # outside them, an event timestamped in the future say, is recomputed all the same)
-    today = datetime.now(UTC).date()
     last = min(max(last, DAILY_PARTITIONS_START), today)
     first = min(max(first, DAILY_PARTITIONS_START), last)
-    return dg.RunRequest(
-        run_config={"ops": {DAILY_MARTS_STEP: {"config": {"queued_days_only": True}}}},
-        tags=partition_range_tags(first, last, today=today),
+    config: dict[str, bool] = {"queued_days_only": True}
+    if full_refresh:
+        config["full_refresh"] = True
+    tags = partition_range_tags(first, last, today=today)
+    if project is not None:
+        tags[PROJECT_TAG] = project
+    return dg.RunRequest(run_config={"ops": {DAILY_MARTS_STEP: {"config": config}}}, tags=tags)
+
+
+def _daily_project(instance: dg.DagsterInstance) -> str | None:
+    """The dbt project the latest successful run of the daily marts built (its PROJECT_TAG)."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=REPROCESS_JOB, statuses=[dg.DagsterRunStatus.SUCCESS]),
+        limit=1,
     )
+    return records[0].dagster_run.tags.get(PROJECT_TAG) if records else None
