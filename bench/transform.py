@@ -40,7 +40,11 @@ import psycopg
 
 from bench.databases import bench_database
 from bench.generators import iter_message_lives
-from orchestration.dbt_project_files import project_checksum
+from orchestration.dbt_project_files import (
+    keep_partial_parse,
+    partial_parse_environment,
+    project_checksum,
+)
 from orchestration.defs.transform.daily import DailyMartsConfig
 from orchestration.defs.transform.dbt import DAILY_PARTITIONED, DbtBuildConfig
 from orchestration.defs.transform.partitions import queued_days_request
@@ -138,9 +142,10 @@ def dbt_invocation(url: str, target: Path, args: list[str]) -> list[dict[str, An
     command = [str(BIN / "dbt"), "build", "--exclude-resource-type", "unit_test", *args]
     command += ["--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
     command += ["--target-path", str(target), "--log-path", str(target / "logs")]
-    done = subprocess.run(
-        command, env={**os.environ, **dbt_env(url)}, capture_output=True, text=True
-    )
+    # the partial parse a dbt step keeps for these args (dbt_project_files.py)
+    env = {**os.environ, **dbt_env(url), **partial_parse_environment(args)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    keep_partial_parse(target, args)
     if done.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{done.stdout[-4000:]}")
     return json.loads((target / "run_results.json").read_text())["results"]

@@ -4,8 +4,10 @@ Dagster (the CLI asks before it starts a run)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +20,8 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 NOT_PROJECT_FILES = {"target", "logs", "dbt_packages"}
 # settings that change the SQL dbt generates (dbt_project.yml reads them with env_var)
 SQL_SHAPING_ENV = ("MAILTRAIL_HASH_RECIPIENTS",)
+# dbt vars of a run of chosen days (macros/build_watermarks.sql: build_window)
+WINDOW_VARS = ("window_start", "window_end")
 
 
 @cache
@@ -34,17 +38,55 @@ def project_checksum() -> str:
     return digest.hexdigest()
 
 
-def partial_parse_environment() -> dict[str, str]:
-    """dbt's partial-parse file for builds, beside the project's own artifacts: each build of
-    the code location writes its artifacts to a folder of its own, where dbt would parse the
-    whole project again (seconds) every time. dbt reads the file only if it exists: the first
-    build starts from the parse ``make setup`` made. Nothing when the folder is not writable."""
-    folder = DBT_PROJECT_DIR / "target"
-    kept, prepared = folder / "partial_parse_builds.msgpack", folder / "partial_parse.msgpack"
-    if not os.access(folder, os.W_OK):
+def partial_parse_environment(
+    dbt_args: Sequence[str] = (), folder: Path | None = None
+) -> dict[str, str]:
+    """Where dbt reads the partial parse for a build with ``dbt_args``: the one the latest
+    build with the same vars kept (keep_partial_parse), else the parse ``make setup`` made.
+    Each build of the code location writes its artifacts to a folder of its own, where dbt
+    would parse the whole project again (seconds) every time. Nothing when the folder is not
+    writable or holds no parse."""
+    kept = _kept_partial_parse(dbt_args, folder)
+    if kept is None:
         return {}
-    if not kept.exists():
-        if not prepared.exists():
-            return {}
-        shutil.copyfile(prepared, kept)
-    return {"DBT_PARTIAL_PARSE_FILE_PATH": str(kept)}
+    read = kept if kept.exists() else kept.parent / "partial_parse.msgpack"
+    return {"DBT_PARTIAL_PARSE_FILE_PATH": str(read)} if read.exists() else {}
+
+
+def keep_partial_parse(
+    target: Path, dbt_args: Sequence[str] = (), folder: Path | None = None
+) -> None:
+    """Keep the parse a dbt invocation wrote to its own ``target`` folder for the next build
+    with the same vars: dbt reads DBT_PARTIAL_PARSE_FILE_PATH but writes into the target
+    folder, so without this every build would start from ``make setup``'s parse and, its vars
+    differing, parse the whole project again. Replaced atomically: a concurrent build reads
+    the previous file or this one, never half of one."""
+    written = target / "partial_parse.msgpack"
+    kept = _kept_partial_parse(dbt_args, folder)
+    if kept is None or not written.exists():
+        return
+    temporary = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
+    shutil.copyfile(written, temporary)
+    os.replace(temporary, kept)
+
+
+def _kept_partial_parse(dbt_args: Sequence[str], folder: Path | None) -> Path | None:
+    """The file kept for the vars of ``dbt_args``, beside the project's own artifacts: dbt
+    parses the whole project again when the ``--vars`` differ from those of the parse it
+    reads, and the main step (data tests on the batch), the daily marts and the nightly job
+    (every row) run with different vars, so each set keeps a file of its own."""
+    folder = folder or DBT_PROJECT_DIR / "target"
+    if not os.access(folder, os.W_OK):
+        return None
+    return folder / f"partial_parse_builds{vars_key(dbt_args)}.msgpack"
+
+
+def vars_key(dbt_args: Sequence[str]) -> str:
+    """A name for the ``--vars`` of ``dbt_args`` ('' without any): the variables and their
+    values, but one name for every value of the window's dates (a run of other days re-parses
+    rather than keeping a file per range)."""
+    if "--vars" not in dbt_args:
+        return ""
+    variables = json.loads(dbt_args[list(dbt_args).index("--vars") + 1])
+    shape = {name: (None if name in WINDOW_VARS else value) for name, value in variables.items()}
+    return "_" + hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:12]

@@ -22,7 +22,11 @@ from dagster_dbt import (
 )
 from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
-from orchestration.dbt_project_files import partial_parse_environment, project_checksum
+from orchestration.dbt_project_files import (
+    keep_partial_parse,
+    partial_parse_environment,
+    project_checksum,
+)
 from orchestration.defs.catalog import DATA_OWNER, TRANSFORM_GROUP, markdown_safe
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
@@ -175,7 +179,7 @@ def run_dbt_build(
     """``dbt build`` of the step's selection with ``args``: its events (row counts and column
     lineage on each table), then ``on_success(invocation_id)`` if every node passed."""
     # dbt's partial parse kept from build to build: a build re-parses only what changed
-    export_environment(partial_parse_environment())
+    export_environment(partial_parse_environment(args))
     # Each invocation's artifacts (manifest, run results, dbt.log: ~9 MB) in a folder of its own
     # outside the repository, removed when the run is done: what matters is in the run's logs.
     target = Path(tempfile.mkdtemp(prefix=f"mailtrail-dbt-{context.run.run_id[:8]}-"))
@@ -190,6 +194,7 @@ def run_dbt_build(
         if invocation.is_successful() and on_success is not None:
             on_success(invocation.get_artifact("run_results.json")["metadata"]["invocation_id"])
     finally:
+        keep_partial_parse(target, args)
         shutil.rmtree(target, ignore_errors=True)
 
 
