@@ -28,19 +28,37 @@ clicks as (
 ),
 
 -- how many different links of the message were clicked within click_burst_seconds of each click
+-- (this one included): the links of the email log's clicks in a window frame of that range, one
+-- sort of the clicks. Not a self-join of the clicks on the range: PostgreSQL runs that as a
+-- nested loop when it misestimates an incremental batch (quadratic in the batch's clicks: 2.2 s
+-- of a 3.7 s batch at 1M events). Clicks without an email log or a time are in no burst.
+click_windows as (
+
+    select
+        event_id,
+        array_agg(link_url) over (
+            partition by email_log_id
+            order by occurred_at
+            range between
+            make_interval(secs => {{ var('click_burst_seconds') }}) preceding
+            and make_interval(secs => {{ var('click_burst_seconds') }}) following
+        ) as nearby_link_urls
+    from clicks
+    where
+        email_log_id is not null
+        and occurred_at is not null
+
+),
+
 click_bursts as (
 
     select
-        clicks.event_id,
-        count(distinct nearby.link_url) as burst_links
-    from clicks
-    inner join clicks as nearby
-        on
-            clicks.email_log_id = nearby.email_log_id
-            and nearby.occurred_at
-            between clicks.occurred_at - make_interval(secs => {{ var('click_burst_seconds') }})
-            and clicks.occurred_at + make_interval(secs => {{ var('click_burst_seconds') }})
-    group by clicks.event_id
+        event_id,
+        (
+            select count(distinct nearby.link_url)
+            from unnest(click_windows.nearby_link_urls) as nearby (link_url)
+        ) as burst_links
+    from click_windows
 
 ),
 
