@@ -229,7 +229,12 @@ def main() -> None:
         print(f"nothing new: {result['nothing_new']}")
         # what dbt would cost if it ran anyway (before builds checked first)
         result["nothing_new_dbt_build"] = dbt_build(url, target, DbtBuildConfig())
-        result["cli_build_nothing_new_s"] = round(cli_build(url, tmp_path / "home"), 1)
+        # the first `mailtrail build` of this Dagster instance launches the daily marts' run of
+        # the project the bench's dbt builds built (no run of them is on record yet); the
+        # second is what a build with nothing new costs
+        home = tmp_path / "home"
+        result["cli_build_first_s"] = round(cli_build(url, home), 1)
+        result["cli_build_nothing_new_s"] = round(cli_build(url, home), 1)
         result["load_1pct_s"] = round(load(url, new), 1)
         result["one_percent_new"] = dbt_build(url, target, DbtBuildConfig())
         print(f"1% new: {result['one_percent_new']['wall_s']} s")
