@@ -40,8 +40,8 @@ click_windows as (
             partition by email_log_id
             order by occurred_at
             range between
-            make_interval(secs => {{ var('click_burst_seconds') }}) preceding
-            and make_interval(secs => {{ var('click_burst_seconds') }}) following
+            interval '{{ var('click_burst_seconds') | float }} seconds' preceding
+            and interval '{{ var('click_burst_seconds') | float }} seconds' following
         ) as nearby_link_urls
     from clicks
     where
