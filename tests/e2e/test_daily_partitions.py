@@ -5,6 +5,7 @@ daily_marts_sensor launches the run of the days it queued, whose partitions are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -128,14 +129,22 @@ def test_a_run_of_partitions_repairs_its_days_only_and_keeps_the_watermark(
         assert mart_differences(conn, "before") == {}
 
 
-def test_the_sensor_launches_one_run_of_the_queued_days(database_url: str) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+def _sensor_ticks(
+    instance: dg.DagsterInstance, database_url: str
+) -> Callable[[], dg.SkipReason | dg.RunRequest]:
+    """One evaluation of daily_marts_sensor per call, on ``instance`` and the warehouse."""
     resources = {"warehouse": WarehouseResource(database_url=database_url)}
 
     def tick() -> dg.SkipReason | dg.RunRequest:
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
             return daily_marts_sensor(context)
 
+    return tick
+
+
+def test_the_sensor_launches_one_run_of_the_queued_days(database_url: str) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    tick = _sensor_ticks(instance, database_url)
     with connect(database_url, autocommit=True) as conn:
         migrate(conn)
         assert tick() == dg.SkipReason("no day of the daily marts is queued")
@@ -165,12 +174,7 @@ def test_a_project_the_daily_marts_have_not_built_launches_a_run_with_no_day_que
     """A changed `bi` view or `campaign_stats` must not wait for data: when the main build built
     a dbt project that no run of the daily marts has built since, the sensor launches one."""
     instance = dg.DagsterInstance.ephemeral()
-    resources = {"warehouse": WarehouseResource(database_url=database_url)}
-
-    def tick() -> dg.SkipReason | dg.RunRequest:
-        with dg.build_sensor_context(instance=instance, resources=resources) as context:
-            return daily_marts_sensor(context)
-
+    tick = _sensor_ticks(instance, database_url)
     with connect(database_url, autocommit=True) as conn:
         migrate(conn)
         conn.execute(
