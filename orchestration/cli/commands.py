@@ -17,6 +17,7 @@ from orchestration.cli.runs import RunOutcome, run_job
 from orchestration.dbt_project_files import project_checksum
 from orchestration.defs.transform.partitions import (
     REPROCESS_JOB,
+    daily_project,
     partition_range_tags,
     queued_days_request,
 )
@@ -104,7 +105,10 @@ def with_queued_days(
     if not all(run.success for run in runs):
         return runs
     with connect(runtime.database_url, autocommit=True) as conn:
-        request = queued_days_request(conn, dg.DagsterInstance.get(), full_refresh=full_refresh)
+        # the instance is opened only when no day is queued (daily_project)
+        request = queued_days_request(
+            conn, lambda: daily_project(dg.DagsterInstance.get()), full_refresh=full_refresh
+        )
     if request is None:
         return runs
     return [*runs, run_request(runtime, REPROCESS_JOB, request, command)]

@@ -15,9 +15,10 @@ import pytest
 from dagster_dbt import DbtCliResource
 
 from orchestration.cli.main import main
+from orchestration.dbt_project_files import project_checksum
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.daily import daily_marts_sensor, mailtrail_daily_marts
-from orchestration.defs.transform.partitions import partition_range_tags
+from orchestration.defs.transform.partitions import DAILY_STATS, PROJECT_TAG, partition_range_tags
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 from orchestration.demo.ses_generator import generate_ses_landing
 from orchestration.warehouse.connection import connect
@@ -26,8 +27,6 @@ from tests.e2e.marts_equality import copy_marts, mart_differences
 from tests.e2e.test_pipeline import run_pipeline
 
 pytestmark = pytest.mark.e2e
-
-DAILY_STATS = dg.AssetKey(["marts", "campaign_daily_stats"])
 
 
 def reprocess(
@@ -89,6 +88,13 @@ def test_a_run_of_partitions_repairs_its_days_only_and_keeps_the_watermark(
 
         result = reprocess(dbt_database_env, window, window, instance)
         assert result.success
+        # launched as the UI launches it (no tag of ours), it records the project it built, so
+        # the sensor has nothing more to launch
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None and run.tags[PROJECT_TAG] == project_checksum()
+        assert _sensor_ticks(instance, dbt_database_env)() == dg.SkipReason(
+            "no day of the daily marts is queued"
+        )
 
         # the window's day is repaired, and is the partition recorded; the day outside the
         # window is left as it was
@@ -189,15 +195,37 @@ def test_a_project_the_daily_marts_have_not_built_launches_a_run_with_no_day_que
         "dagster/asset_partition_range_end": today,
         "mailtrail/dbt_project": "project-2",
     }
+    # a run of the daily marts that built another project, or failed, leaves it to do
+    assert materialize_daily_stats(instance, "project-1").success
+    assert isinstance(tick(), dg.RunRequest)
+    assert not materialize_daily_stats(instance, "project-2", fail=True).success
+    assert isinstance(tick(), dg.RunRequest)
     # once a run of the daily marts built that project, nothing is left to do
-    instance.add_run(
-        dg.DagsterRun(
-            job_name="reprocess_days",
-            status=dg.DagsterRunStatus.SUCCESS,
-            tags={"mailtrail/dbt_project": "project-2"},
-        )
-    )
+    assert materialize_daily_stats(instance, "project-2").success
     assert tick() == dg.SkipReason("no day of the daily marts is queued")
+
+
+def materialize_daily_stats(
+    instance: dg.DagsterInstance, project: str, *, fail: bool = False
+) -> dg.ExecuteInProcessResult:
+    """A run of any job that materializes campaign_daily_stats, tagged as having built
+    ``project`` (build_daily_marts tags its runs so), failing after the materialization."""
+
+    @dg.asset(key=DAILY_STATS)
+    def daily_stats() -> None:
+        return None
+
+    @dg.asset(deps=[daily_stats])
+    def after_it() -> None:
+        if fail:
+            raise dg.Failure("a later step failed")
+
+    return dg.materialize(
+        [daily_stats, after_it],
+        instance=instance,
+        tags={PROJECT_TAG: project},
+        raise_on_error=False,
+    )
 
 
 def test_a_run_of_the_daily_marts_without_partitions_fails_in_one_line(

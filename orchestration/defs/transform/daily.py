@@ -22,6 +22,7 @@ from typing import Any, Literal
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from orchestration.dbt_project_files import project_checksum
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.dbt import (
     DAILY_PARTITIONED,
@@ -31,7 +32,10 @@ from orchestration.defs.transform.dbt import (
 )
 from orchestration.defs.transform.partitions import (
     DAILY_MART_PARTITIONS,
+    DAILY_STATS,
+    PROJECT_TAG,
     REPROCESS_JOB,
+    daily_project,
     last_day,
     queued_days_request,
 )
@@ -39,8 +43,6 @@ from orchestration.defs.transform.project import dbt_project
 from orchestration.defs.transform.selection import every_node_without_dbt_selector
 from orchestration.reporting.recent_days import recent_days_chart_markdown
 from orchestration.settings import export_environment
-
-DAILY_STATS = dg.AssetKey(["marts", "campaign_daily_stats"])
 
 
 class DailyMartsConfig(DbtBuildConfig):
@@ -65,6 +67,9 @@ def build_daily_marts(
             allow_retries=False,
         )
     export_environment(warehouse.dbt_env())
+    # the project this run builds, for the sensor (queued_days_request): a run launched from
+    # the UI or a backfill carries no tag of its own, and would otherwise launch one more run
+    context.instance.add_run_tags(context.run_id, {PROJECT_TAG: project_checksum()})
     window = context.partition_time_window
     first, last = window.start.date(), last_day(window.end)
     if config.queued_days_only:
@@ -127,7 +132,7 @@ reprocess_days = dg.define_asset_job(
 )
 def daily_marts_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     with warehouse.connect(autocommit=True) as conn:
-        request = queued_days_request(conn, context.instance)
+        request = queued_days_request(conn, lambda: daily_project(context.instance))
     if request is None:
         return dg.SkipReason("no day of the daily marts is queued")
     if _in_flight(context.instance):

@@ -2,14 +2,17 @@
 recomputes the queued days: light enough for the CLI, which launches `reprocess_days` without
 loading the dbt assets."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import psycopg
 
 REPROCESS_JOB = "reprocess_days"
+# the daily mart every run of the daily marts materializes (their dbt tag selects it)
+DAILY_STATS = dg.AssetKey(["marts", "campaign_daily_stats"])
 DAILY_MARTS_STEP = "mailtrail_daily_marts"
-# the dbt project checksum a run of the daily marts was launched for (the main build's)
+# the dbt project checksum a run of the daily marts built (tagged as it runs: UI runs too)
 PROJECT_TAG = "mailtrail/dbt_project"
 LATEST_BUILT_PROJECT = """
     select project_checksum from app.build_watermarks
@@ -50,7 +53,7 @@ def last_day(window_end: datetime) -> date:
 
 def queued_days_request(
     conn: psycopg.Connection,
-    instance: dg.DagsterInstance | None = None,
+    daily_project: Callable[[], str | None] | None = None,
     *,
     full_refresh: bool = False,
 ) -> dg.RunRequest | None:
@@ -58,8 +61,9 @@ def queued_days_request(
     range's partitions (what ``daily_marts_sensor`` launches); None when there is nothing to do.
 
     With no day queued there is still a run (of today's partition) when the main build built a
-    dbt project that no run of the daily marts has built since (``instance``'s runs, tag
-    PROJECT_TAG): a changed `bi` view or `campaign_stats` is rebuilt without waiting for data.
+    dbt project other than the one the daily marts last built (``daily_project``, called only
+    then: see daily_project()): a changed `bi` view or `campaign_stats` is rebuilt without
+    waiting for data.
     ``full_refresh``: dbt rebuilds the daily marts' tables too (`mailtrail build --full-refresh`)."""
     first, last = conn.execute(
         "select min(date_day), max(date_day) from app.daily_mart_dirty_days"
@@ -68,7 +72,7 @@ def queued_days_request(
     project = built[0] if built else None
     today = datetime.now(UTC).date()
     if first is None:
-        if instance is None or project is None or project == _daily_project(instance):
+        if daily_project is None or project is None or project == daily_project():
             return None
         first = last = today
     # the partitions recorded: the queued range, within the days partitions exist for (a day
@@ -84,10 +88,13 @@ def queued_days_request(
     return dg.RunRequest(run_config={"ops": {DAILY_MARTS_STEP: {"config": config}}}, tags=tags)
 
 
-def _daily_project(instance: dg.DagsterInstance) -> str | None:
-    """The dbt project the latest successful run of the daily marts built (its PROJECT_TAG)."""
-    records = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=REPROCESS_JOB, statuses=[dg.DagsterRunStatus.SUCCESS]),
-        limit=1,
-    )
-    return records[0].dagster_run.tags.get(PROJECT_TAG) if records else None
+def daily_project(instance: dg.DagsterInstance) -> str | None:
+    """The dbt project the latest run of the daily marts built, if it succeeded: its
+    PROJECT_TAG, which every run sets as it starts (build_daily_marts). The run is found by its
+    materialization of ``campaign_daily_stats``, so a run of any job counts: the sensor's,
+    `mailtrail build --from --to`'s, a backfill, or the asset's Materialize button."""
+    event = instance.get_latest_materialization_event(DAILY_STATS)
+    run = instance.get_run_by_id(event.run_id) if event is not None else None
+    if run is None or run.status != dg.DagsterRunStatus.SUCCESS:
+        return None
+    return run.tags.get(PROJECT_TAG)
