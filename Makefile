@@ -30,17 +30,21 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(VENV)/bin/python -m compileall -q orchestration
 	touch $@
 
-# Importing the @dbt_assets needs dbt's manifest: parse whenever the dbt project changes.
+# Importing the @dbt_assets needs dbt's manifest: parse whenever the dbt project changes, and
+# stamp the parse with the project's checksum (`mailtrail dev` then parses only if it changed).
 $(MANIFEST): $(VENV)/.installed $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print 2>/dev/null)
 	MAILTRAIL_PG_HOST=localhost MAILTRAIL_PG_USER=postgres MAILTRAIL_PG_DBNAME=mailtrail \
 		$(DBT) parse $(DBT_FLAGS) --quiet
+	$(VENV)/bin/python -c 'from orchestration.dbt_project_files import stamp_manifest; stamp_manifest()'
 	touch $@
 
 demo: setup
 	$(VENV)/bin/mailtrail demo
 
+# One worker per core (pytest-xdist): a test mostly waits on one dbt or Dagster process, so one
+# test at a time leaves the second core idle. Each worker has its own embedded PostgreSQL.
 test: setup lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto --dist worksteal
 
 # The browser tests: a demo, the UI, Debian's chromium (installed here if missing) driven by
 # Playwright; screenshots under docs/screenshots/. Not part of `make test` (pytest -m "not ui").

@@ -41,8 +41,7 @@ from pathlib import Path
 
 from bench.databases import bench_database
 from bench.landing import write_objects
-from orchestration.dbt_project_files import DBT_PROJECT_DIR
-from orchestration.defs.transform.project import MANIFEST_CHECKSUM
+from orchestration.dbt_project_files import DBT_PROJECT_DIR, MANIFEST_CHECKSUM
 
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).parents[1]

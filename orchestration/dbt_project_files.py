@@ -20,6 +20,8 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 NOT_PROJECT_FILES = {"target", "logs", "dbt_packages"}
 # settings that change the SQL dbt generates (dbt_project.yml reads them with env_var)
 SQL_SHAPING_ENV = ("MAILTRAIL_HASH_RECIPIENTS",)
+# beside manifest.json: the checksum of the project files the manifest was parsed from
+MANIFEST_CHECKSUM = "manifest.checksum"
 # dbt vars of a run of chosen days (macros/build_watermarks.sql: build_window)
 WINDOW_VARS = ("window_start", "window_end")
 
@@ -36,6 +38,13 @@ def project_checksum() -> str:
     for name in SQL_SHAPING_ENV:
         digest.update(f"{name}={process_environment().get(name, '')}\0".encode())
     return digest.hexdigest()
+
+
+def stamp_manifest(target: Path = DBT_PROJECT_DIR / "target") -> None:
+    """Record that ``target``'s manifest was parsed from the project as it is now (``make
+    setup`` runs this after its ``dbt parse``). Without it, the first ``mailtrail dev`` parses
+    the project again in place, rewriting the manifest that runs and other processes read."""
+    (target / MANIFEST_CHECKSUM).write_text(project_checksum())
 
 
 def partial_parse_environment(

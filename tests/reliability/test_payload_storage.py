@@ -52,9 +52,10 @@ def test_a_big_bounce_to_many_recipients_stores_its_payload_once(
         "select count(payload), count(payload_hash) from raw.ses_events"
     ).fetchone()
     assert (inline, shared) == (0, 1000)
-    # about one copy of the record plus the rows' own columns (copying it per row took ~18 MB)
+    # about one copy of the record plus the rows' own columns (copying it per row took ~18 MB);
+    # the slack is what autovacuum may add meanwhile (free space and visibility map forks)
     grown = stored_bytes(db) - empty
-    assert grown < len(text) + 1000 * 600, grown
+    assert grown < 2 * len(text) + 1000 * 600, grown
 
     (payload,) = db.execute(
         "select p.payload from raw.ses_events e join raw.ses_payloads p using (payload_hash)"

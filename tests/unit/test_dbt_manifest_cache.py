@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.defs.transform.project import MANIFEST_CHECKSUM, prepare_manifest_if_changed
+from orchestration.dbt_project_files import MANIFEST_CHECKSUM, project_checksum, stamp_manifest
+from orchestration.defs.transform.project import prepare_manifest_if_changed
 
 
 @dataclass
@@ -46,3 +47,13 @@ def test_outside_dev_nothing_is_parsed(tmp_path: Path) -> None:
     project = _Project(tmp_path / "manifest.json", _Preparer(dev=False))
     assert not prepare_manifest_if_changed(project, "a")
     assert project.parses == [] and not (tmp_path / MANIFEST_CHECKSUM).exists()
+
+
+def test_the_parse_of_make_setup_is_not_parsed_again_by_dev(tmp_path: Path) -> None:
+    """`make setup` stamps its parse: the first `mailtrail dev` does not rewrite the manifest in
+    place (while runs and other processes read it)."""
+    project = _Project(tmp_path / "manifest.json", _Preparer(dev=True))
+    project.manifest_path.write_text("{}")  # setup's dbt parse
+    stamp_manifest(tmp_path)
+    assert not prepare_manifest_if_changed(project, project_checksum())
+    assert project.parses == []

@@ -9,13 +9,10 @@ from typing import Protocol
 
 from dagster_dbt import DbtProject
 
-from orchestration.dbt_project_files import DBT_PROJECT_DIR, project_checksum
+from orchestration.dbt_project_files import DBT_PROJECT_DIR, MANIFEST_CHECKSUM, project_checksum
 
 # dbt is installed beside this interpreter; don't depend on the venv being activated (PATH).
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
-
-# beside manifest.json: the checksum of the project files the manifest was parsed from
-MANIFEST_CHECKSUM = "manifest.checksum"
 
 
 class _Preparer(Protocol):
