@@ -40,11 +40,12 @@ def project_checksum() -> str:
     return digest.hexdigest()
 
 
-def stamp_manifest(target: Path = DBT_PROJECT_DIR / "target") -> None:
-    """Record that ``target``'s manifest was parsed from the project as it is now (``make
-    setup`` runs this after its ``dbt parse``). Without it, the first ``mailtrail dev`` parses
-    the project again in place, rewriting the manifest that runs and other processes read."""
-    (target / MANIFEST_CHECKSUM).write_text(project_checksum())
+def stamp_manifest(target: Path = DBT_PROJECT_DIR / "target", checksum: str | None = None) -> None:
+    """Record that ``target``'s manifest was parsed from the project with ``checksum`` (as it
+    is now, by default): ``make setup`` runs this after its ``dbt parse``, ``mailtrail dev``
+    after its own. Without it, the first ``mailtrail dev`` parses the project again in place,
+    rewriting the manifest that runs and other processes read."""
+    (target / MANIFEST_CHECKSUM).write_text(checksum or project_checksum())
 
 
 def partial_parse_environment(

@@ -9,7 +9,12 @@ from typing import Protocol
 
 from dagster_dbt import DbtProject
 
-from orchestration.dbt_project_files import DBT_PROJECT_DIR, MANIFEST_CHECKSUM, project_checksum
+from orchestration.dbt_project_files import (
+    DBT_PROJECT_DIR,
+    MANIFEST_CHECKSUM,
+    project_checksum,
+    stamp_manifest,
+)
 
 # dbt is installed beside this interpreter; don't depend on the venv being activated (PATH).
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -46,7 +51,7 @@ def prepare_manifest_if_changed(project: PreparableProject, checksum: str) -> bo
             return False
     project.prepare_if_dev()
     with suppress(OSError):  # a read-only project parses every time, as dagster-dbt does
-        stamp.write_text(checksum)
+        stamp_manifest(project.manifest_path.parent, checksum)
     return True
 
 
