@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import psycopg
 
 from orchestration.campaigns.entities import Audience, EmailShoot, EmailShootState
 from orchestration.campaigns.registry import Registry
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ events: the same numbers the dashboards show. Recurring campaigns are live while
 from __future__ import annotations
 
 from datetime import date, datetime
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from orchestration.campaigns.campaign import Campaign
 from orchestration.campaigns.marts import CAMPAIGN_DAILY_STATS, require_mart
 from orchestration.campaigns.registry import Registry
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def get_campaigns(

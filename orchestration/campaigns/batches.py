@@ -24,9 +24,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from uuid import UUID
-
-import psycopg
 
 from orchestration.campaigns.claiming import (
     claim_shoot,
@@ -49,6 +48,9 @@ from orchestration.campaigns.ledger import mark_in_flight_unknown
 from orchestration.campaigns.page_sending import send_pages
 from orchestration.campaigns.sending import run_recipients
 from orchestration.campaigns.shoots import get_shoot, set_shoot_error
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 @dataclass(frozen=True)

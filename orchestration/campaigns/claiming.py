@@ -9,13 +9,13 @@ connection), so a second dispatcher skips a shoot in progress and picks up a cra
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import psycopg
-from psycopg.rows import dict_row
-
 from orchestration.campaigns.entities import EmailShoot
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def lock_key_sql(shoot_id_sql: str) -> str:
@@ -97,6 +97,8 @@ def claim_shoot(
 
 
 def _start_sending(lease: psycopg.Connection, shoot_id: UUID, now: datetime) -> EmailShoot:
+    from psycopg.rows import dict_row
+
     with lease.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "update app.shoots set state = 'sending',"

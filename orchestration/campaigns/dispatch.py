@@ -28,10 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import psycopg
 
 from orchestration.campaigns.campaign import EmailSendingOptions, check_message_id
 from orchestration.campaigns.claiming import (
@@ -50,6 +48,9 @@ from orchestration.campaigns.pool import connect_dispatcher
 from orchestration.campaigns.sending import run_recipients
 from orchestration.campaigns.shoots import get_shoot, set_shoot_error
 from orchestration.campaigns.suppression import require_suppression_list
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 

@@ -15,12 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.entities import (
     EmailLog,
@@ -31,6 +27,9 @@ from orchestration.campaigns.entities import (
     SendStatus,
 )
 from orchestration.campaigns.marts import EMAIL_EVENTS, EMAIL_LOGS, require_mart
+
+if TYPE_CHECKING:
+    import psycopg
 
 # A send not in the mart yet: its ledger status as an email-log state (see the module docstring).
 _LEDGER_STATE = """
@@ -97,6 +96,8 @@ def _filters(
     shoot_ids: list[UUID | str] | None = None,
     custom_blocks_variation_ids: list[str | None] | None = None,
 ) -> _Filters:
+    from psycopg.types.json import Jsonb
+
     f = _Filters([], {})
     if email_logs_ids is not None:
         f.add("l.email_log_id = any(%(ids)s::uuid[])", ids=[str(i) for i in email_logs_ids])
@@ -206,6 +207,8 @@ def paginate_email_logs(
     has_been_clicked, has_failed, state, message_metadata (jsonb containment), sent_before,
     sent_after, shoot_ids.
     """
+    from psycopg.rows import dict_row
+
     if page < 1 or per_page < 1:
         raise ValueError("page and per_page start at 1")
     f = _filters(is_dry_run=is_dry_run, **filters)
@@ -234,6 +237,8 @@ def get_unledgered_email_logs(
     """Logs of messages our ledger does not have (another system sent them) as dbt has them in
     ``marts.email_logs``, by email_log_id (the mart's text id; ``email_log_ref`` is the nil UUID
     when that is not a UUID). Their ledger fields say ``sent``, by someone else."""
+    from psycopg.rows import dict_row
+
     require_mart(conn, EMAIL_LOGS)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(

@@ -17,9 +17,12 @@ transactions cannot deadlock.
 
 from __future__ import annotations
 
-import psycopg
+from typing import TYPE_CHECKING
 
 from orchestration.campaigns.entities import MessageFrequency
+
+if TYPE_CHECKING:
+    import psycopg
 
 ALL_MESSAGES = "*"
 

@@ -12,16 +12,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
-import psycopg
-from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.context import MessageSpec
 from orchestration.campaigns.entities import EmailRecipient, SendStatus
 from orchestration.campaigns.segments import partition_sql
+
+if TYPE_CHECKING:
+    import psycopg
 
 UNKNOWN_REASON = "dispatch interrupted before the provider answered; not re-sent"
 DRY_RUN_REASON = "dry_run"
@@ -57,6 +58,8 @@ def insert_ledger_row(
     attachment_filenames: list[str] | None = None,
 ) -> bool:
     """Insert the recipient's ledger row; False if the shoot already has one for them."""
+    from psycopg.types.json import Jsonb
+
     row = conn.execute(
         _INSERT,
         {
@@ -141,6 +144,8 @@ def record_failed_requests(
 ) -> list[UUID]:
     """``failed`` rows (outside any shoot) for recipients whose send failed before it had a
     ledger row, in one statement; their email_log_ids, in ``recipients`` order."""
+    from psycopg.types.json import Jsonb
+
     ids = [uuid.uuid4() for _ in recipients]
     if not recipients:
         return ids
@@ -290,6 +295,8 @@ def insert_rows(
     returned ids may go to the provider. The rows travel as one JSON document (``orjson``
     writes it far faster than psycopg adapts a dozen Python lists to arrays).
     """
+    from psycopg.types.json import Jsonb
+
     if not rows:
         return set()
     assert spec.shoot_id is not None, "pages are claimed for shoots only"

@@ -9,9 +9,12 @@ worked around.
 
 from __future__ import annotations
 
-import psycopg
+from typing import TYPE_CHECKING
 
 from orchestration.campaigns.errors import MartMissingError
+
+if TYPE_CHECKING:
+    import psycopg
 
 EMAIL_LOGS = "marts.email_logs"
 EMAIL_EVENTS = "marts.fct_email_events"

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
-
-import psycopg
-from psycopg.types.json import Jsonb
+from typing import TYPE_CHECKING, Any
 
 from orchestration.campaigns.custom_blocks import select_blocks
 from orchestration.campaigns.entities import NOT_SET, EmailShoot, EmailShootConfig, EmailShootState
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.shoots import ensure_aware, list_shoots
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ def _upsert_override(
     scheduled_at: Any = NOT_SET,
     patch: dict[str, Any] | None = None,
 ) -> None:
+    from psycopg.types.json import Jsonb
+
     conn.execute(
         "insert into app.shoot_config_overrides (campaign_name, config_id, cancelled,"
         " scheduled_at, patch) values (%(c)s, %(id)s, coalesce(%(cancelled)s, false),"
@@ -157,6 +159,8 @@ def patch_shoot_config(
     A planned occurrence is updated only while it has not started. ``Emailing`` checks that the
     campaign's custom blocks have the variation before calling this.
     """
+    from psycopg.types.json import Jsonb
+
     moved = scheduled_at is not NOT_SET and scheduled_at is not None
     if moved:
         ensure_aware(scheduled_at, "scheduled_at")

@@ -39,9 +39,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from uuid import UUID
-
-import psycopg
 
 from orchestration.campaigns import frequency
 from orchestration.campaigns.claiming import add_to_shoot_counters
@@ -72,6 +71,9 @@ from orchestration.senders.base import (
     RetryableSendError,
     SendOutcomeUnknownError,
 )
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -400,6 +402,8 @@ class PageSender:
         own is gone (a database restart): the rows are ours and were never sent, so deleting
         them without the shoot's lock is safe (a dispatcher that took over turned them
         ``unknown`` first, and ``unclaim`` deletes ``queued`` rows only)."""
+        import psycopg
+
         ids = [r.email_log_id for r in abandoned]
         users = [r.recipient.user_key for r in abandoned]
 

@@ -11,8 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from orchestration.campaigns.accounts import RecipientFilter, audience_matches, filter_shoots
 from orchestration.campaigns.campaign import RecurringCampaign
@@ -26,6 +25,9 @@ from orchestration.campaigns.overrides import apply_override, load_overrides
 from orchestration.campaigns.recurrence import local_day_start
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.shoots import ensure_aware, insert_shoot, list_shoots
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 

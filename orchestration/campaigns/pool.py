@@ -6,8 +6,11 @@ import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
+
 
 DISPATCH_APPLICATION = "mailtrail-dispatch"  # application_name: pg_stat_activity, the bench
 
@@ -21,6 +24,8 @@ def connect_dispatcher(url: str) -> psycopg.Connection:
     is the best plan, and a plan kept from then read the whole ledger for every answer the shoot
     wrote afterwards - quadratic in the audience (1.6M rows read to send 30k recipients; most of
     the server's time at 1M). Planning costs well under a millisecond, once per chunk."""
+    import psycopg
+
     return psycopg.connect(
         url, autocommit=True, application_name=DISPATCH_APPLICATION, prepare_threshold=None
     )
@@ -39,6 +44,8 @@ class ConnectionPool:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
+        import psycopg
+
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:

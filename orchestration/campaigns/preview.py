@@ -18,11 +18,9 @@ import threading
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from uuid import UUID
-
-import psycopg
 
 from orchestration.campaigns.entities import Audience, EmailRecipient
 from orchestration.campaigns.errors import (
@@ -33,6 +31,9 @@ from orchestration.campaigns.errors import (
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.shoots import get_shoot
 from orchestration.campaigns.templates import EmailContent
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: PreviewServer
 
     def do_GET(self) -> None:
+        import psycopg
+
         url = urlsplit(self.path)
         if url.path != PREVIEW_PATH:
             return self._answer(HTTPStatus.NOT_FOUND, "not found: open a /preview link")

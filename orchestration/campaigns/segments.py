@@ -12,12 +12,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from orchestration.campaigns.entities import EmailRecipient, RecipientType
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -61,6 +62,8 @@ class Segment(ABC):
         of one shoot run side by side without reading each other's recipients. ``limit`` is
         the whole audience's: a batch takes its share of the first ``limit`` recipients.
         """
+        from psycopg import sql
+
         if page_size < 1:
             raise ValueError("page_size must be positive")
         query, params = self.get_query(dict(settings or {}))
@@ -121,6 +124,8 @@ class Segment(ABC):
         conn: psycopg.Connection, inner: sql.Composable, params: Mapping[str, Any], limit: int
     ) -> str | None:
         """The ``user_ref`` of the ``limit``-th recipient in order (None: fewer than that)."""
+        from psycopg import sql
+
         row = conn.execute(
             sql.SQL(
                 "select user_ref::text from ({}) as segment order by user_ref::text"
@@ -142,6 +147,8 @@ class Segment(ABC):
         """Whether the audience (its first ``limit`` recipients, as a dispatch reads them) has a
         recipient of one of ``account_refs`` (``user_context.account_ref``) who is also one of
         ``user_ids`` (each filter only when given): one query, stopping at the first match."""
+        from psycopg import sql
+
         query, params = self.get_query(dict(settings or {}))
         where = ["true"]
         bound: dict[str, Any] = dict(params)

@@ -25,12 +25,8 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
-
-import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.context import SendContext
 from orchestration.campaigns.entities import EmailPriority, SendStatus
@@ -39,6 +35,9 @@ from orchestration.campaigns.ledger import UNKNOWN_REASON
 from orchestration.campaigns.ratelimit import RateLimiter
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.send_requests import SendRequest, perform
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +69,8 @@ def enqueue(
 
     On an autocommit connection they are committed together when this returns; otherwise they
     belong to the caller's transaction - sent only if it commits, never if it rolls back."""
+    from psycopg.types.json import Jsonb
+
     for request in requests:
         request.spec(registry)
     ids = [uuid4() for _ in requests]
@@ -131,6 +132,9 @@ def drain_send_queue(
     build): the batch in hand stays queued for the next drain, and its sends already made are
     found in the ledger then.
     """
+    import psycopg
+    from psycopg.rows import dict_row
+
     result = DrainResult()
     limiter = RateLimiter(ctx.settings.max_send_rate)
     options = {"autocommit": True, "application_name": "mailtrail-send-queue"}

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import psycopg
 
 from orchestration.campaigns.campaign import EmailSendingOptions, check_message_id
 from orchestration.campaigns.context import MessageSpec, SendContext
@@ -27,6 +25,9 @@ from orchestration.campaigns.ratelimit import RateLimiter
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.sending import RecipientResult, process_recipient
 from orchestration.campaigns.suppression import suppression_reasons
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import psycopg
 
 from orchestration.campaigns import frequency
 from orchestration.campaigns.context import MessageSpec, SendContext
@@ -53,6 +51,9 @@ from orchestration.senders.base import (
     SendOutcomeUnknownError,
     SendResult,
 )
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import psycopg
 
 from orchestration.campaigns import (
     active_campaigns,
@@ -56,6 +54,9 @@ from orchestration.campaigns.templates import EmailContent
 from orchestration.senders.base import Sender
 from orchestration.senders.outbox import OutboxSender
 from orchestration.settings import DEFAULT_FROM, Settings, load_settings
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class Emailing(SingleEmails):
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
+        import psycopg
+
         with psycopg.connect(
             self.database_url, autocommit=True, application_name="mailtrail"
         ) as conn:

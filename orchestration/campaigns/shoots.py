@@ -13,12 +13,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from orchestration.campaigns.accounts import RecipientFilter, filter_shoots
 from orchestration.campaigns.custom_blocks import CustomBlock, as_custom_blocks, select_blocks
@@ -31,6 +27,9 @@ from orchestration.campaigns.entities import (
 )
 from orchestration.campaigns.errors import ShootNotFoundError, ShootStateError
 from orchestration.campaigns.registry import Registry
+
+if TYPE_CHECKING:
+    import psycopg
 
 EDITABLE_STATES = (EmailShootState.pending, EmailShootState.scheduled)
 DEFAULT_APP_NAME = "mailtrail"
@@ -55,6 +54,8 @@ def ensure_aware(value: datetime, name: str) -> datetime:
 def get_shoot(
     conn: psycopg.Connection, shoot_id: UUID | str, *, for_update: bool = False
 ) -> EmailShoot:
+    from psycopg.rows import dict_row
+
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "select * from app.shoots where shoot_id = %s" + (" for update" if for_update else ""),
@@ -88,6 +89,9 @@ def list_shoots(
     """Shoots matching every given filter, by scheduled time (``metadata``: jsonb containment,
     ``tags``: shoots carrying all of them; ``account_refs`` / ``user_ids``: shoots for one of
     those accounts / users, see ``accounts``, which reads audiences through ``registry``)."""
+    from psycopg.rows import dict_row
+    from psycopg.types.json import Jsonb
+
     wanted = RecipientFilter.of(account_refs, user_ids)
     if wanted is not None and registry is None:
         raise ValueError("list_shoots filters on account_refs/user_ids need the registry")
@@ -136,6 +140,9 @@ def list_shoots(
 def insert_shoot(
     conn: psycopg.Connection, shoot: EmailShoot, *, on_conflict_nothing: bool
 ) -> EmailShoot | None:
+    from psycopg.rows import dict_row
+    from psycopg.types.json import Jsonb
+
     params = {
         "shoot_id": str(shoot.shoot_id or uuid.uuid4()),
         "campaign_name": shoot.campaign_name,
@@ -291,6 +298,8 @@ def patch_shoot(
     Patching also clears a dispatch error recorded on the shoot, so the dispatch sensor picks it
     up again.
     """
+    from psycopg.types.json import Jsonb
+
     with conn.transaction():
         shoot = get_shoot(conn, shoot_id, for_update=True)
         if shoot.state not in EDITABLE_STATES:
@@ -340,6 +349,8 @@ def _patched_template(
     registry: Registry, shoot: EmailShoot, template: Any, template_settings: Any
 ) -> dict[str, Any]:
     """The template columns after the patch, checked: the template has its required settings."""
+    from psycopg.types.json import Jsonb
+
     name = shoot.template_name if template is NOT_SET else template
     settings = shoot.template_settings if template_settings is NOT_SET else template_settings
     registry.get_template(name).validate_settings(settings or {})
@@ -350,6 +361,8 @@ def _patched_blocks(
     registry: Registry, shoot: EmailShoot, template_name: str, blocks: Any, variation_id: Any
 ) -> dict[str, Any]:
     """The custom-block columns after the patch, checked against the template's blocks."""
+    from psycopg.types.json import Jsonb
+
     new_blocks = shoot.custom_blocks if blocks is NOT_SET else as_custom_blocks(blocks)
     variation = shoot.custom_blocks_variation_id if variation_id is NOT_SET else variation_id
     select_blocks(
@@ -364,6 +377,8 @@ def _patched_blocks(
 
 def _patched_columns(**values: Any) -> dict[str, Any]:
     """The other columns given (not ``NOT_SET``), as stored."""
+    from psycopg.types.json import Jsonb
+
     sets: dict[str, Any] = {}
     for name, value in values.items():
         if value is NOT_SET:

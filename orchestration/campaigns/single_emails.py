@@ -17,10 +17,8 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import psycopg
 
 from orchestration.campaigns import send_queue
 from orchestration.campaigns.campaign import EmailSendingOptions
@@ -38,6 +36,9 @@ from orchestration.campaigns.raw_messages import raw_message_spec
 from orchestration.campaigns.registry import Registry
 from orchestration.campaigns.send_requests import SendRequest, due_at, perform, send_one
 from orchestration.campaigns.sending import RecipientResult, dedupe_page, run_recipients
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,12 @@ bounced or complained, which costs the sender its reputation.
 
 from __future__ import annotations
 
-import psycopg
+from typing import TYPE_CHECKING
 
 from orchestration.campaigns.marts import SUPPRESSION_LIST, require_mart
+
+if TYPE_CHECKING:
+    import psycopg
 
 # A page's addresses (distinct) as a semi-join, not ``= any(%(a)s)``: once psycopg prepares the
 # statement (its fifth run on a connection) PostgreSQL may plan it generically, and then compares

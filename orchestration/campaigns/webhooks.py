@@ -25,15 +25,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import psycopg
 
 from orchestration.campaigns.email_logs import get_email_logs, get_unledgered_email_logs
 from orchestration.campaigns.entities import EmailLog
 from orchestration.campaigns.marts import EMAIL_EVENTS, EMAIL_LOGS, require_mart
 from orchestration.campaigns.registry import Registry, Webhook
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 

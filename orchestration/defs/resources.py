@@ -3,9 +3,9 @@
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import psycopg
 
 from orchestration.ingestion.landing import LandingObject, list_objects, list_paths
 from orchestration.ingestion.loader import LoadCounts
@@ -13,6 +13,9 @@ from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.sources import RecordSource
 from orchestration.settings import Settings
 from orchestration.warehouse.connection import connect, dbt_env
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -23,7 +26,7 @@ class WarehouseResource(dg.ConfigurableResource):
     load_streams: int = 1
 
     @contextmanager
-    def connect(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    def connect(self, *, autocommit: bool = False) -> Iterator["psycopg.Connection"]:
         with connect(self.database_url, autocommit=autocommit) as conn:
             yield conn
 
@@ -32,7 +35,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def ingest(
         self,
-        conn: psycopg.Connection,
+        conn: "psycopg.Connection",
         source: RecordSource,
         objects: Iterable[LandingObject],
         log: logging.Logger,

@@ -14,8 +14,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import maxminddb
-
 __all__ = ["GeoIpDatabase", "GeoLocation", "valid_ip"]
 
 
@@ -49,6 +47,8 @@ class GeoIpDatabase:
     """An open MaxMind-format database; use as a context manager."""
 
     def __init__(self, path: str | Path) -> None:
+        import maxminddb  # by an enrichment run only, not by every load of the code location
+
         try:
             self._reader = maxminddb.open_database(str(path))
         except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from orchestration.enrichment.ip_geo import GeoIpDatabase, GeoLocation, valid_ip
 from orchestration.enrichment.user_agents import parse_user_agent, parser_version
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["EnrichmentCounts", "enrich_ip_addresses", "enrich_user_agents"]
 

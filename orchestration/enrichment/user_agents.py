@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version
 
-from ua_parser import parse
-
 __all__ = ["UserAgentInfo", "parse_user_agent", "parser_version"]
 
 # Operating systems of phones and tablets, and of desktops / laptops (ua-parser's os.family).
@@ -55,6 +53,8 @@ def _family(part: object) -> str | None:
 
 def parse_user_agent(user_agent: str) -> UserAgentInfo:
     """Device type, OS, client and bot flag of one user agent (never fails: unknown is other)."""
+    from ua_parser import parse  # by an enrichment run only, not by every load of the code location
+
     result = parse(user_agent)
     os_family = _family(result.os)
     client = _family(result.user_agent)

@@ -30,11 +30,9 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
-import psycopg
-from psycopg.types.json import Jsonb
 
 from orchestration.ingestion.clients.emailit import (
     EVENTS_PATH,
@@ -55,6 +53,9 @@ from orchestration.ingestion.parsers.jsonstream import Document, iter_documents,
 from orchestration.ingestion.sources import EMAILIT, TRACKER, RecordSource
 from orchestration.ingestion.tracker_emails import EmailPolling, emails_to_poll, record_poll
 
+if TYPE_CHECKING:
+    import psycopg
+
 logger = logging.getLogger(__name__)
 
 # Emailit pages are read until the old cursor or an empty page; this only stops an API that
@@ -68,6 +69,8 @@ def read_cursor(conn: psycopg.Connection, source: str) -> dict[str, Any] | None:
 
 
 def write_cursor(conn: psycopg.Connection, source: str, cursor: dict[str, Any]) -> None:
+    from psycopg.types.json import Jsonb
+
     conn.execute(
         "insert into raw.api_cursors (source, cursor, updated_at) values (%s, %s, now())"
         " on conflict (source) do update set cursor = excluded.cursor, updated_at = now()",

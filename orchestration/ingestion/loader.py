@@ -30,15 +30,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-
-from orchestration.ingestion.copying import ChunkWriter
 from orchestration.ingestion.landing import is_read_error, is_transient_read_error
 from orchestration.ingestion.parsers.common import has_nul_escape
 from orchestration.ingestion.parsers.jsonstream import Document
 from orchestration.ingestion.sources import RecordSource
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from orchestration.ingestion.copying import ChunkWriter
 
 # What a pure parser raises on a record it cannot use: its own ``RecordError`` (a ValueError), or
 # what a shape it never saw makes Python raise (a lookup in the wrong type, a value out of range,
@@ -192,6 +194,9 @@ def load_documents(
     while reading ``documents`` quarantines the object (see the module docstring); one that may
     pass raises :class:`ObjectReadError` and rolls the object back.
     """
+    # the database side of a load (psycopg's COPY): imported by a load, not by the code location
+    from orchestration.ingestion.copying import ChunkWriter
+
     require_autocommit(conn)
     counts = LoadCounts(objects=1)
     rejected: list[tuple[int, str, str]] = []

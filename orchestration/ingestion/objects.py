@@ -7,9 +7,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from typing import IO, Any
-
-import psycopg
+from typing import IO, TYPE_CHECKING, Any
 
 from orchestration.ingestion.landing import LandingObject, open_object
 from orchestration.ingestion.loader import (
@@ -22,6 +20,9 @@ from orchestration.ingestion.loader import (
 from orchestration.ingestion.parsers.jsonstream import Document, iter_documents, open_maybe_gzip
 from orchestration.ingestion.sources import RecordSource
 from orchestration.progress import PROGRESS_SECONDS, Progress
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 

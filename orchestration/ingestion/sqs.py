@@ -22,15 +22,17 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
-import psycopg
 
 from orchestration.ingestion.loader import LoadCounts, load_documents
 from orchestration.ingestion.parsers.jsonstream import Document
 from orchestration.ingestion.sources import SES
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 

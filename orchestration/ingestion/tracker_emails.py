@@ -13,8 +13,10 @@ hashes the events, so an unchanged response is skipped) and commits with its pol
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["EmailPolling", "emails_to_poll", "record_poll"]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg.rows import dict_row
+if TYPE_CHECKING:
+    import psycopg
+
 
 # campaign_stats' counts, in the order the report lists them, with the words a reader uses
 TOTALS = (
@@ -54,6 +55,9 @@ class CampaignReportData:
 def read_campaign(conn: psycopg.Connection, campaign_name: str) -> CampaignReportData:
     """Everything the report shows for ``campaign_name``, read in one snapshot (repeatable read,
     read only), so a build committing meanwhile cannot make the tables disagree."""
+    import psycopg
+    from psycopg.rows import dict_row
+
     conn.read_only = True
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:

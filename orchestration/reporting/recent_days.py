@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 from datetime import date
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from orchestration.reporting.campaign_data import DAILY_SERIES
 from orchestration.reporting.charts import daily_chart
+
+if TYPE_CHECKING:
+    import psycopg
 
 RECENT_DAYS = 30
 

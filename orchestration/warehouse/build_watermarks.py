@@ -8,8 +8,11 @@ asking here first costs one index probe per table.
 
 from __future__ import annotations
 
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psycopg
+
 
 # the snapshot of the latest successful build (the macro last_build_snapshot's query), and the
 # checksum of the dbt project it built (null when dbt ran outside Mailtrail's build)
@@ -36,6 +39,8 @@ def changed_since_last_build(conn: psycopg.Connection, project_checksum: str) ->
     """What changed since the latest successful build: the tables (``schema.table``) holding a
     row it did not see, and ``PROJECT_CHANGED`` when it built another version of the dbt project.
     Everything before the first successful build; empty when a build has nothing to do."""
+    from psycopg import sql
+
     tables = [f"{schema}.{name}" for schema, name in conn.execute(STAMPED_TABLES).fetchall()]
     latest = conn.execute(LATEST_BUILD).fetchone()
     if latest is None:

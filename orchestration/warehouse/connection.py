@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-import psycopg
-
 from orchestration.settings import ConfigError, Settings, mask_url, process_environment
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -63,6 +65,8 @@ def sqlalchemy_url(url: str) -> str:
 
 @contextmanager
 def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    import psycopg
+
     with psycopg.connect(url, autocommit=autocommit, application_name="mailtrail") as conn:
         yield conn
 

@@ -7,8 +7,10 @@ processes start at once (webserver, daemon, run workers) and all of them call ``
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 _LOCK_ID = 7_404_269_100  # arbitrary, constant: serialises concurrent migrators
 

@@ -4,10 +4,12 @@ page answers "what was sent, when, and how did it go" without a SQL client."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import psycopg
+
+if TYPE_CHECKING:
+    import psycopg
 
 RECENT_SHOOTS = 10
 _COUNTS = ("recipient", "sent", "failed", "dropped", "skipped", "unknown")

@@ -7,9 +7,9 @@ and its ``<provider>_pipeline`` job in :mod:`orchestration.defs.jobs`, which the
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import psycopg
 from pydantic import Field
 
 from orchestration.defs.catalog import DATA_OWNER, INGESTION_GROUP, markdown_safe
@@ -18,6 +18,9 @@ from orchestration.defs.resources import LandingResource, WarehouseResource
 from orchestration.defs.table_schema import table_metadata
 from orchestration.ingestion.landing import LandingObject, new_objects_since
 from orchestration.ingestion.sources import RecordSource
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 class LandingLoadConfig(dg.Config):
@@ -33,7 +36,7 @@ class LandingLoadConfig(dg.Config):
 
 
 def loaded_objects(
-    conn: psycopg.Connection, source: str, objects: list[LandingObject]
+    conn: "psycopg.Connection", source: str, objects: list[LandingObject]
 ) -> set[tuple[str, str]]:
     """The (key, etag) pairs among ``objects`` that ``raw.ingested_objects`` holds."""
     rows = conn.execute(

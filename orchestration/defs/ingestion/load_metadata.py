@@ -5,14 +5,15 @@ read is dropped without a trace and the UI is where a person first looks."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import psycopg
-from psycopg import sql
 
 from orchestration.ingestion.loader import LoadCounts, last_delivery_at
 from orchestration.ingestion.sources import RecordSource
+
+if TYPE_CHECKING:
+    import psycopg
 
 # The metadata key Dagster's freshness checks read as an asset's last update time.
 LAST_UPDATED = "dagster/last_updated_timestamp"
@@ -33,6 +34,8 @@ def load_metadata(
 
     The last delivery - not the run's end - is the asset's "last updated": a run that finds
     nothing new must not make a silent provider look fresh to its freshness check."""
+    from psycopg import sql
+
     schema, table = source.table.split(".")
     (rows,) = conn.execute(
         sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))

@@ -68,8 +68,11 @@ def build_daily_marts(
         )
     export_environment(warehouse.dbt_env())
     # the project this run builds, for the sensor (queued_days_request): a run launched from
-    # the UI or a backfill carries no tag of its own, and would otherwise launch one more run
-    context.instance.add_run_tags(context.run_id, {PROJECT_TAG: project_checksum()})
+    # the UI or a backfill carries no tag of its own, and would otherwise launch one more run.
+    # Only a run of the whole daily set built the project: after one of a subset (the UI's
+    # Materialize on some of these assets) the sensor still brings the others to it.
+    if context.selected_asset_keys == context.assets_def.keys:
+        context.instance.add_run_tags(context.run_id, {PROJECT_TAG: project_checksum()})
     window = context.partition_time_window
     first, last = window.start.date(), last_day(window.end)
     if config.queued_days_only:

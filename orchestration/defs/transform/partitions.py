@@ -4,9 +4,12 @@ loading the dbt assets."""
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import psycopg
+
+if TYPE_CHECKING:
+    import psycopg
 
 REPROCESS_JOB = "reprocess_days"
 # the daily mart every run of the daily marts materializes (their dbt tag selects it)
@@ -52,7 +55,7 @@ def last_day(window_end: datetime) -> date:
 
 
 def queued_days_request(
-    conn: psycopg.Connection,
+    conn: "psycopg.Connection",
     daily_project: Callable[[], str | None] | None = None,
     *,
     full_refresh: bool = False,
