@@ -17,6 +17,10 @@ the whole page or chunk instead of one per recipient:
 4. **Record the answers** of the chunk in one ``update ... from unnest(...)``, the refused
    messages' counters released and the shoot's counters incremented, in one transaction.
 
+Step 1 of the next page runs, on a connection of its own, while this page goes through steps 2
+to 4: rendering is the dispatcher's own CPU, claims and answers mostly its server's, and one after
+the other they kept only one core busy at a time.
+
 Chunks start at ``concurrency`` recipients on every page and grow ``GROWTH_FACTOR`` times while a
 chunk takes less than ``GROWTH_WINDOW`` seconds to send, up to the rest of the page. They bound what a crash
 costs: a process killed (``kill -9``) while a chunk is with the provider leaves that chunk's
@@ -29,6 +33,7 @@ it had not handed to the provider yet, so a resume sends them.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -36,7 +41,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -60,6 +65,7 @@ from orchestration.campaigns.ledger import (
     recorded_recipients,
     unclaim,
 )
+from orchestration.campaigns.pool import connect_dispatcher
 from orchestration.campaigns.ratelimit import RateLimiter, send_with_backoff
 from orchestration.campaigns.sending import RecipientCounts, dedupe_page, render_message
 from orchestration.campaigns.suppression import suppression_reasons
@@ -91,6 +97,18 @@ class _Ready:
     content: EmailContent
 
 
+@dataclass(frozen=True)
+class _SortedPage:
+    """A page after step 1 (``PageSender.sort_page``): its addresses, the recipients rendered
+    and ready to claim, the rows that never go to the provider, and how many were in the ledger
+    already."""
+
+    addresses: frozenset[str]
+    ready: list[_Ready]
+    settled: list[NewRow]
+    already_recorded: int
+
+
 class _Abandoned(Exception):
     """Marks a recipient not handed to the provider because the dispatch was stopping."""
 
@@ -117,21 +135,22 @@ class PageSender:
 
     # -- one page ------------------------------------------------------------------------------
 
-    def send_page(self, page: list[EmailRecipient]) -> bool:
-        """Sort, claim, send and record one page; False once the shoot is no longer sending
-        (cancelled), which stops the dispatch between two chunks."""
+    def sort_page(self, conn: psycopg.Connection, page: list[EmailRecipient]) -> _SortedPage:
+        """Step 1 for one page, read on ``conn``: who is in the ledger already, who is dropped,
+        failed or skipped, and everyone else rendered. Writes nothing, and changes nothing of
+        this sender's state: ``send_pages`` runs it for the next page in a thread of its own
+        while this page is claimed, sent and recorded."""
         page = dedupe_page(page)
         addresses = [r.normalized_address for r in page]
-        already = recorded_recipients(self.conn, self.shoot_id, addresses)
+        already = recorded_recipients(conn, self.shoot_id, addresses)
         suppressed = suppression_reasons(
-            self.conn, addresses, send_to_unsubscribed=self.spec.options.send_to_unsubscribed
+            conn, addresses, send_to_unsubscribed=self.spec.options.send_to_unsubscribed
         )
         settled: list[NewRow] = []
         ready: list[_Ready] = []
         for recipient in page:
             address = recipient.normalized_address
             if address in already:
-                self.counts.bump("already_recorded")
                 continue
             drop = suppressed.get(address)
             if drop is None and not is_plausible_address(address):
@@ -144,6 +163,21 @@ class PageSender:
                 settled.append(rendered)
             else:
                 ready.append(rendered)
+        return _SortedPage(frozenset(addresses), ready, settled, len(already))
+
+    def send_sorted(self, page: _SortedPage, previous: frozenset[str]) -> bool:
+        """Steps 2-4 for a sorted page; False once the shoot is no longer sending (cancelled),
+        which stops the dispatch between two chunks.
+
+        ``previous`` holds the addresses of the page sent before this one, which was still being
+        sent while this one was sorted: an address of both (two users of one address) has its row
+        from that page now, and is counted as in the ledger already, as it would have been had
+        the pages been sorted one after the other."""
+        ready = [r for r in page.ready if r.recipient.normalized_address not in previous]
+        settled = [r for r in page.settled if r.recipient.normalized_address not in previous]
+        late = len(page.ready) - len(ready) + len(page.settled) - len(settled)
+        for _ in range(page.already_recorded + late):
+            self.counts.bump("already_recorded")
         return self._send_in_chunks(ready, settled)
 
     def _render(self, recipient: EmailRecipient) -> _Ready | NewRow:
@@ -454,20 +488,34 @@ def send_pages(
     concurrency = ctx.settings.concurrency
     # A worker thread even at concurrency 1: the dispatcher records answers while it sends.
     executor = ThreadPoolExecutor(concurrency, thread_name_prefix="mailtrail-send")
+    # The next page is sorted and rendered (Python's work) on a connection of its own while this
+    # one is claimed, sent and recorded (mostly PostgreSQL's): one after the other, a dispatch
+    # kept one core busy at a time, its own or its server's (decision 64).
+    sorter = ThreadPoolExecutor(1, thread_name_prefix="mailtrail-sort")
+    reader = connect_dispatcher(ctx.database_url)
     sender = PageSender(ctx, conn, spec, executor)
     progress = Progress(PROGRESS_SECONDS)
     try:
-        for page in pages:
-            if not sender.send_page(page):
-                break
-            if progress.due():
-                done = sender.counts.values
-                logger.info(
-                    "shoot %s: %d recipients handled so far (%s)",
-                    spec.shoot_id, sum(done.values()),
-                    ", ".join(f"{key} {count}" for key, count in sorted(done.items())),
-                )  # fmt: skip
+        previous: frozenset[str] = frozenset()
+        waiting: Future[_SortedPage] | None = None
+        for page in itertools.chain(pages, [None]):
+            following = None if page is None else sorter.submit(sender.sort_page, reader, page)
+            if waiting is not None:
+                current = waiting.result()
+                if not sender.send_sorted(current, previous):
+                    break
+                previous = current.addresses
+                if progress.due():
+                    done = sender.counts.values
+                    logger.info(
+                        "shoot %s: %d recipients handled so far (%s)",
+                        spec.shoot_id, sum(done.values()),
+                        ", ".join(f"{key} {count}" for key, count in sorted(done.items())),
+                    )  # fmt: skip
+            waiting = following
     finally:
+        sorter.shutdown(wait=True, cancel_futures=True)
+        reader.close()
         executor.shutdown(wait=True, cancel_futures=True)
         flush = getattr(ctx.sender, "flush", None)
         if flush is not None:

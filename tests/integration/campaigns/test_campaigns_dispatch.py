@@ -70,6 +70,27 @@ def test_campaign_dispatch_sends_each_recipient_once_and_counts(
     assert not again.claimed and len(sender.sent) == 23
 
 
+def test_an_address_of_two_users_on_two_pages_is_sent_once(
+    emailing: Emailing, built_db: psycopg.Connection, sender: RecordingSender, now
+) -> None:
+    """The next page is sorted while this one is being sent (before its rows are committed):
+    an address this page sends comes again on the next one, and is still sent once."""
+    addresses = add_contacts(built_db, 23)  # page size 7, by user: 0-6, 7-13, 14-20, 21-22
+    # user 7 (page 2) shares user 6's address (page 1), user 16 (page 3) user 2's (page 1),
+    # in another case and with spaces
+    built_db.execute(
+        "update app.contacts set email_address = case user_id"
+        " when 'user-00007' then 'user6@example.com' else ' USER2@example.com ' end"
+        " where user_id in ('user-00007', 'user-00016')"
+    )
+    shoot = _shoot(emailing, now)
+    outcome = emailing.send_shoot(shoot.shoot_id)
+    expected = set(addresses) - {"user7@example.com", "user16@example.com"}
+    assert sender.addresses() == {a: 1 for a in expected}
+    assert outcome.shoot.recipient_count == 21 and outcome.shoot.sent_count == 21
+    assert outcome.counts == {"sent": 21, "already_recorded": 2}
+
+
 def test_campaign_empty_audience_skips_the_shoot(emailing: Emailing, built_db, sender, now) -> None:
     shoot = _shoot(emailing, now)
     outcome = emailing.send_shoot(shoot.shoot_id)
