@@ -11,7 +11,7 @@ The guarantees, and what provides each:
   ``queued`` into ``unknown``, never sent again (``ledger``).
 * **Frequency limits under concurrency.** A conditional upsert on ``app.message_counters`` in
   the same transaction as the ledger row (``frequency``).
-* **Constant memory.** The audience is read in keyset pages, one page in memory at a time
+* **Constant memory.** The audience is read in keyset pages, two pages in memory at a time
   (``page_sending``; dry runs and rehearsals go through ``sending``).
 * **Provider limits.** A shared rate limiter, and exponential back-off on throttling
   (``ratelimit``).
