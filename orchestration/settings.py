@@ -42,15 +42,6 @@ class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names the variable and what was wrong."""
 
 
-def half_the_cores() -> int:
-    """The default number of load streams. One stream keeps two processes busy, the loader
-    parsing and its PostgreSQL backend writing, so a second stream on two cores only makes four
-    processes share them: on an idle 2-core machine one stream loaded at 1.10-1.18x a bare
-    ``COPY``, two at 0.94-1.01x (decision 65)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 2) // 2)
-
-
 def mask_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for messages; never for connecting)."""
     try:
@@ -139,13 +130,12 @@ class Settings(BaseModel):
         " addresses; unset: geolocation only where the open tracker gives it.",
     )
     load_streams: int = Field(
-        default_factory=half_the_cores,
+        default=2,
         ge=1,
         le=64,
         alias="MAILTRAIL_LOAD_STREAMS",
         description="Landing objects loaded at once by one ingestion step, each on its own"
-        " connection (one COPY stream per PostgreSQL backend); unset: half this machine's cores,"
-        " at least one.",
+        " connection (one COPY stream per PostgreSQL backend).",
     )
     executor: Literal["in_process", "multiprocess", "celery"] = Field(
         default="in_process",
