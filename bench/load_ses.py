@@ -7,8 +7,9 @@ so a noisy neighbour on a shared machine hurts both sides alike):
 - baseline: one ``COPY`` stream of the same lines into a bare ``jsonb`` table (``psql \\copy``);
 - loader: ``ingest_objects`` as the ingestion step runs it (dedup on ``event_key``, extraction of
   the columns, rejected records quarantined, manifest; ``MAILTRAIL_LOAD_STREAMS`` streams),
-  and with the other choice (one stream, or two where the default is one) in the same rounds: a
-  run measured alone after the rounds came out up to 20% faster than the same run within them;
+  and with the other choice (one stream, or two where the default is one) in the same rounds,
+  each of the three taking each place in turn (whichever runs last comes out faster, by up to
+  20%, even with a checkpoint and a ``sync`` between them);
 
 then once each, for reference: a dlt pipeline on the same files (defaults,
 ``max_table_nesting=0``), pandas ``to_sql`` of the same records, and the loader's Python side
@@ -179,25 +180,38 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         with connect(url, autocommit=True) as conn:
             migrate(conn)
-        for round_ in range(args.rounds):
+
+        def baseline() -> None:
             with connect(url, autocommit=True) as conn:
                 elapsed, used = copy_baseline(conn, files)
                 baseline_s.append(elapsed)
                 baseline_cpu.append(used)
                 conn.execute("drop table bench_baseline")
-            elapsed, used, counts = run_loader(url, landing, args.streams)
-            loader_s.append(elapsed)
-            loader_cpu.append(used)
-            assert counts["loaded"] == args.records, counts
-            elapsed, used, counts = run_loader(url, landing, other_streams)
-            other_s.append(elapsed)
-            other_cpu.append(used)
+
+        counts: dict[str, int] = {}
+
+        def loader(streams: int, seconds: list[float], cpu: list[CpuUsage]) -> None:
+            elapsed, used, loaded = run_loader(url, landing, streams)
+            assert loaded["loaded"] == args.records, loaded
+            counts.update(loaded)
+            seconds.append(elapsed)
+            cpu.append(used)
+
+        steps = [
+            baseline,
+            lambda: loader(args.streams, loader_s, loader_cpu),
+            lambda: loader(other_streams, other_s, other_cpu),
+        ]
+        for round_ in range(args.rounds):
+            # each measurement takes each place in turn: whichever ran last came out faster
+            # (up to 20%), whatever the checkpoint and sync between them
+            for step in steps[round_ % 3 :] + steps[: round_ % 3]:
+                step()
             print(
                 f"round {round_ + 1}: baseline {args.records / baseline_s[-1]:,.0f}/s,"
                 f" loader {args.records / loader_s[-1]:,.0f}/s,"
-                f" with {other_streams} stream(s) {args.records / elapsed:,.0f}/s"
+                f" with {other_streams} stream(s) {args.records / other_s[-1]:,.0f}/s"
             )
-        assert counts["loaded"] == args.records, counts
         best_baseline, best_loader, best_other = min(baseline_s), min(loader_s), min(other_s)
         baseline_ms = cpu_ms_per_1000(baseline_cpu, args.records)
         loader_ms = cpu_ms_per_1000(loader_cpu, args.records)
