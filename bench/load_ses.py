@@ -48,12 +48,12 @@ from orchestration.ingestion.landing import list_paths
 from orchestration.ingestion.objects import ingest_objects
 from orchestration.ingestion.parsers.jsonstream import iter_documents, open_maybe_gzip
 from orchestration.ingestion.sources import SES
-from orchestration.settings import Settings
+from orchestration.settings import half_the_cores
 from orchestration.warehouse.connection import connect
 from orchestration.warehouse.migrations import migrate
 
 RESULTS = Path(__file__).parent / "results"
-STREAMS = Settings.model_fields["load_streams"].default
+STREAMS = half_the_cores()  # the loader's default (MAILTRAIL_LOAD_STREAMS unset)
 
 
 def settle(conn: psycopg.Connection) -> None:
