@@ -17,9 +17,9 @@ the whole page or chunk instead of one per recipient:
 4. **Record the answers** of the chunk in one ``update ... from unnest(...)``, the refused
    messages' counters released and the shoot's counters incremented, in one transaction.
 
-Step 1 of the next page runs, on a connection of its own, while this page goes through steps 2
-to 4: rendering is the dispatcher's own CPU, claims and answers mostly its server's, and one after
-the other they kept only one core busy at a time.
+Step 1 of the next page (``page_sorting``) runs, on a connection of its own, while this page
+goes through steps 2 to 4: rendering is the dispatcher's own CPU, claims and answers mostly its
+server's, and one after the other they kept only one core busy at a time.
 
 Chunks start at ``concurrency`` recipients on every page and grow ``GROWTH_FACTOR`` times while a
 chunk takes less than ``GROWTH_WINDOW`` seconds to send, up to the rest of the page. They bound what a crash
@@ -38,38 +38,29 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from orchestration.campaigns import frequency
 from orchestration.campaigns.claiming import add_to_shoot_counters
 from orchestration.campaigns.context import MessageSpec, SendContext
-from orchestration.campaigns.entities import EmailRecipient, SendStatus, is_plausible_address
-from orchestration.campaigns.errors import (
-    SkippingEmailSendingException,
-    TemplateRenderingError,
-    TemplateSettingsMissingKeyError,
-)
+from orchestration.campaigns.entities import EmailRecipient, SendStatus
 from orchestration.campaigns.ledger import (
     NewRow,
     Outcome,
     insert_rows,
     mark_skipped,
     record_outcomes,
-    recorded_recipients,
     unclaim,
 )
+from orchestration.campaigns.page_sorting import Ready, SortedPage, sort_page
 from orchestration.campaigns.pool import connect_dispatcher
 from orchestration.campaigns.ratelimit import RateLimiter, send_with_backoff
-from orchestration.campaigns.sending import RecipientCounts, dedupe_page, render_message
-from orchestration.campaigns.suppression import suppression_reasons
-from orchestration.campaigns.templates import EmailContent
+from orchestration.campaigns.sending import RecipientCounts
 from orchestration.progress import PROGRESS_SECONDS, Progress
 from orchestration.senders.base import (
     OutgoingEmail,
@@ -86,27 +77,6 @@ logger = logging.getLogger(__name__)
 GROWTH_WINDOW = 0.2  # seconds: a chunk sent faster than this makes the next one larger
 GROWTH_FACTOR = 4
 SLOW_SEND = 0.001  # seconds: a send this slow waits for its answer to be written (see _send_chunk)
-
-
-@dataclass(frozen=True)
-class _Ready:
-    """A rendered recipient, with the ledger id its row will get."""
-
-    recipient: EmailRecipient
-    email_log_id: UUID
-    content: EmailContent
-
-
-@dataclass(frozen=True)
-class _SortedPage:
-    """A page after step 1 (``PageSender.sort_page``): its addresses, the recipients rendered
-    and ready to claim, the rows that never go to the provider, and how many were in the ledger
-    already."""
-
-    addresses: frozenset[str]
-    ready: list[_Ready]
-    settled: list[NewRow]
-    already_recorded: int
 
 
 class _Abandoned(Exception):
@@ -135,37 +105,7 @@ class PageSender:
 
     # -- one page ------------------------------------------------------------------------------
 
-    def sort_page(self, conn: psycopg.Connection, page: list[EmailRecipient]) -> _SortedPage:
-        """Step 1 for one page, read on ``conn``: who is in the ledger already, who is dropped,
-        failed or skipped, and everyone else rendered. Writes nothing, and changes nothing of
-        this sender's state: ``send_pages`` runs it for the next page in a thread of its own
-        while this page is claimed, sent and recorded."""
-        page = dedupe_page(page)
-        addresses = [r.normalized_address for r in page]
-        already = recorded_recipients(conn, self.shoot_id, addresses)
-        suppressed = suppression_reasons(
-            conn, addresses, send_to_unsubscribed=self.spec.options.send_to_unsubscribed
-        )
-        settled: list[NewRow] = []
-        ready: list[_Ready] = []
-        for recipient in page:
-            address = recipient.normalized_address
-            if address in already:
-                continue
-            drop = suppressed.get(address)
-            if drop is None and not is_plausible_address(address):
-                drop = "invalid_address"
-            if drop is not None:
-                settled.append(NewRow(uuid.uuid4(), recipient, SendStatus.dropped, drop))
-                continue
-            rendered = self._render(recipient)
-            if isinstance(rendered, NewRow):
-                settled.append(rendered)
-            else:
-                ready.append(rendered)
-        return _SortedPage(frozenset(addresses), ready, settled, len(already))
-
-    def send_sorted(self, page: _SortedPage, previous: frozenset[str]) -> bool:
+    def send_sorted(self, page: SortedPage, previous: frozenset[str]) -> bool:
         """Steps 2-4 for a sorted page; False once the shoot is no longer sending (cancelled),
         which stops the dispatch between two chunks.
 
@@ -180,33 +120,9 @@ class PageSender:
             self.counts.bump("already_recorded")
         return self._send_in_chunks(ready, settled)
 
-    def _render(self, recipient: EmailRecipient) -> _Ready | NewRow:
-        """The recipient's message, or their ``failed`` row if their data breaks the template,
-        or their ``skipped`` row if campaign code skipped them."""
-        email_log_id = uuid.uuid4()
-        try:
-            content = render_message(self.spec, recipient, email_log_id)
-        except TemplateSettingsMissingKeyError:
-            raise
-        except SkippingEmailSendingException as exc:
-            return NewRow(email_log_id, recipient, SendStatus.skipped, exc.reason[:2000])
-        except Exception as exc:
-            # As ``sending.process_recipient``: anything a template raised on this recipient's
-            # data fails this recipient only.
-            message = (
-                str(exc)
-                if isinstance(exc, TemplateRenderingError)
-                else f"{type(exc).__name__}: {exc}"
-            )
-            return NewRow(
-                email_log_id, recipient, SendStatus.failed, "rendering_failed",
-                error_type="rendering_failed", error_message=message[:2000],
-            )  # fmt: skip
-        return _Ready(recipient, email_log_id, content)
-
     # -- chunks --------------------------------------------------------------------------------
 
-    def _send_in_chunks(self, ready: list[_Ready], settled: list[NewRow]) -> bool:
+    def _send_in_chunks(self, ready: list[Ready], settled: list[NewRow]) -> bool:
         """The page's chunks; the first one's claim also writes the page's ``settled`` rows."""
         pending = deque(ready)
         size = self.ctx.settings.concurrency
@@ -221,7 +137,7 @@ class PageSender:
             if time.monotonic() - started < GROWTH_WINDOW:
                 size *= GROWTH_FACTOR
 
-    def _claim(self, chunk: list[_Ready], settled: list[NewRow]) -> tuple[list[_Ready], str]:
+    def _claim(self, chunk: list[Ready], settled: list[NewRow]) -> tuple[list[Ready], str]:
         """Commit the chunk's ``queued`` rows and frequency reservations, with the rows that
         never go to the provider (``settled``: dropped, failed to render, skipped by campaign
         code); who may be sent and the shoot's state."""
@@ -264,7 +180,7 @@ class PageSender:
             self.counts.bump("skipped")
         return [r for r in claimed if r.email_log_id not in skipped], state
 
-    def _send_chunk(self, chunk: list[_Ready], settled: list[NewRow]) -> bool:
+    def _send_chunk(self, chunk: list[Ready], settled: list[NewRow]) -> bool:
         """Claim, send and record one chunk; False once the shoot is no longer sending.
 
         Workers hand their answers over through a queue; this thread writes whatever has
@@ -276,7 +192,7 @@ class PageSender:
         to_send, state = self._claim(chunk, settled)
         # Committed: from here on none of these recipients can be sent again by this shoot.
         by_id = {r.email_log_id: r for r in to_send}
-        answers: queue.SimpleQueue[tuple[_Ready, object]] = queue.SimpleQueue()
+        answers: queue.SimpleQueue[tuple[Ready, object]] = queue.SimpleQueue()
         written = {r.email_log_id: threading.Event() for r in to_send}
         for item in to_send:
             self.executor.submit(self._deliver_guarded, item, answers, written[item.email_log_id])
@@ -295,14 +211,14 @@ class PageSender:
 
     def _collect(
         self,
-        answers: queue.SimpleQueue[tuple[_Ready, object]],
+        answers: queue.SimpleQueue[tuple[Ready, object]],
         written: dict[UUID, threading.Event],
-        by_id: dict[UUID, _Ready],
+        by_id: dict[UUID, Ready],
         state: str,
-    ) -> tuple[str, list[_Ready], BaseException | None]:
+    ) -> tuple[str, list[Ready], BaseException | None]:
         """Write the answers as they arrive; the shoot's state, the items never attempted and
         the first failure that is no provider answer."""
-        abandoned: list[_Ready] = []
+        abandoned: list[Ready] = []
         failure: BaseException | None = None
         received = 0
         while received < len(written):
@@ -334,8 +250,8 @@ class PageSender:
 
     def _deliver_guarded(
         self,
-        item: _Ready,
-        answers: queue.SimpleQueue[tuple[_Ready, object]],
+        item: Ready,
+        answers: queue.SimpleQueue[tuple[Ready, object]],
         written: threading.Event,
     ) -> None:
         """Send one item and hand over its outcome: an ``Outcome``, ``_Abandoned`` if it was
@@ -355,7 +271,7 @@ class PageSender:
         if slow:
             written.wait()
 
-    def _deliver(self, item: _Ready) -> Outcome:
+    def _deliver(self, item: Ready) -> Outcome:
         """Hand the message to the provider and classify the answer (as ``sending._deliver``)."""
         sender = self.sender
         try:
@@ -385,7 +301,7 @@ class PageSender:
             message_id=sent.message_id, sent_at=self.ctx.clock(),
         )  # fmt: skip
 
-    def _outgoing(self, item: _Ready) -> OutgoingEmail:
+    def _outgoing(self, item: Ready) -> OutgoingEmail:
         spec, content = self.spec, item.content
         return OutgoingEmail(
             email_log_id=str(item.email_log_id),
@@ -407,7 +323,7 @@ class PageSender:
             raw=content.raw,
         )
 
-    def _record(self, outcomes: list[Outcome], claimed: dict[UUID, _Ready]) -> str:
+    def _record(self, outcomes: list[Outcome], claimed: dict[UUID, Ready]) -> str:
         """One transaction for the answers received so far: the rows, the refused messages'
         counters released, the shoot's counters. Returns the shoot's state.
 
@@ -430,7 +346,7 @@ class PageSender:
             self.counts.bump(str(outcome.status))
         return state
 
-    def _unclaim(self, abandoned: list[_Ready]) -> None:
+    def _unclaim(self, abandoned: list[Ready]) -> None:
         """Delete the claimed rows never handed to the provider, with their frequency
         reservations: a resumed dispatch sends them. On a fresh connection if the dispatcher's
         own is gone (a database restart): the rows are ours and were never sent, so deleting
@@ -460,12 +376,12 @@ class PageSender:
                 )  # fmt: skip
 
 
-def _take_chunk(pending: deque[_Ready], size: int) -> list[_Ready]:
+def _take_chunk(pending: deque[Ready], size: int) -> list[Ready]:
     """Up to ``size`` recipients with distinct users (one counter update per user and
     statement); a second address of a user waits for the next chunk."""
-    chunk: list[_Ready] = []
+    chunk: list[Ready] = []
     users: set[str] = set()
-    deferred: list[_Ready] = []
+    deferred: list[Ready] = []
     while pending and len(chunk) < size:
         item = pending.popleft()
         if item.recipient.user_key in users:
@@ -497,9 +413,9 @@ def send_pages(
     progress = Progress(PROGRESS_SECONDS)
     try:
         previous: frozenset[str] = frozenset()
-        waiting: Future[_SortedPage] | None = None
+        waiting: Future[SortedPage] | None = None
         for page in itertools.chain(pages, [None]):
-            following = None if page is None else sorter.submit(sender.sort_page, reader, page)
+            following = None if page is None else sorter.submit(sort_page, reader, spec, page)
             if waiting is not None:
                 current = waiting.result()
                 if not sender.send_sorted(current, previous):

@@ -187,6 +187,31 @@ def test_incremental_build_equals_full_refresh(
     assert db.execute("select count(*) from marts.fct_email_events").fetchone()[0] > 0
 
 
+def test_a_run_of_some_models_does_not_count_as_building_the_project(
+    dbt_database_env: str, db: psycopg.Connection
+) -> None:
+    """The UI's Materialize on one model builds that model alone: the next build must not take
+    the project for built, or it would leave the other models' views and seeds as they were."""
+    from orchestration.defs.transform.dbt import mailtrail_dbt_models
+    from orchestration.warehouse.migrations import migrate
+
+    migrate(db)
+    time_spine = dg.AssetKey(["marts", "metricflow_time_spine"])
+    result = dg.materialize(
+        [mailtrail_dbt_models],
+        selection=[time_spine],
+        resources={
+            "warehouse": WarehouseResource(database_url=dbt_database_env),
+            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        },
+    )
+    assert [e.asset_key for e in result.get_asset_materialization_events()] == [time_spine]
+    # the run's watermark is there (dbt's on-run-start), with no project on it
+    assert db.execute(
+        "select count(*), count(project_checksum) from app.build_watermarks"
+    ).fetchone() == (1, 0)
+
+
 def test_every_provider_reaches_the_marts_and_tracker_opens_join_ses_messages(
     dbt_database_env: str, db: psycopg.Connection, tmp_path: Path
 ) -> None:

@@ -27,6 +27,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.dbt import (
     DAILY_PARTITIONED,
     DbtBuildConfig,
+    builds_every_asset,
     run_dbt_build,
     translator,
 )
@@ -71,7 +72,7 @@ def build_daily_marts(
     # the UI or a backfill carries no tag of its own, and would otherwise launch one more run.
     # Only a run of the whole daily set built the project: after one of a subset (the UI's
     # Materialize on some of these assets) the sensor still brings the others to it.
-    if context.selected_asset_keys == context.assets_def.keys:
+    if builds_every_asset(context):
         context.instance.add_run_tags(context.run_id, {PROJECT_TAG: project_checksum()})
     window = context.partition_time_window
     first, last = window.start.date(), last_day(window.end)

@@ -170,6 +170,14 @@ class DbtBuildConfig(dg.Config):
         return [*args, "--vars", json.dumps(variables)]
 
 
+def builds_every_asset(context: dg.AssetExecutionContext) -> bool:
+    """Whether the run materializes every asset of this dbt step, not a selection of them (the
+    UI's Materialize on some assets, a job of a subset). A run of a selection sees the step's
+    assets definition subsetted, whose ``keys`` are the selected ones: only its specs still name
+    them all."""
+    return context.selected_asset_keys == set(context.assets_def.specs_by_key)
+
+
 def run_dbt_build(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
@@ -221,7 +229,7 @@ def build_mailtrail_dbt_models(
         project_unchanged = PROJECT_CHANGED not in changed
 
     def record_project(invocation_id: str) -> None:
-        if context.selected_asset_keys == context.assets_def.keys:  # the project built whole
+        if builds_every_asset(context):  # the project built whole
             with warehouse.connect() as conn:
                 record_project_checksum(conn, invocation_id, project_checksum())
 
