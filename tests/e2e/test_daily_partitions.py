@@ -12,19 +12,17 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
-from dagster_dbt import DbtCliResource
 
 from orchestration.cli.main import main
 from orchestration.dbt_project_files import project_checksum
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.transform.daily import daily_marts_sensor, mailtrail_daily_marts
 from orchestration.defs.transform.partitions import DAILY_STATS, PROJECT_TAG, partition_range_tags
-from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 from orchestration.demo.ses_generator import generate_ses_landing
 from orchestration.warehouse.connection import connect
 from orchestration.warehouse.migrations import migrate
 from tests.e2e.marts_equality import copy_marts, mart_differences
-from tests.e2e.test_pipeline import run_pipeline
+from tests.e2e.test_pipeline import dbt_resources, run_pipeline
 
 pytestmark = pytest.mark.e2e
 
@@ -36,10 +34,7 @@ def reprocess(
     from the UI, or `mailtrail build --from --to`, launches it)."""
     return dg.materialize(
         [mailtrail_daily_marts],
-        resources={
-            "warehouse": WarehouseResource(database_url=database_url),
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-        },
+        resources=dbt_resources(database_url),
         tags=partition_range_tags(first, last),
         instance=instance,
         raise_on_error=False,
@@ -123,10 +118,7 @@ def test_a_run_of_partitions_repairs_its_days_only_and_keeps_the_watermark(
         )
         full = dg.materialize(
             [mailtrail_daily_marts],
-            resources={
-                "warehouse": WarehouseResource(database_url=dbt_database_env),
-                "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-            },
+            resources=dbt_resources(dbt_database_env),
             run_config={"ops": {"mailtrail_daily_marts": {"config": {"full_refresh": True}}}},
             tags=partition_range_tags(days[0], days[-1]),
             instance=instance,
@@ -142,10 +134,7 @@ def test_a_run_of_partitions_repairs_its_days_only_and_keeps_the_watermark(
         subset = dg.materialize(
             [mailtrail_daily_marts],
             selection=[DAILY_STATS],
-            resources={
-                "warehouse": WarehouseResource(database_url=dbt_database_env),
-                "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-            },
+            resources=dbt_resources(dbt_database_env),
             tags=partition_range_tags(window, window),
             instance=instance,
         )
@@ -253,10 +242,7 @@ def test_a_run_of_the_daily_marts_without_partitions_fails_in_one_line(
 ) -> None:
     result = dg.materialize(
         [mailtrail_daily_marts],
-        resources={
-            "warehouse": WarehouseResource(database_url=dbt_database_env),
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-        },
+        resources=dbt_resources(dbt_database_env),
         raise_on_error=False,
     )
     assert not result.success

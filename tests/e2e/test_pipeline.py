@@ -32,6 +32,14 @@ TRUTH_COLUMNS = (
 )
 
 
+def dbt_resources(database_url: str) -> dict[str, object]:
+    """The resources of a run of the dbt assets on ``database_url``'s warehouse."""
+    return {
+        "warehouse": WarehouseResource(database_url=database_url),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+    }
+
+
 def run_pipeline(
     database_url: str, landing: Path, instance: dg.DagsterInstance | None = None
 ) -> dg.ExecuteInProcessResult:
@@ -82,10 +90,7 @@ def recompute_queued_days(
         return None
     return dg.materialize(
         [mailtrail_daily_marts],
-        resources={
-            "warehouse": WarehouseResource(database_url=database_url),
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-        },
+        resources=dbt_resources(database_url),
         run_config=request.run_config,
         tags=request.tags,
         instance=instance,
@@ -200,10 +205,7 @@ def test_a_run_of_some_models_does_not_count_as_building_the_project(
     result = dg.materialize(
         [mailtrail_dbt_models],
         selection=[time_spine],
-        resources={
-            "warehouse": WarehouseResource(database_url=dbt_database_env),
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-        },
+        resources=dbt_resources(dbt_database_env),
     )
     assert [e.asset_key for e in result.get_asset_materialization_events()] == [time_spine]
     # the run's watermark is there (dbt's on-run-start), with no project on it
