@@ -8,8 +8,9 @@ so a noisy neighbour on a shared machine hurts both sides alike):
 - loader: ``ingest_objects`` as the ingestion step runs it (dedup on ``event_key``, extraction of
   the columns, rejected records quarantined, manifest; ``MAILTRAIL_LOAD_STREAMS`` streams),
   and with the other choice (one stream, or two where the default is one) in the same rounds,
-  each of the three taking each place in turn (whichever runs last comes out faster, by up to
-  20%, even with a checkpoint and a ``sync`` between them);
+  each of the three taking each place in turn, with a checkpoint and a ``sync`` before each
+  (without the ``sync``, a run right after the bare ``COPY`` paid for its writes still going to
+  disk, and came out up to 20% slower);
 
 then once each, for reference: a dlt pipeline on the same files (defaults,
 ``max_table_nesting=0``), pandas ``to_sql`` of the same records, and the loader's Python side
@@ -203,8 +204,7 @@ def main() -> None:
             lambda: loader(other_streams, other_s, other_cpu),
         ]
         for round_ in range(args.rounds):
-            # each measurement takes each place in turn: whichever ran last came out faster
-            # (up to 20%), whatever the checkpoint and sync between them
+            # each measurement takes each place in turn, so that none always follows another
             for step in steps[round_ % 3 :] + steps[: round_ % 3]:
                 step()
             print(
