@@ -408,9 +408,9 @@ def send_pages(
     # one is claimed, sent and recorded (mostly PostgreSQL's): one after the other, a dispatch
     # kept one core busy at a time, its own or its server's (decision 64).
     sorter = ThreadPoolExecutor(1, thread_name_prefix="mailtrail-sort")
-    reader = connect_dispatcher(ctx.database_url)
     sender = PageSender(ctx, conn, spec, executor)
     progress = Progress(PROGRESS_SECONDS)
+    reader = connect_dispatcher(ctx.database_url)  # last: the finally below closes it
     try:
         previous: frozenset[str] = frozenset()
         waiting: Future[SortedPage] | None = None
