@@ -208,7 +208,13 @@ class PageSender:
         try:
             state, abandoned, failure = self._collect(answers, len(to_send), by_id, state)
         except BaseException:
-            self.abort.set()  # an interrupt of this thread: no worker may send or wait any more
+            # An interrupt of this thread (Ctrl-C lands here): no worker may send or wait any
+            # more, and the recipients no worker has taken were never handed over, so their rows
+            # go and the resume sends them. Only the sends in flight stay queued (unknown).
+            self.abort.set()
+            never_sent = _take_all(work)
+            if never_sent:
+                self._unclaim(never_sent)
             raise
         if abandoned:
             self._unclaim(abandoned)
@@ -393,6 +399,15 @@ class PageSender:
                     "shoot %s: %d claimed rows never sent stay queued (unknown to the next"
                     " dispatch): %s", self.shoot_id, len(ids), exc,
                 )  # fmt: skip
+
+
+def _take_all(work: deque[Ready]) -> list[Ready]:
+    """Empty ``work`` as the workers do (``popleft``), so that none of them takes these after."""
+    taken: list[Ready] = []
+    with suppress(IndexError):
+        while True:
+            taken.append(work.popleft())
+    return taken
 
 
 def _take_chunk(pending: deque[Ready], size: int) -> list[Ready]:

@@ -4,16 +4,25 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pytest
 
-from orchestration.campaigns import Audience, DispatchSettings, Emailing, EmailShootState, Registry
+from orchestration.campaigns import (
+    Audience,
+    DispatchSettings,
+    Emailing,
+    EmailShootState,
+    Registry,
+    page_sending,
+)
 from orchestration.campaigns.dispatch import list_due_shoots
 from tests.integration.campaigns.helpers import RecordingSender, add_contacts, ledger
 
@@ -155,4 +164,56 @@ def test_campaign_dispatch_interrupted_mid_chunk_resends_only_what_never_left(
         120 - len(unknown),
         len(unknown),
         120,
+    )
+
+
+@pytest.mark.timeout(60)
+def test_a_ctrl_c_of_the_dispatcher_leaves_only_the_sends_in_flight_unknown(
+    built_database_url: str,
+    registry: Registry,
+    built_db: psycopg.Connection,
+    now,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C raises ``KeyboardInterrupt`` in the main thread, the dispatcher's, mostly while it
+    waits for the workers' answers: the recipients of the chunk no worker took yet are sent by
+    the resume, the workers waiting for their answers' write stop waiting, and the dispatch
+    returns."""
+    addresses = add_contacts(built_db, 120)
+    sender = RecordingSender(delay=0.01)  # slow enough that each worker waits for its write
+
+    class AnswersInterruptedAfter30Sends(queue.SimpleQueue):
+        def get(self, block: bool = True, timeout: float | None = None) -> object:
+            if len(sender.sent) >= 30:
+                raise KeyboardInterrupt  # as Ctrl-C would, in the dispatcher's wait
+            return super().get(block, timeout)
+
+    monkeypatch.setattr(
+        page_sending,
+        "queue",
+        SimpleNamespace(SimpleQueue=AnswersInterruptedAfter30Sends, Empty=queue.Empty),
+    )
+    settings = DispatchSettings(concurrency=4, page_size=100)
+    first = Emailing(built_database_url, sender, registry, settings, clock=lambda: now)
+    shoot = first.schedule_shoot(now, Audience("contacts"), "news", {"title": "x"})
+    with pytest.raises(KeyboardInterrupt):
+        first.send_shoot(shoot.shoot_id)
+    monkeypatch.undo()
+    before = ledger(built_db, shoot.shoot_id)
+    queued = {a for a, (s, _) in before.items() if s == "queued"}
+    assert len(queued) <= 4  # the sends in flight (if any), not the rest of their chunk
+    # every row left was handed to the provider: the chunk's others were taken out for the resume
+    assert set(before) == set(sender.addresses())
+
+    resumed_sender = RecordingSender()
+    resumed = Emailing(built_database_url, resumed_sender, registry, settings, clock=lambda: now)
+    outcome = resumed.send_shoot(shoot.shoot_id)
+    after = ledger(built_db, shoot.shoot_id)
+    sent = sender.addresses() + resumed_sender.addresses()
+    assert max(sent.values()) == 1  # nobody twice
+    assert {a for a, (s, _) in after.items() if s == "unknown"} == queued
+    assert set(after) == set(addresses)  # nobody lost
+    assert (outcome.shoot.sent_count, outcome.shoot.unknown_count) == (
+        120 - len(queued),
+        len(queued),
     )
