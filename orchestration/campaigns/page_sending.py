@@ -13,7 +13,8 @@ the whole page or chunk instead of one per recipient:
    of them. A row another dispatcher (another batch, an earlier run) inserted first is not
    returned, so that recipient is not sent by this one: the unique key is the only door to the
    provider.
-3. **Send the chunk** through ``concurrency`` workers (inline when it is 1).
+3. **Send the chunk** through ``concurrency`` worker threads, which take its recipients from one
+   deque (a thread even at concurrency 1: the dispatcher records answers while it sends).
 4. **Record the answers** of the chunk in one ``update ... from unnest(...)``, the refused
    messages' counters released and the shoot's counters incremented, in one transaction.
 
