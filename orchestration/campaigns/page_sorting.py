@@ -11,13 +11,8 @@ from uuid import UUID
 
 from orchestration.campaigns.context import MessageSpec
 from orchestration.campaigns.entities import EmailRecipient, SendStatus, is_plausible_address
-from orchestration.campaigns.errors import (
-    SkippingEmailSendingException,
-    TemplateRenderingError,
-    TemplateSettingsMissingKeyError,
-)
 from orchestration.campaigns.ledger import NewRow, recorded_recipients
-from orchestration.campaigns.sending import dedupe_page, render_message
+from orchestration.campaigns.sending import Refusal, dedupe_page, render_or_refuse
 from orchestration.campaigns.suppression import suppression_reasons
 from orchestration.campaigns.templates import EmailContent
 
@@ -82,20 +77,7 @@ def render_recipient(spec: MessageSpec, recipient: EmailRecipient) -> Ready | Ne
     """The recipient's message, or their ``failed`` row if their data breaks the template,
     or their ``skipped`` row if campaign code skipped them."""
     email_log_id = uuid.uuid4()
-    try:
-        content = render_message(spec, recipient, email_log_id)
-    except TemplateSettingsMissingKeyError:
-        raise
-    except SkippingEmailSendingException as exc:
-        return NewRow(email_log_id, recipient, SendStatus.skipped, exc.reason[:2000])
-    except Exception as exc:
-        # As ``sending.process_recipient``: anything a template raised on this recipient's
-        # data fails this recipient only.
-        message = (
-            str(exc) if isinstance(exc, TemplateRenderingError) else f"{type(exc).__name__}: {exc}"
-        )
-        return NewRow(
-            email_log_id, recipient, SendStatus.failed, "rendering_failed",
-            error_type="rendering_failed", error_message=message[:2000],
-        )  # fmt: skip
-    return Ready(recipient, email_log_id, content)
+    rendered = render_or_refuse(spec, recipient, email_log_id)
+    if isinstance(rendered, Refusal):
+        return NewRow(email_log_id, recipient, rendered.status, rendered.reason, **rendered.errors)
+    return Ready(recipient, email_log_id, rendered)

@@ -166,25 +166,50 @@ def render_message(
     )  # fmt: skip
 
 
-def _render(attempt: _Attempt) -> EmailContent | RecipientResult:
-    """The recipient's message, or their recorded result if it cannot be rendered (``failed``)
-    or campaign code skipped them (``skipped``, with its reason)."""
+@dataclass(frozen=True)
+class Refusal:
+    """A recipient whose message is not rendered: ``skipped`` by campaign code (with its
+    reason), or ``failed`` because the template raised on their data (``error_message``)."""
+
+    status: SendStatus
+    reason: str
+    error_message: str | None = None
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """The ledger's error columns: a failure's, none for a skip."""
+        if self.error_message is None:
+            return {}
+        return {"error_type": "rendering_failed", "error_message": self.error_message}
+
+
+def render_or_refuse(
+    spec: MessageSpec, recipient: EmailRecipient, email_log_id: UUID
+) -> EmailContent | Refusal:
+    """The recipient's message, or why it is not sent. A missing template setting is the
+    shoot's fault, not this recipient's, and propagates."""
     try:
-        return render_message(attempt.spec, attempt.recipient, attempt.email_log_id)
+        return render_message(spec, recipient, email_log_id)
     except TemplateSettingsMissingKeyError:
         raise
     except SkippingEmailSendingException as exc:
-        return attempt.record(SendStatus.skipped, exc.reason[:2000])
+        return Refusal(SendStatus.skipped, exc.reason[:2000])
     except Exception as exc:
         # TemplateRenderingError - or anything else a template (or a Template subclass) raised
         # on this recipient's data: their row records it, the others are still sent.
         message = (
             str(exc) if isinstance(exc, TemplateRenderingError) else f"{type(exc).__name__}: {exc}"
         )
-        return attempt.record(
-            SendStatus.failed, "rendering_failed", error_type="rendering_failed",
-            error_message=message[:2000],
-        )  # fmt: skip
+        return Refusal(SendStatus.failed, "rendering_failed", message[:2000])
+
+
+def _render(attempt: _Attempt) -> EmailContent | RecipientResult:
+    """The recipient's message, or their recorded result if it cannot be rendered (``failed``)
+    or campaign code skipped them (``skipped``, with its reason)."""
+    rendered = render_or_refuse(attempt.spec, attempt.recipient, attempt.email_log_id)
+    if isinstance(rendered, Refusal):
+        return attempt.record(rendered.status, rendered.reason, **rendered.errors)
+    return rendered
 
 
 def _record_dry_run(attempt: _Attempt, content: EmailContent) -> RecipientResult:
