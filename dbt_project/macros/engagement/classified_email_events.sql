@@ -9,21 +9,30 @@
 {% macro classified_email_events(events_from) -%}
 with
 
-events as (
+events as not materialized (
 
     select * from {{ events_from }}
 
 ),
 
-clicks as (
+-- The rules that compare an event with its neighbours (repeats, click bursts) are windows over
+-- the email log's opens and clicks. They are computed on these narrow rows and joined back by
+-- event_id, so no sort carries the events' payloads: sorting the wide rows (about 1.6 KB each,
+-- event_data included) wrote 11 GB of temporary files at 1M events and filled the disk at 10M
+-- (docs/incremental-builds.md, "Full refresh at 10M events"). `events` is read twice, not
+-- materialized: the second read is column-pruned to these few columns.
+engagements as (
 
     select
         event_id,
         email_log_id,
-        link_url,
-        occurred_at
+        event_type,
+        occurred_at,
+        ip_address,
+        user_agent,
+        link_url
     from events
-    where event_type = 'clicked'
+    where event_type in ('opened', 'clicked')
 
 ),
 
@@ -43,9 +52,10 @@ click_windows as (
             interval '{{ var('click_burst_seconds') | float }} seconds' preceding
             and interval '{{ var('click_burst_seconds') | float }} seconds' following
         ) as nearby_link_urls
-    from clicks
+    from engagements
     where
-        email_log_id is not null
+        event_type = 'clicked'
+        and email_log_id is not null
         and occurred_at is not null
 
 ),
@@ -62,14 +72,41 @@ click_bursts as (
 
 ),
 
-with_bursts as (
+repeats as (
+
+    select
+        event_id,
+        {{ is_repeated_engagement() }} as is_repeat
+    from engagements
+
+),
+
+-- one row per event_id already; the group by tells the planner so. Without it PostgreSQL
+-- estimates 200 distinct event_ids (it has no statistics through the union and windows), prices
+-- the join below as many-to-many and sorts every wide event for a merge join instead of hashing
+-- these few columns.
+engagement_flags as (
+
+    select
+        repeats.event_id,
+        bool_or(repeats.is_repeat) as is_repeat,
+        max(click_bursts.burst_links) as burst_links
+    from repeats
+    left join click_bursts
+        on repeats.event_id = click_bursts.event_id
+    group by repeats.event_id
+
+),
+
+with_flags as (
 
     select
         events.*,
-        click_bursts.burst_links
+        coalesce(engagement_flags.is_repeat, false) as is_repeat,
+        engagement_flags.burst_links
     from events
-    left join click_bursts
-        on events.event_id = click_bursts.event_id
+    left join engagement_flags
+        on events.event_id = engagement_flags.event_id
 
 ),
 
@@ -77,10 +114,10 @@ reasons as (
 
     select
         *,
-        {{ is_duplicate_event() }} as is_duplicate_event,
+        coalesce(is_duplicate, false) or is_repeat as is_duplicate_event,
         {{ machine_open_reason() }} as machine_open_reason,
         {{ bot_click_reason() }} as bot_click_reason
-    from with_bursts
+    from with_flags
 
 ),
 

@@ -7,7 +7,7 @@
             "{{ stash_day_signatures() }}",
             "{{ delete_batch_rows('event_id = any(array(' ~ batch_event_ids_sql() ~ '))') }}",
         ],
-        post_hook=["{{ queue_changed_days() }}"],
+        post_hook=["{{ queue_changed_days() }}", "{{ analyze_after_full_build() }}"],
         indexes=[{'columns': ['event_id'], 'unique': True}],
     )
 }}

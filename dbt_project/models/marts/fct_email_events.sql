@@ -3,8 +3,11 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook=["{{ delete_batch_rows('event_id = any(array(' ~ batch_event_ids_sql() ~ '))') }}"],
-        post_hook=["{{ suppressing_recipients_index() }}"],
+        pre_hook=[
+            "set local work_mem = '{{ var(\"transform_work_mem\") }}'",
+            "{{ delete_batch_rows('event_id = any(array(' ~ batch_event_ids_sql() ~ '))') }}",
+        ],
+        post_hook=["{{ suppressing_recipients_index() }}", "{{ analyze_after_full_build() }}"],
         indexes=[
             {'columns': ['event_id'], 'unique': True},
             {'columns': ['email_log_id']},
@@ -116,3 +119,8 @@ final as (
 )
 
 select * from final
+-- stored by email log: the incremental batches, the daily marts and email_logs read whole email
+-- logs through the email_log_id index, and an email log's events scattered over the table cost a
+-- random read each (link_clicks_daily: 48 s instead of 2 s at 1M events after a full refresh in
+-- arrival order). One sort of the output; the engagement windows sort only narrow rows.
+order by email_log_id
