@@ -119,8 +119,11 @@ final as (
 )
 
 select * from final
--- stored by email log: the incremental batches, the daily marts and email_logs read whole email
--- logs through the email_log_id index, and an email log's events scattered over the table cost a
--- random read each (link_clicks_daily: 48 s instead of 2 s at 1M events after a full refresh in
--- arrival order). One sort of the output; the engagement windows sort only narrow rows.
+{% if is_incremental() %}
+-- an incremental batch is stored by email log: the next batches, email_logs and the daily marts
+-- read whole email logs through the email_log_id index. Not a full refresh: sorting every event
+-- with its payload needs a copy of the history in temporary files (24 GB at 10M events,
+-- docs/incremental-builds.md, "Full refresh at 10M events"); arrival order keeps an email log's
+-- events within the days it lived.
 order by email_log_id
+{% endif %}
