@@ -34,6 +34,7 @@ email_logs as (
 
 ),
 
+{%- set every_email_log = reads_every_email_log() %}
 {% if is_incremental() %}
 -- the UTC days queued for this mart: only their rows change (macros/daily_marts.sql)
 batch_days as (
@@ -72,7 +73,7 @@ clicks as (
     where
         events.event_type = 'clicked'
         and events.link_url is not null
-    {% if is_incremental() %}
+    {% if is_incremental() and not every_email_log %}
         and events.email_log_id = any(array(select click_email_logs.email_log_id from click_email_logs))
     {% endif %}
 
