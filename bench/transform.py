@@ -37,6 +37,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import yaml
 
 from bench.databases import bench_database
 from bench.generators import iter_message_lives
@@ -152,9 +153,15 @@ def dbt_invocation(url: str, target: Path, args: list[str]) -> list[dict[str, An
 
 
 def explain(url: str, target: Path, model: str) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of the model's compiled query as the last build compiled it."""
+    """EXPLAIN ANALYZE of the model's compiled query as the last build compiled it, with the
+    ``work_mem`` its pre-hook sets (var ``transform_work_mem``): with PostgreSQL's default the
+    hash joins spill every event to temporary files (at 10M, more than the disk held)."""
     compiled = next((target / "compiled" / "mailtrail" / "models").rglob(f"{model}.sql"))
+    project = yaml.safe_load((DBT_PROJECT / "dbt_project.yml").read_text())
     with connect(url, autocommit=True) as conn:
+        conn.execute(
+            "select set_config('work_mem', %s, false)", [project["vars"]["transform_work_mem"]]
+        )
         plan = [
             row[0]
             for row in conn.execute(f"explain (analyze, buffers) {compiled.read_text()}")  # type: ignore[call-overload]
